@@ -1,0 +1,21 @@
+# The two commands of the README. Each bootstraps what is missing, then does its job.
+.PHONY: setup demo test unit lit clean
+
+setup:
+	@bash scripts/bootstrap.sh
+
+demo: setup
+	.venv/bin/fretsaw demo
+
+test: setup
+	.venv/bin/python -m pytest -q -n 2 tests/unit
+	.venv/bin/lit -sv tests/lit
+
+unit: setup
+	.venv/bin/python -m pytest -q tests/unit
+
+lit: setup
+	.venv/bin/lit -v tests/lit
+
+clean:
+	rm -rf .venv build *.egg-info

@@ -1,0 +1,99 @@
+"""The host backend: x86-64 code through the LLVM dialect and MLIR's ExecutionEngine (JIT)."""
+
+from __future__ import annotations
+
+import ctypes
+import glob
+import os
+import subprocess
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+from torch_mlir import ir
+from torch_mlir.execution_engine import ExecutionEngine
+from torch_mlir.runtime import get_ranked_memref_descriptor
+
+from fretsaw.errors import FretsawError
+
+# The stages after import, read top to bottom; each is (name, pipeline text).
+STAGES = (
+    # convolutions with constant weights become pconv ops, sparsity recovered from the weights
+    ("pconv", "builtin.module(pconv-raise, canonicalize, cse)"),
+    # pconv ops become sparsity-aware scf/memref loops; everything else is still linalg on tensors
+    ("loops", "builtin.module(pconv-lower, canonicalize, cse)"),
+    # tensors become buffers; function results become caller-owned out-parameters; frees inserted
+    ("bufferized", "builtin.module(one-shot-bufferize{bufferize-function-boundaries "
+                   "function-boundary-type-conversion=identity-layout-map}, "
+                   "buffer-results-to-out-params{hoist-static-allocs modify-public-functions}, "
+                   "buffer-deallocation-pipeline, convert-bufferization-to-memref, canonicalize, cse)"),
+    # linalg to loops, then everything to the LLVM dialect with C-callable wrappers
+    ("llvm", "builtin.module(func.func(convert-linalg-to-loops), lower-affine, expand-strided-metadata, "
+             "finalize-memref-to-llvm, convert-scf-to-cf, convert-cf-to-llvm, convert-math-to-llvm, "
+             "convert-math-to-libm, convert-arith-to-llvm, convert-index-to-llvm, "
+             "func.func(llvm-request-c-wrappers), convert-func-to-llvm, reconcile-unrealized-casts)"),
+)
+
+
+def runtime_libraries() -> list[str]:
+    """MLIR's C runner utils (memrefCopy and friends), from Debian's libmlir-22."""
+    libdirs = []
+    try:
+        libdirs.append(subprocess.run(["llvm-config-22", "--libdir"], capture_output=True, text=True,
+                                      check=True).stdout.strip())
+    except (OSError, subprocess.CalledProcessError):
+        pass
+    libdirs.append("/usr/lib/llvm-22/lib")
+    for libdir in libdirs:
+        found = sorted(glob.glob(os.path.join(libdir, "libmlir_c_runner_utils.so*")))
+        if found:
+            return [found[0]]
+    raise FretsawError("libmlir_c_runner_utils.so not found: install Debian's libmlir-22 "
+                       "(`apt-get install libmlir-22`, which `make setup` does)")
+
+
+@dataclass(frozen=True)
+class Signature:
+    """Shapes and dtypes of the entry function's inputs and outputs."""
+
+    inputs: tuple[tuple[int, ...], ...]
+    outputs: tuple[tuple[int, ...], ...]
+
+    @classmethod
+    def of(cls, module: ir.Module, entry: str) -> "Signature":
+        func = next(op for op in module.body.operations
+                    if op.operation.name == "func.func" and op.attributes["sym_name"].value == entry)
+        ftype = func.attributes["function_type"].value
+        for t in list(ftype.inputs) + list(ftype.results):
+            if not isinstance(t, ir.RankedTensorType) or not isinstance(t.element_type, ir.F32Type):
+                raise FretsawError(f"@{entry} takes or returns {t}; fretsaw supports float32 tensors only")
+        return cls(tuple(tuple(t.shape) for t in ftype.inputs), tuple(tuple(t.shape) for t in ftype.results))
+
+
+class HostExecutable:
+    """The JIT-compiled entry point; call it with float32 arrays of the signature's shapes."""
+
+    def __init__(self, module: ir.Module, entry: str, signature: Signature, opt_level: int):
+        self.entry, self.signature = entry, signature
+        self._module = module  # keeps the context alive as long as the engine
+        self._engine = ExecutionEngine(module, opt_level=opt_level, shared_libs=runtime_libraries())
+
+    def __call__(self, *inputs: np.ndarray) -> list[np.ndarray]:
+        outputs = [np.empty(shape, dtype=np.float32) for shape in self.signature.outputs]
+        args = [ctypes.pointer(ctypes.pointer(get_ranked_memref_descriptor(a))) for a in (*inputs, *outputs)]
+        self._engine.invoke(self.entry, *args)
+        return outputs
+
+
+@dataclass(frozen=True)
+class HostBackend:
+    """x86-64 host: JIT through MLIR's ExecutionEngine."""
+
+    name: ClassVar[str] = "host"
+    opt_level: int = 3
+
+    def stages(self) -> tuple[tuple[str, str], ...]:
+        return STAGES
+
+    def emit(self, module: ir.Module, entry: str, signature: Signature) -> HostExecutable:
+        return HostExecutable(module, entry, signature, self.opt_level)

@@ -1,0 +1,1 @@
+"""fretsaw.dialect: the pconv sparse-convolution dialect (IRDL definition + Python helpers)."""

@@ -1,0 +1,257 @@
+"""The pconv dialect: loading, builders, accessors and the semantic verifier.
+
+`pconv.conv2d(input, packed_weights[, bias]) -> output` is a 2-D convolution, NCHW, whose
+kernels each keep one shape of a small library (pattern sparsity) or are removed
+(connectivity sparsity). A dense layer is the one-pattern library whose pattern keeps
+every tap.
+
+Attributes:
+  patterns        P x KH x KW i1      the layer's pattern library
+  kernel_pattern  Cout x Cin/groups i8  pattern id of each kernel, -1 = removed
+  strides         array<i64: sh, sw>
+  padding         array<i64: top, left, bottom, right>  zero padding of the input
+  dilations       array<i64: dh, dw>
+  groups          i64
+  activation      "none" | "relu" | "relu6"  applied after the bias
+`packed_weights` holds only the kept weights, in canonical order: filters in order, inside
+a filter the kept kernels by input channel, inside a kernel the kept taps row-major.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import resources
+
+import numpy as np
+from torch_mlir import ir
+from torch_mlir.dialects import irdl
+
+from fretsaw.errors import op_error
+
+CONV2D = "pconv.conv2d"
+ACTIVATIONS = ("none", "relu", "relu6")
+
+
+def load(ctx: ir.Context) -> None:
+    """Load the IRDL definition of pconv into `ctx`."""
+    text = resources.files(__package__).joinpath("pconv.irdl.mlir").read_text()
+    irdl.load_dialects(ir.Module.parse(text, ctx))
+
+
+def elements_to_numpy(attr: ir.Attribute) -> np.ndarray:
+    """The values of a dense elements attribute as a numpy array (splats expanded)."""
+    if not isinstance(attr, ir.DenseElementsAttr):
+        raise TypeError(f"expected dense elements, got {attr}")
+    shape = attr.type.shape
+    if attr.is_splat:
+        return np.full(shape, attr.get_splat_value().value)
+    return np.array(attr).reshape(shape)
+
+
+def conv_output_hw(in_hw, kernel_hw, strides, padding, dilations) -> tuple[int, int]:
+    """Output height and width of a convolution (padding = top, left, bottom, right)."""
+    out = []
+    for i in range(2):
+        span = dilations[i] * (kernel_hw[i] - 1) + 1
+        out.append((in_hw[i] + padding[i] + padding[i + 2] - span) // strides[i] + 1)
+    return out[0], out[1]
+
+
+def packed_length(patterns: np.ndarray, kernel_pattern: np.ndarray) -> int:
+    """Number of kept weights the kernel-pattern map selects."""
+    taps = patterns.reshape(len(patterns), -1).sum(axis=1)
+    kept = kernel_pattern[kernel_pattern >= 0]
+    return int(taps[kept].sum())
+
+
+def pack_weights(weight: np.ndarray, patterns: np.ndarray, kernel_pattern: np.ndarray) -> np.ndarray:
+    """Canonical packed weights of a dense (Cout, Cin/g, KH, KW) weight array."""
+    masks = np.zeros(weight.shape, dtype=bool)
+    kept = kernel_pattern >= 0
+    masks[kept] = patterns[kernel_pattern[kept]]
+    return weight[masks].astype(np.float32)
+
+
+def unpack_weights(packed: np.ndarray, patterns: np.ndarray, kernel_pattern: np.ndarray) -> np.ndarray:
+    """Inverse of pack_weights: the dense weight array with zeros where nothing is kept."""
+    cout, cin_g = kernel_pattern.shape
+    weight = np.zeros((cout, cin_g) + patterns.shape[1:], dtype=np.float32)
+    masks = np.zeros(weight.shape, dtype=bool)
+    kept = kernel_pattern >= 0
+    masks[kept] = patterns[kernel_pattern[kept]]
+    weight[masks] = packed
+    return weight
+
+
+@dataclass(frozen=True)
+class Conv2d:
+    """Read access to a pconv.conv2d operation's operands and attributes."""
+
+    op: ir.Operation
+
+    @property
+    def input(self) -> ir.Value:
+        return self.op.operands[0]
+
+    @property
+    def packed_weights(self) -> ir.Value:
+        return self.op.operands[1]
+
+    @property
+    def bias(self) -> ir.Value | None:
+        return self.op.operands[2] if len(self.op.operands) > 2 else None
+
+    @property
+    def patterns(self) -> np.ndarray:
+        return elements_to_numpy(self.op.attributes["patterns"]).astype(bool)
+
+    @property
+    def kernel_pattern(self) -> np.ndarray:
+        return elements_to_numpy(self.op.attributes["kernel_pattern"]).astype(np.int64)
+
+    def _array(self, name: str) -> list[int]:
+        return list(self.op.attributes[name])
+
+    @property
+    def strides(self) -> list[int]:
+        return self._array("strides")
+
+    @property
+    def padding(self) -> list[int]:
+        return self._array("padding")
+
+    @property
+    def dilations(self) -> list[int]:
+        return self._array("dilations")
+
+    @property
+    def groups(self) -> int:
+        return self.op.attributes["groups"].value
+
+    @property
+    def activation(self) -> str:
+        return self.op.attributes["activation"].value
+
+    @property
+    def input_shape(self) -> list[int]:
+        return list(self.input.type.shape)
+
+    @property
+    def output_shape(self) -> list[int]:
+        return list(self.op.results[0].type.shape)
+
+    def packed_values(self) -> np.ndarray | None:
+        """The packed weights when they are a constant, else None."""
+        owner = self.packed_weights.owner
+        if not isinstance(owner, ir.OpView) or owner.operation.name != "arith.constant":
+            return None
+        value = owner.attributes["value"]
+        if not isinstance(value, ir.DenseElementsAttr):
+            return None
+        return elements_to_numpy(value).astype(np.float32)
+
+
+def build_conv2d(input: ir.Value, packed_weights: ir.Value, bias: ir.Value | None, *,
+                 result_type: ir.Type, patterns: np.ndarray, kernel_pattern: np.ndarray,
+                 strides, padding, dilations, groups: int, activation: str = "none") -> ir.Operation:
+    """Create a pconv.conv2d at the current insertion point and location."""
+    operands = [input, packed_weights] + ([bias] if bias is not None else [])
+    attributes = {
+        "patterns": ir.DenseElementsAttr.get(np.ascontiguousarray(patterns, dtype=bool)),
+        "kernel_pattern": ir.DenseElementsAttr.get(np.ascontiguousarray(kernel_pattern, dtype=np.int8)),
+        "strides": ir.DenseI64ArrayAttr.get([int(s) for s in strides]),
+        "padding": ir.DenseI64ArrayAttr.get([int(p) for p in padding]),
+        "dilations": ir.DenseI64ArrayAttr.get([int(d) for d in dilations]),
+        "groups": ir.IntegerAttr.get(ir.IntegerType.get_signless(64), int(groups)),
+        "activation": ir.StringAttr.get(activation),
+        "operandSegmentSizes": ir.DenseI32ArrayAttr.get([1, 1, 1 if bias is not None else 0]),
+    }
+    return ir.Operation.create(CONV2D, results=[result_type], operands=operands, attributes=attributes)
+
+
+def _ranked(value: ir.Value, what: str, rank: int, op) -> list[int]:
+    tensor = value.type
+    if not isinstance(tensor, ir.RankedTensorType):
+        raise op_error(op, f"{what} must be a ranked tensor, got {value.type}")
+    if tensor.rank != rank:
+        raise op_error(op, f"{what} must have rank {rank}, got {value.type}")
+    if not isinstance(tensor.element_type, ir.F32Type):
+        raise op_error(op, f"{what} must have f32 elements, got {value.type}")
+    if not tensor.has_static_shape:
+        raise op_error(op, f"{what} must have a static shape, got {value.type}")
+    return list(tensor.shape)
+
+
+def _check_arrays(conv: Conv2d, op) -> None:
+    for name, length, low in (("strides", 2, 1), ("dilations", 2, 1), ("padding", 4, 0)):
+        values = conv._array(name)
+        if len(values) != length or min(values) < low:
+            raise op_error(op, f"{name} must hold {length} integers >= {low}, got {values}")
+    if conv.activation not in ACTIVATIONS:
+        raise op_error(op, f"activation must be one of {ACTIVATIONS}, got '{conv.activation}'")
+
+
+def _check_tables(conv: Conv2d, op, cout: int, cin: int) -> tuple[np.ndarray, np.ndarray]:
+    patterns_type = op.attributes["patterns"].type
+    element = patterns_type.element_type
+    if patterns_type.rank != 3 or not isinstance(element, ir.IntegerType) or element.width != 1:
+        raise op_error(op, f"patterns must be a P x KH x KW i1 table, got {patterns_type}")
+    patterns, kernel_pattern = conv.patterns, conv.kernel_pattern
+    if len(patterns) == 0:
+        raise op_error(op, "patterns is empty: a layer needs at least one pattern")
+    empty = [i for i, p in enumerate(patterns) if not p.any()]
+    if empty:
+        raise op_error(op, f"pattern {empty[0]} keeps no tap; mark removed kernels -1 in kernel_pattern instead")
+    groups = conv.groups
+    if groups < 1 or cin % groups or cout % groups:
+        raise op_error(op, f"groups={groups} must divide input channels ({cin}) and output channels ({cout})")
+    expected = (cout, cin // groups)
+    if kernel_pattern.shape != expected:
+        raise op_error(op, f"kernel_pattern is {'x'.join(map(str, kernel_pattern.shape))} but must be "
+                           f"Cout x Cin/groups = {expected[0]}x{expected[1]}")
+    bad = kernel_pattern[(kernel_pattern < -1) | (kernel_pattern >= len(patterns))]
+    if bad.size:
+        raise op_error(op, f"kernel_pattern holds pattern id {int(bad[0])}, outside -1..{len(patterns) - 1}")
+    return patterns, kernel_pattern
+
+
+def verify_conv2d(op) -> None:
+    """Raise a FretsawError naming `op` and the mismatch when a pconv.conv2d is inconsistent."""
+    conv = Conv2d(op)
+    n, cin, h, w = _ranked(conv.input, "input", 4, op)
+    out_shape = _ranked(op.results[0], "output", 4, op)
+    (num_packed,) = _ranked(conv.packed_weights, "packed_weights", 1, op)
+    _check_arrays(conv, op)
+    cout = out_shape[1]
+    patterns, kernel_pattern = _check_tables(conv, op, cout, cin)
+    expected_len = packed_length(patterns, kernel_pattern)
+    if num_packed != expected_len:
+        raise op_error(op, f"packed_weights has {num_packed} elements but kernel_pattern and patterns "
+                           f"keep {expected_len} weights")
+    if conv.bias is not None:
+        (num_bias,) = _ranked(conv.bias, "bias", 1, op)
+        if num_bias != cout:
+            raise op_error(op, f"bias has {num_bias} elements but the output has {cout} channels")
+    oh, ow = conv_output_hw((h, w), patterns.shape[1:], conv.strides, conv.padding, conv.dilations)
+    expected_out = [n, cout, oh, ow]
+    if out_shape != expected_out or oh < 1 or ow < 1:
+        raise op_error(op, f"output shape {out_shape} does not match the convolution's shape {expected_out}")
+
+
+def verify_module(module_op) -> None:
+    """Run the semantic verifier on every pconv op under `module_op`."""
+    for op in walk_ops(module_op, CONV2D):
+        verify_conv2d(op)
+
+
+def walk_ops(root, name: str) -> list:
+    """All operations named `name` nested under `root`, in pre-order."""
+    found = []
+
+    def visit(op):
+        if op.name == name:
+            found.append(op.opview if hasattr(op, "opview") else op)
+        return ir.WalkResult.ADVANCE
+
+    root.walk(visit)
+    return found

@@ -1,0 +1,148 @@
+"""fretsaw.compile(): frontend import, then the backend's stages, then the executable."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from torch_mlir import ir
+
+from fretsaw.backends import BACKENDS
+from fretsaw.backends.host import Signature
+from fretsaw.context import make_context
+from fretsaw.errors import FretsawError
+from fretsaw.pipeline import run_pipeline
+from fretsaw.stats import model_stats
+
+ENTRY = "main"
+IMPORT_STAGES = ("torch", "linalg")
+
+
+@dataclasses.dataclass(frozen=True)
+class CompileOptions:
+    """Options of fretsaw.compile(); strings are accepted and normalised here.
+
+    target:    "host" (x86-64 JIT); more targets arrive with their backends.
+    opt_level: LLVM optimisation level 0-3 of the generated code.
+    """
+
+    target: str = "host"
+    opt_level: int = 3
+
+    def __post_init__(self):
+        object.__setattr__(self, "target", str(self.target).lower())
+        if self.target not in BACKENDS:
+            raise FretsawError(f"unknown target '{self.target}'; available: {', '.join(BACKENDS)}")
+        if int(self.opt_level) not in range(4):
+            raise FretsawError(f"opt_level must be 0, 1, 2 or 3, got {self.opt_level}")
+        object.__setattr__(self, "opt_level", int(self.opt_level))
+
+    @classmethod
+    def from_kwargs(cls, target: str, options: dict[str, Any]) -> "CompileOptions":
+        known = {f.name for f in dataclasses.fields(cls)} - {"target"}
+        unknown = sorted(set(options) - known)
+        if unknown:
+            raise FretsawError(f"unknown compile option(s) {', '.join(unknown)}; "
+                               f"valid options: target, {', '.join(sorted(known))}")
+        return cls(target=target, **options)
+
+
+class CompiledModel:
+    """A compiled model: call it like the model (numpy or torch in, numpy out)."""
+
+    def __init__(self, stages: dict[str, ir.Operation], signature: Signature, executable, options: CompileOptions):
+        self._stages, self.signature, self._executable = stages, signature, executable
+        self.options = options
+        self._stats = None
+
+    def __call__(self, *inputs):
+        arrays = self._check_inputs(inputs)
+        outputs = self._executable(*arrays)
+        return outputs[0] if len(outputs) == 1 else tuple(outputs)
+
+    def _check_inputs(self, inputs) -> list[np.ndarray]:
+        expected = self.signature.inputs
+        if len(inputs) != len(expected):
+            raise FretsawError(f"the compiled model takes {len(expected)} input(s) of shape(s) "
+                               f"{', '.join(map(str, expected))}, got {len(inputs)}")
+        arrays = []
+        for i, (value, shape) in enumerate(zip(inputs, expected)):
+            if hasattr(value, "detach"):  # torch.Tensor
+                value = value.detach().cpu().numpy()
+            if not isinstance(value, np.ndarray):
+                raise FretsawError(f"input {i}: expected a numpy array or torch tensor, got {type(value).__name__}")
+            if value.dtype != np.float32:
+                raise FretsawError(f"input {i}: expected dtype float32, got {value.dtype} "
+                                   f"(convert with .astype(np.float32) or .float())")
+            if tuple(value.shape) != shape:
+                raise FretsawError(f"input {i}: expected shape {shape}, got {tuple(value.shape)}; "
+                                   f"fretsaw compiles for the example inputs' shapes")
+            arrays.append(np.ascontiguousarray(value))
+        return arrays
+
+    @property
+    def stage_names(self) -> tuple[str, ...]:
+        return tuple(self._stages)
+
+    def ir(self, stage: str, *, elide_weights: bool = True) -> str:
+        """MLIR text of `stage` (one of `stage_names`); large constants elided unless asked."""
+        if stage not in self._stages:
+            raise FretsawError(f"unknown stage '{stage}'; stages: {', '.join(self._stages)}")
+        limit = 16 if elide_weights else None
+        return self._stages[stage].operation.get_asm(large_elements_limit=limit)
+
+    def stats(self) -> dict:
+        """Dense vs sparse FLOPs per conv layer and in total, pattern histograms, connectivity."""
+        if self._stats is None:
+            self._stats = model_stats(self._stages["pconv"])
+        return self._stats
+
+
+def compile(model, example_inputs, target: str = "host", **options) -> CompiledModel:
+    """Compile a torch.nn.Module (or an ONNX file / onnx.ModelProto) for `target`."""
+    opts = CompileOptions.from_kwargs(target, options)
+    backend = BACKENDS[opts.target](opt_level=opts.opt_level)
+    ctx = make_context()
+    module = import_model(model, example_inputs, ctx)
+    stages = {"torch": module.operation.clone()}
+    run_stage(module, "linalg", lowering_pipeline(model))
+    stages["linalg"] = module.operation.clone()
+    signature = Signature.of(module, ENTRY)
+    for name, pipeline in backend.stages():
+        run_stage(module, name, pipeline)
+        stages[name] = module.operation.clone()
+    executable = backend.emit(module, ENTRY, signature)
+    return CompiledModel(stages, signature, executable, opts)
+
+
+def run_stage(module: ir.Module, name: str, pipeline: str) -> None:
+    run_pipeline(module, pipeline, stage=name)
+    keep = os.environ.get("FRETSAW_SAVE_TEMPS")
+    if keep:
+        Path(keep).mkdir(parents=True, exist_ok=True)
+        (Path(keep) / f"{name}.mlir").write_text(module.operation.get_asm(enable_debug_info=True))
+
+
+def is_onnx(model) -> bool:
+    if isinstance(model, (str, os.PathLike)):
+        return True
+    return type(model).__name__ == "ModelProto"
+
+
+def import_model(model, example_inputs, ctx: ir.Context) -> ir.Module:
+    if is_onnx(model):
+        from fretsaw.frontend.onnx_import import import_onnx
+        return import_onnx(model, ctx)
+    from fretsaw.frontend.torch_import import import_torch, torch_inputs
+    return import_torch(model, torch_inputs(example_inputs), ctx)
+
+
+def lowering_pipeline(model) -> str:
+    if is_onnx(model):
+        from fretsaw.frontend.onnx_import import TO_LINALG
+        return TO_LINALG
+    from fretsaw.frontend.torch_import import TO_LINALG
+    return TO_LINALG

@@ -1,0 +1,155 @@
+"""Textual pass pipelines that mix fretsaw's Python passes with upstream MLIR passes.
+
+`builtin.module(pconv-raise, canonicalize, func.func(cse), pconv-lower)` is split at the top
+level; names in fretsaw.passes.REGISTRY run as Python passes, and each run of consecutive
+upstream elements goes to MLIR's PassManager as one `builtin.module(...)` pipeline.
+A failure becomes a FretsawError naming the pass and the op, with the input IR of the
+failing pass saved and a `fretsaw-opt` command that reproduces it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from torch_mlir import ir
+from torch_mlir.passmanager import PassManager
+
+from fretsaw.errors import FretsawError, write_reproducer
+from fretsaw.passes import REGISTRY, ModulePass
+
+
+@dataclass(frozen=True)
+class Step:
+    """One top-level pipeline element: fretsaw's pass, or upstream pipeline text."""
+
+    text: str
+    python_pass: ModulePass | None = None
+
+
+def split_top_level(text: str) -> list[str]:
+    """Split `text` at commas outside (), {} and quotes."""
+    items, depth, quoted, start = [], 0, False, 0
+    for i, ch in enumerate(text):
+        if ch == '"':
+            quoted = not quoted
+        elif quoted:
+            continue
+        elif ch in "({":
+            depth += 1
+        elif ch in ")}":
+            depth -= 1
+            if depth < 0:
+                raise FretsawError(f"unbalanced ')' or '}}' in pass pipeline: {text}")
+        elif ch == "," and depth == 0:
+            items.append(text[start:i].strip())
+            start = i + 1
+    if depth != 0 or quoted:
+        raise FretsawError(f"unbalanced brackets or quotes in pass pipeline: {text}")
+    items.append(text[start:].strip())
+    return [item for item in items if item]
+
+
+def parse_options(text: str) -> dict[str, str]:
+    """`key=value other=1 flag` -> dict (a bare key means true)."""
+    options = {}
+    for token in text.split():
+        key, _, value = token.partition("=")
+        options[key] = value if _ else "true"
+    return options
+
+
+def parse_pipeline(text: str) -> list[Step]:
+    body = text.strip()
+    anchored = re.fullmatch(r"builtin\.module\((.*)\)", body, re.S)
+    if anchored:
+        body = anchored.group(1)
+    steps = []
+    for item in split_top_level(body):
+        name = re.match(r"[\w.\-]+", item)
+        name = name.group(0) if name else item
+        if name in REGISTRY:
+            opts = re.fullmatch(r"[\w.\-]+\s*(?:\{(.*)\})?", item, re.S)
+            if opts is None:
+                raise FretsawError(f"cannot parse pipeline element '{item}'", pass_name=name)
+            steps.append(Step(item, REGISTRY[name].from_options(parse_options(opts.group(1) or ""))))
+            continue
+        nested = [p for p in REGISTRY if re.search(rf"(?<![\w-]){re.escape(p)}(?![\w-])", item)]
+        if nested:
+            raise FretsawError(f"'{nested[0]}' is a module pass: put it at the top level of the "
+                               f"pipeline, not inside '{name}(...)'", pass_name=nested[0])
+        steps.append(Step(item))
+    return steps
+
+
+def _group(steps: list[Step]) -> list[list[Step]]:
+    groups: list[list[Step]] = []
+    for step in steps:
+        if step.python_pass is None and groups and groups[-1][0].python_pass is None:
+            groups[-1].append(step)
+        else:
+            groups.append([step])
+    return groups
+
+
+def anchored(items: list[Step]) -> str:
+    return "builtin.module(" + ", ".join(s.text for s in items) + ")"
+
+
+def run_pipeline(module: ir.Module, text: str, *, stage: str = "pipeline") -> None:
+    """Run pipeline `text` on `module` in place; raise FretsawError with a reproducer on failure."""
+    for group in _group(parse_pipeline(text)):
+        snapshot = module.operation.clone()
+        try:
+            _run_group(module, group)
+        except ir.MLIRError as error:
+            raise _upstream_failure(snapshot, group, error, stage) from None
+        except FretsawError as error:
+            raise _with_reproducer(error, snapshot, group[0], stage) from None
+        except Exception as error:  # a bug in a fretsaw pass: still report it reproducibly
+            wrapped = FretsawError(f"internal error in pass '{group[0].text}': {type(error).__name__}: {error}")
+            raise _with_reproducer(wrapped, snapshot, group[0], stage) from error
+
+
+def _run_group(module: ir.Module, group: list[Step]) -> None:
+    with module.context:
+        if group[0].python_pass is not None:
+            group[0].python_pass.run(module.operation)
+            return
+        PassManager.parse(anchored(group)).run(module.operation)
+
+
+def _with_reproducer(error: FretsawError, snapshot, step: Step, stage: str) -> FretsawError:
+    pipeline = anchored([step])
+    path, command = write_reproducer(_asm(snapshot), pipeline, f"{stage}-{_slug(step.text)}")
+    return FretsawError(error.message, op=error.op, location=error.location, pass_name=step.text,
+                        reproducer=path, command=command)
+
+
+def _upstream_failure(snapshot, group: list[Step], error: ir.MLIRError, stage: str) -> FretsawError:
+    """Find the failing upstream pass by replaying the group pass by pass on the snapshot."""
+    failing, before, diagnostics = group[-1], snapshot, error.error_diagnostics
+    trial = snapshot.clone()
+    for step in group:
+        before = trial.clone()
+        try:
+            with trial.context:
+                PassManager.parse(anchored([step])).run(trial)
+        except ir.MLIRError as step_error:
+            failing, diagnostics = step, step_error.error_diagnostics
+            break
+    first = diagnostics[0] if diagnostics else None
+    message = first.message if first else str(error)
+    op = re.search(r"'([a-z_][\w]*\.[\w.]+)'", message)
+    path, command = write_reproducer(_asm(before), anchored([failing]), f"{stage}-{_slug(failing.text)}")
+    return FretsawError(f"pass '{failing.text}' failed: {message}", op=op.group(1) if op else None,
+                        location=str(first.location) if first else None, pass_name=failing.text,
+                        reproducer=path, command=command)
+
+
+def _asm(op) -> str:
+    return op.get_asm(enable_debug_info=True, assume_verified=False)
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^\w\-]+", "_", text)[:60]

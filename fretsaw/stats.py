@@ -1,0 +1,63 @@
+"""Sparsity statistics of a module at the pconv stage: FLOPs, connectivity, pattern use."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+
+from fretsaw.dialect import pconv
+
+
+def pattern_key(pattern: np.ndarray) -> str:
+    """A pattern as rows of 0/1 separated by '/', e.g. '010/111/010'."""
+    return "/".join("".join("1" if v else "0" for v in row) for row in pattern)
+
+
+def layer_stats(op) -> dict:
+    conv = pconv.Conv2d(op)
+    patterns, kernel_pattern = conv.patterns, conv.kernel_pattern
+    n, _, oh, ow = conv.output_shape
+    cout, cin_g = kernel_pattern.shape
+    taps = patterns.reshape(len(patterns), -1).sum(axis=1)
+    kept = kernel_pattern[kernel_pattern >= 0]
+    outputs = n * oh * ow
+    histogram = Counter(pattern_key(patterns[p]) for p in kept.tolist())
+    return {
+        "name": str(op.location),
+        "input_shape": conv.input_shape,
+        "output_shape": conv.output_shape,
+        "kernel_size": list(patterns.shape[1:]),
+        "groups": conv.groups,
+        "activation": conv.activation,
+        "dense_flops": 2 * outputs * cout * cin_g * int(np.prod(patterns.shape[1:])),
+        "sparse_flops": 2 * outputs * int(taps[kept].sum()),
+        "kernels": int(kernel_pattern.size),
+        "removed_kernels": int((kernel_pattern < 0).sum()),
+        "connectivity": float(kept.size / kernel_pattern.size),
+        "num_patterns": int(len(patterns)),
+        "pattern_histogram": dict(histogram.most_common()),
+    }
+
+
+def model_stats(module) -> dict:
+    """Per-layer and total statistics of every pconv.conv2d in `module`."""
+    layers = [layer_stats(op) for op in pconv.walk_ops(module.operation, pconv.CONV2D)]
+    dense = sum(layer["dense_flops"] for layer in layers)
+    sparse = sum(layer["sparse_flops"] for layer in layers)
+    histogram = Counter()
+    for layer in layers:
+        histogram.update(layer["pattern_histogram"])
+    kernels = sum(layer["kernels"] for layer in layers)
+    removed = sum(layer["removed_kernels"] for layer in layers)
+    return {
+        "conv_layers": len(layers),
+        "dense_flops": dense,
+        "sparse_flops": sparse,
+        "flops_reduction": dense / sparse if sparse else float("inf") if dense else 1.0,
+        "kernels": kernels,
+        "removed_kernels": removed,
+        "connectivity": (kernels - removed) / kernels if kernels else 1.0,
+        "pattern_histogram": dict(histogram.most_common()),
+        "layers": layers,
+    }

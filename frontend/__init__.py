@@ -1,0 +1,1 @@
+"""fretsaw.frontend: importing PyTorch modules and ONNX models into MLIR."""

@@ -1,0 +1,11 @@
+"""fretsaw.passes: fretsaw's own passes, one file each, and their registry."""
+
+from fretsaw.passes.base import ModulePass
+from fretsaw.passes.lower import Lower
+from fretsaw.passes.raise_ import Raise
+from fretsaw.passes.verify import Verify
+
+# pipeline name -> pass class; the pipeline parser looks names up here first.
+REGISTRY: dict[str, type[ModulePass]] = {p.name: p for p in (Raise, Verify, Lower)}
+
+__all__ = ["REGISTRY", "ModulePass"]

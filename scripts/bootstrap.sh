@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Brings a fresh Debian machine to the point where fretsaw runs and tests:
+# Debian packages (only those missing), .venv with the pinned requirements, fretsaw editable.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# libmlir-22 ships libmlir_c_runner_utils (memrefCopy), which the torch-mlir wheel lacks.
+DEBIAN_PACKAGES=(libmlir-22)
+missing=()
+for pkg in "${DEBIAN_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if ((${#missing[@]})); then
+  echo "bootstrap: apt-get install ${missing[*]}"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+PY="${PYTHON:-python3.11}"
+command -v "$PY" >/dev/null || PY=python3
+if [ ! -x .venv/bin/python ]; then
+  echo "bootstrap: creating .venv with $($PY --version)"
+  "$PY" -m venv .venv
+fi
+stamp=.venv/.fretsaw-installed
+if [ ! -f "$stamp" ] || [ requirements.txt -nt "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  echo "bootstrap: pip install -r requirements.txt && pip install -e ."
+  .venv/bin/pip install -q -r requirements.txt 2> >(grep -v "^WARNING: Location" >&2)
+  .venv/bin/pip install -q --no-deps --no-build-isolation -e . 2> >(grep -v "^WARNING: Location" >&2)
+  touch "$stamp"
+fi
