@@ -135,7 +135,7 @@ def is_onnx(model) -> bool:
 def import_model(model, example_inputs, ctx: ir.Context) -> ir.Module:
     if is_onnx(model):
         from fretsaw.frontend.onnx_import import import_onnx
-        return import_onnx(model, ctx)
+        return import_onnx(model, ctx, example_inputs)
     from fretsaw.frontend.torch_import import import_torch, torch_inputs
     return import_torch(model, torch_inputs(example_inputs), ctx)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 
 import numpy as np
@@ -14,6 +15,13 @@ def pattern_key(pattern: np.ndarray) -> str:
     return "/".join("".join("1" if v else "0" for v in row) for row in pattern)
 
 
+def layer_name(location) -> str:
+    """The layer's name: the outermost name in its location (`features.3`), else the location."""
+    text = str(location)
+    named = re.match(r'loc\("([^"]+)"', text)
+    return named.group(1) if named and "(" in text[len(named.group(0)):len(named.group(0)) + 1] else text
+
+
 def layer_stats(op) -> dict:
     conv = pconv.Conv2d(op)
     patterns, kernel_pattern = conv.patterns, conv.kernel_pattern
@@ -24,7 +32,7 @@ def layer_stats(op) -> dict:
     outputs = n * oh * ow
     histogram = Counter(pattern_key(patterns[p]) for p in kept.tolist())
     return {
-        "name": str(op.location),
+        "name": layer_name(op.location),
         "input_shape": conv.input_shape,
         "output_shape": conv.output_shape,
         "kernel_size": list(patterns.shape[1:]),

@@ -14,7 +14,7 @@ import torch
 import torch.fx
 from torch_mlir import ir
 from torch_mlir.extras.fx_decomp_util import get_decomposition_table
-from torch_mlir.extras.fx_importer import FxImporter, FxImporterHooks
+from torch_mlir.extras.fx_importer import ContextCache, FxImporter, FxImporterHooks
 
 from fretsaw.errors import FretsawError
 
@@ -90,8 +90,24 @@ def import_torch(model: torch.nn.Module, example_inputs: tuple, ctx: ir.Context)
     except Exception as error:
         raise FretsawError(f"torch.export could not capture the model: {type(error).__name__}: {error}") from error
     importer = FxImporter(context=ctx, hooks=DenseLiterals())
+    importer._cc = ModulePathLocations(ctx, py_attr_tracker=importer._py_attr_tracker)
     importer.import_frozen_program(program, func_name="main")
     return importer.module
+
+
+class ModulePathLocations(ContextCache):
+    """Prefix each op's source location with its submodule path (`features.3`), so errors
+    and cm.stats() name layers as the user's model does."""
+
+    __slots__ = ()
+
+    def get_node_location(self, node):
+        loc = super().get_node_location(node) or ir.Location.unknown(self._c)
+        stack = node.meta.get("nn_module_stack")
+        if not stack:
+            return loc
+        path = list(stack.values())[-1][0]
+        return ir.Location.name(path, childLoc=loc, context=self._c)
 
 
 def torch_inputs(example_inputs) -> tuple:
