@@ -1,0 +1,88 @@
+// RUN: not fretsaw-opt %s --split-input-file 2>&1 | filecheck %s
+
+// CHECK: conv2d-invalid.mlir:5:8: error: {{.*}}'pconv.conv2d' op: packed_weights has 5 elements but kernel_pattern and patterns keep 4 weights
+func.func @packed_length(%x: tensor<1x1x3x3xf32>, %w: tensor<5xf32>) -> tensor<1x2x2x2xf32> {
+  %0 = "pconv.conv2d"(%x, %w) {patterns = dense<[[[true, false], [false, true]]]> : tensor<1x2x2xi1>, kernel_pattern = dense<[[0], [0]]> : tensor<2x1xi8>, strides = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>, groups = 1 : i64, activation = "none", operandSegmentSizes = array<i32: 1, 1, 0>} : (tensor<1x1x3x3xf32>, tensor<5xf32>) -> tensor<1x2x2x2xf32>
+  return %0 : tensor<1x2x2x2xf32>
+}
+
+// -----
+
+// CHECK: error: {{.*}}'pconv.conv2d' op: kernel_pattern holds pattern id 3, outside -1..0
+func.func @pattern_id(%x: tensor<1x1x3x3xf32>, %w: tensor<2xf32>) -> tensor<1x2x2x2xf32> {
+  %0 = "pconv.conv2d"(%x, %w) {patterns = dense<[[[true, false], [false, true]]]> : tensor<1x2x2xi1>, kernel_pattern = dense<[[0], [3]]> : tensor<2x1xi8>, strides = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>, groups = 1 : i64, activation = "none", operandSegmentSizes = array<i32: 1, 1, 0>} : (tensor<1x1x3x3xf32>, tensor<2xf32>) -> tensor<1x2x2x2xf32>
+  return %0 : tensor<1x2x2x2xf32>
+}
+
+// -----
+
+// CHECK: error: {{.*}}'pconv.conv2d' op: kernel_pattern is 2x2 but must be Cout x Cin/groups = 2x1
+func.func @map_shape(%x: tensor<1x1x3x3xf32>, %w: tensor<2xf32>) -> tensor<1x2x2x2xf32> {
+  %0 = "pconv.conv2d"(%x, %w) {patterns = dense<[[[true, false], [false, true]]]> : tensor<1x2x2xi1>, kernel_pattern = dense<[[0, -1], [-1, -1]]> : tensor<2x2xi8>, strides = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>, groups = 1 : i64, activation = "none", operandSegmentSizes = array<i32: 1, 1, 0>} : (tensor<1x1x3x3xf32>, tensor<2xf32>) -> tensor<1x2x2x2xf32>
+  return %0 : tensor<1x2x2x2xf32>
+}
+
+// -----
+
+// CHECK: error: {{.*}}'pconv.conv2d' op: pattern 1 keeps no tap; mark removed kernels -1 in kernel_pattern instead
+func.func @empty_pattern(%x: tensor<1x1x3x3xf32>, %w: tensor<2xf32>) -> tensor<1x2x2x2xf32> {
+  %0 = "pconv.conv2d"(%x, %w) {patterns = dense<[[[true, false], [false, true]], [[false, false], [false, false]]]> : tensor<2x2x2xi1>, kernel_pattern = dense<[[0], [-1]]> : tensor<2x1xi8>, strides = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>, groups = 1 : i64, activation = "none", operandSegmentSizes = array<i32: 1, 1, 0>} : (tensor<1x1x3x3xf32>, tensor<2xf32>) -> tensor<1x2x2x2xf32>
+  return %0 : tensor<1x2x2x2xf32>
+}
+
+// -----
+
+// CHECK: error: {{.*}}'pconv.conv2d' op: output shape [1, 2, 3, 3] does not match the convolution's shape [1, 2, 2, 2]
+func.func @output_shape(%x: tensor<1x1x3x3xf32>, %w: tensor<4xf32>) -> tensor<1x2x3x3xf32> {
+  %0 = "pconv.conv2d"(%x, %w) {patterns = dense<[[[true, false], [false, true]]]> : tensor<1x2x2xi1>, kernel_pattern = dense<[[0], [0]]> : tensor<2x1xi8>, strides = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>, groups = 1 : i64, activation = "none", operandSegmentSizes = array<i32: 1, 1, 0>} : (tensor<1x1x3x3xf32>, tensor<4xf32>) -> tensor<1x2x3x3xf32>
+  return %0 : tensor<1x2x3x3xf32>
+}
+
+// -----
+
+// CHECK: error: {{.*}}'pconv.conv2d' op: groups=3 must divide input channels (4) and output channels (6)
+func.func @groups(%x: tensor<1x4x3x3xf32>, %w: tensor<4xf32>) -> tensor<1x6x2x2xf32> {
+  %0 = "pconv.conv2d"(%x, %w) {patterns = dense<[[[true, false], [false, true]]]> : tensor<1x2x2xi1>, kernel_pattern = dense<0> : tensor<6x1xi8>, strides = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>, groups = 3 : i64, activation = "none", operandSegmentSizes = array<i32: 1, 1, 0>} : (tensor<1x4x3x3xf32>, tensor<4xf32>) -> tensor<1x6x2x2xf32>
+  return %0 : tensor<1x6x2x2xf32>
+}
+
+// -----
+
+// CHECK: error: {{.*}}'pconv.conv2d' op: bias has 3 elements but the output has 2 channels
+func.func @bias(%x: tensor<1x1x3x3xf32>, %w: tensor<4xf32>, %b: tensor<3xf32>) -> tensor<1x2x2x2xf32> {
+  %0 = "pconv.conv2d"(%x, %w, %b) {patterns = dense<[[[true, false], [false, true]]]> : tensor<1x2x2xi1>, kernel_pattern = dense<[[0], [0]]> : tensor<2x1xi8>, strides = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>, groups = 1 : i64, activation = "none", operandSegmentSizes = array<i32: 1, 1, 1>} : (tensor<1x1x3x3xf32>, tensor<4xf32>, tensor<3xf32>) -> tensor<1x2x2x2xf32>
+  return %0 : tensor<1x2x2x2xf32>
+}
+
+// -----
+
+// CHECK: error: {{.*}}'pconv.conv2d' op: activation must be one of ('none', 'relu', 'relu6'), got 'gelu'
+func.func @activation(%x: tensor<1x1x3x3xf32>, %w: tensor<4xf32>) -> tensor<1x2x2x2xf32> {
+  %0 = "pconv.conv2d"(%x, %w) {patterns = dense<[[[true, false], [false, true]]]> : tensor<1x2x2xi1>, kernel_pattern = dense<[[0], [0]]> : tensor<2x1xi8>, strides = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>, groups = 1 : i64, activation = "gelu", operandSegmentSizes = array<i32: 1, 1, 0>} : (tensor<1x1x3x3xf32>, tensor<4xf32>) -> tensor<1x2x2x2xf32>
+  return %0 : tensor<1x2x2x2xf32>
+}
+
+// -----
+
+// CHECK: error: {{.*}}'pconv.conv2d' op: strides must hold 2 integers >= 1, got [0, 1]
+func.func @strides(%x: tensor<1x1x3x3xf32>, %w: tensor<4xf32>) -> tensor<1x2x2x2xf32> {
+  %0 = "pconv.conv2d"(%x, %w) {patterns = dense<[[[true, false], [false, true]]]> : tensor<1x2x2xi1>, kernel_pattern = dense<[[0], [0]]> : tensor<2x1xi8>, strides = array<i64: 0, 1>, padding = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>, groups = 1 : i64, activation = "none", operandSegmentSizes = array<i32: 1, 1, 0>} : (tensor<1x1x3x3xf32>, tensor<4xf32>) -> tensor<1x2x2x2xf32>
+  return %0 : tensor<1x2x2x2xf32>
+}
+
+// -----
+
+// IRDL rejects the wrong kind of attribute at parse time.
+// CHECK: conv2d-invalid.mlir:{{[0-9]+}}:{{[0-9]+}}: error: expected base attribute 'builtin.dense_array' but got 'builtin.integer'
+func.func @irdl_kind(%x: tensor<1x1x3x3xf32>, %w: tensor<4xf32>) -> tensor<1x2x2x2xf32> {
+  %0 = "pconv.conv2d"(%x, %w) {patterns = dense<[[[true, false], [false, true]]]> : tensor<1x2x2xi1>, kernel_pattern = dense<[[0], [0]]> : tensor<2x1xi8>, strides = 1 : i64, padding = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>, groups = 1 : i64, activation = "none", operandSegmentSizes = array<i32: 1, 1, 0>} : (tensor<1x1x3x3xf32>, tensor<4xf32>) -> tensor<1x2x2x2xf32>
+  return %0 : tensor<1x2x2x2xf32>
+}
+
+// -----
+
+// CHECK: error: {{.*}}'pconv.conv2d' op: input must have f32 elements, got tensor<1x1x3x3xf16>
+func.func @dtype(%x: tensor<1x1x3x3xf16>, %w: tensor<4xf32>) -> tensor<1x2x2x2xf32> {
+  %0 = "pconv.conv2d"(%x, %w) {patterns = dense<[[[true, false], [false, true]]]> : tensor<1x2x2xi1>, kernel_pattern = dense<[[0], [0]]> : tensor<2x1xi8>, strides = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>, groups = 1 : i64, activation = "none", operandSegmentSizes = array<i32: 1, 1, 0>} : (tensor<1x1x3x3xf16>, tensor<4xf32>) -> tensor<1x2x2x2xf32>
+  return %0 : tensor<1x2x2x2xf32>
+}
