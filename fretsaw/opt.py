@@ -79,8 +79,11 @@ def _diagnostics(error: ir.MLIRError, source: str) -> str:
 
 
 def _where(location, source: str) -> str:
-    found = re.search(r'loc\("[^"]*":(\d+):(\d+)\)', str(location))
-    return f"{source}:{found.group(1)}:{found.group(2)}" if found else str(location)
+    found = re.search(r'loc\("([^"]*)":(\d+):(\d+)\)', str(location))
+    if not found:
+        return str(location)
+    file = source if found.group(1) in ("-", "") else found.group(1)
+    return f"{file}:{found.group(2)}:{found.group(3)}"
 
 
 def _render(error: FretsawError, source: str) -> str:

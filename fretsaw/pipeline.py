@@ -116,7 +116,12 @@ def _run_group(module: ir.Module, group: list[Step]) -> None:
         if group[0].python_pass is not None:
             group[0].python_pass.run(module.operation)
             return
-        PassManager.parse(anchored(group)).run(module.operation)
+        try:
+            manager = PassManager.parse(anchored(group))
+        except (ValueError, ir.MLIRError) as error:
+            raise FretsawError(f"invalid pass pipeline '{anchored(group)}': {error} "
+                               f"(fretsaw-opt --list-passes lists fretsaw's passes)") from None
+        manager.run(module.operation)
 
 
 def _with_reproducer(error: FretsawError, snapshot, step: Step, stage: str) -> FretsawError:
@@ -140,7 +145,7 @@ def _upstream_failure(snapshot, group: list[Step], error: ir.MLIRError, stage: s
             break
     first = diagnostics[0] if diagnostics else None
     message = first.message if first else str(error)
-    op = re.search(r"'([a-z_][\w]*\.[\w.]+)'", message)
+    op = re.search(r'name = "(torch\.[\w.]+)"', message) or re.search(r"'([a-z_][\w]*\.[\w.]+)'", message)
     path, command = write_reproducer(_asm(before), anchored([failing]), f"{stage}-{_slug(failing.text)}")
     return FretsawError(f"pass '{failing.text}' failed: {message}", op=op.group(1) if op else None,
                         location=str(first.location) if first else None, pass_name=failing.text,

@@ -107,6 +107,8 @@ class ModulePathLocations(ContextCache):
         if not stack:
             return loc
         path = list(stack.values())[-1][0]
+        if not path:
+            return loc
         return ir.Location.name(path, childLoc=loc, context=self._c)
 
 

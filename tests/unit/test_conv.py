@@ -1,0 +1,102 @@
+"""Numerics of single convolutions against PyTorch: kernel sizes, stride, padding, dilation,
+groups (depthwise included), bias, fused relu / relu6, and pattern / connectivity pruning."""
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from torch import nn
+
+from conftest import check_against_torch
+from fretsaw.prune import default_library
+
+
+def conv_net(conv: nn.Conv2d, activation: str) -> nn.Module:
+    act = {"none": nn.Identity(), "relu": nn.ReLU(), "relu6": nn.ReLU6()}[activation]
+    return nn.Sequential(conv, act)
+
+
+@pytest.mark.parametrize("kernel", [1, 3, 5, 7])
+@pytest.mark.parametrize("stride", [1, 2])
+def test_kernel_sizes_and_strides(kernel, stride):
+    conv = nn.Conv2d(4, 6, kernel, stride=stride, padding=kernel // 2)
+    cm = check_against_torch(conv_net(conv, "none"), torch.randn(1, 4, 11, 11))
+    assert cm.stats()["conv_layers"] == 1
+
+
+@pytest.mark.parametrize("padding", [0, 1, 2, (0, 2)])
+@pytest.mark.parametrize("dilation", [1, 2])
+def test_padding_and_dilation(padding, dilation):
+    conv = nn.Conv2d(3, 5, 3, padding=padding, dilation=dilation)
+    check_against_torch(conv_net(conv, "none"), torch.randn(1, 3, 10, 9))
+
+
+@pytest.mark.parametrize("groups,cin,cout", [(2, 4, 6), (4, 8, 8), (8, 8, 8), (8, 8, 16)])
+@pytest.mark.parametrize("bias", [True, False])
+def test_groups_and_depthwise(groups, cin, cout, bias):
+    conv = nn.Conv2d(cin, cout, 3, padding=1, groups=groups, bias=bias)
+    cm = check_against_torch(conv_net(conv, "none"), torch.randn(1, cin, 8, 8))
+    assert cm.stats()["layers"][0]["groups"] == groups
+
+
+@pytest.mark.parametrize("activation", ["relu", "relu6"])
+@pytest.mark.parametrize("bias", [True, False])
+def test_fused_activation(activation, bias):
+    conv = nn.Conv2d(3, 4, 3, padding=1, bias=bias)
+    with torch.no_grad():
+        conv.weight.mul_(4)  # push outputs past 6 so the relu6 clamp is exercised
+    cm = check_against_torch(conv_net(conv, activation), torch.randn(1, 3, 8, 8))
+    assert cm.stats()["layers"][0]["activation"] == activation
+    assert "linalg.generic" not in cm.ir("pconv")  # the activation was folded into the op
+
+
+def prune_(conv: nn.Conv2d, rng: np.random.Generator, keep: float) -> tuple[np.ndarray, np.ndarray]:
+    """Random picks from the 8-pattern library and random kernel removal; returns (ids, mask)."""
+    library = default_library(8)
+    cout, cin_g = conv.weight.shape[:2]
+    ids = rng.integers(0, 8, size=(cout, cin_g))
+    alive = rng.random((cout, cin_g)) < keep
+    with torch.no_grad():
+        conv.weight.mul_(torch.from_numpy(library[ids] * alive[:, :, None, None]).float())
+    return ids, alive
+
+
+@pytest.mark.parametrize("keep", [1.0, 0.5, 0.2])
+def test_pattern_and_connectivity_pruned(keep):
+    rng = np.random.default_rng(1)
+    conv = nn.Conv2d(8, 12, 3, padding=1, bias=True)
+    ids, alive = prune_(conv, rng, keep)
+    cm = check_against_torch(conv_net(conv, "relu"), torch.randn(1, 8, 9, 9))
+    layer = cm.stats()["layers"][0]
+    assert layer["removed_kernels"] == int((~alive).sum())
+    assert layer["num_patterns"] == len(np.unique(ids[alive]))
+    assert all(key.count("1") == 4 for key in layer["pattern_histogram"])
+    assert layer["sparse_flops"] == 2 * 9 * 9 * 4 * int(alive.sum())
+
+
+def test_all_kernels_removed_leaves_bias():
+    conv = nn.Conv2d(3, 4, 3, padding=1)
+    with torch.no_grad():
+        conv.weight.zero_()
+    cm = check_against_torch(conv_net(conv, "relu"), torch.randn(1, 3, 5, 5))
+    assert cm.stats()["sparse_flops"] == 0
+
+
+@settings(max_examples=12, deadline=None)
+@given(cin=st.integers(1, 6), cout=st.integers(1, 6), size=st.integers(5, 12),
+       kernel=st.sampled_from([1, 3, 5]), stride=st.integers(1, 2), pad=st.integers(0, 2),
+       dilation=st.integers(1, 2), bias=st.booleans(), keep=st.floats(0.3, 1.0),
+       activation=st.sampled_from(["none", "relu", "relu6"]), seed=st.integers(0, 1000))
+def test_random_shapes(cin, cout, size, kernel, stride, pad, dilation, bias, keep, activation, seed):
+    if size + 2 * pad < dilation * (kernel - 1) + 1:
+        return  # no output pixel
+    conv = nn.Conv2d(cin, cout, kernel, stride=stride, padding=pad, dilation=dilation, bias=bias)
+    if kernel == 3:
+        prune_(conv, np.random.default_rng(seed), keep)
+    check_against_torch(conv_net(conv, activation), torch.randn(1, cin, size, size))
+
+
+def test_batch_of_two():
+    conv = nn.Conv2d(3, 4, 3, padding=1)
+    check_against_torch(conv_net(conv, "relu"), torch.randn(2, 3, 6, 6))

@@ -1,0 +1,89 @@
+"""Numerics of non-conv layers and whole small networks against PyTorch."""
+
+import pytest
+import torch
+from torch import nn
+
+from conftest import check_against_torch
+from fretsaw.examples import NETWORKS, randomize_batchnorm
+from fretsaw.prune import random_pattern_prune
+
+
+def test_batchnorm_folded_into_conv():
+    model = randomize_batchnorm(nn.Sequential(nn.Conv2d(3, 8, 3, padding=1, bias=False),
+                                              nn.BatchNorm2d(8), nn.ReLU()))
+    random_pattern_prune(model, skip_first=False, connectivity=0.7)
+    zeros_before = int((model[0].weight == 0).sum())
+    cm = check_against_torch(model, torch.randn(1, 3, 8, 8))
+    pconv_ir = cm.ir("pconv")
+    assert "math.sqrt" not in pconv_ir and "linalg.generic" not in pconv_ir  # BN fully folded
+    layer = cm.stats()["layers"][0]
+    assert layer["activation"] == "relu"
+    kept_weights = layer["sparse_flops"] // (2 * 8 * 8)
+    assert kept_weights == 8 * 3 * 9 - zeros_before  # scaling kept every zero
+
+
+@pytest.mark.parametrize("pool", [nn.MaxPool2d(2), nn.MaxPool2d(3, 2, 1), nn.AvgPool2d(2),
+                                  nn.AvgPool2d(3, 1, 1), nn.AdaptiveAvgPool2d(1), nn.AdaptiveAvgPool2d((2, 3)),
+                                  nn.AdaptiveMaxPool2d(2)])
+def test_pooling(pool):
+    check_against_torch(nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), pool), torch.randn(1, 3, 8, 8))
+
+
+def test_linear_and_flatten():
+    model = nn.Sequential(nn.Conv2d(2, 4, 3), nn.Flatten(), nn.Linear(4 * 4 * 4, 7), nn.ReLU(), nn.Linear(7, 3))
+    check_against_torch(model, torch.randn(1, 2, 6, 6))
+
+
+class Residual(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Conv2d(4, 4, 3, padding=1)
+        self.b = nn.Conv2d(4, 4, 3, padding=1)
+
+    def forward(self, x):
+        return torch.relu(self.b(torch.relu(self.a(x))) + x)
+
+
+class Concat(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Conv2d(3, 4, 1)
+        self.b = nn.Conv2d(3, 5, 3, padding=1)
+
+    def forward(self, x):
+        return torch.cat([self.a(x), torch.relu(self.b(x))], dim=1)
+
+
+class TwoInputs(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 3, 3, padding=1)
+
+    def forward(self, x, y):
+        return self.conv(x) * y, x + y
+
+
+def test_residual_add():
+    check_against_torch(Residual(), torch.randn(1, 4, 7, 7))
+
+
+def test_concat():
+    check_against_torch(Concat(), torch.randn(1, 3, 6, 6))
+
+
+def test_two_inputs_two_outputs():
+    cm = check_against_torch(TwoInputs(), torch.randn(1, 3, 5, 5), torch.randn(1, 3, 5, 5))
+    assert len(cm.signature.outputs) == 2
+
+
+@pytest.mark.parametrize("name", sorted(NETWORKS))
+def test_whole_network_pattern_pruned(name):
+    model = randomize_batchnorm(NETWORKS[name](width=8)).eval()
+    random_pattern_prune(model, num_patterns=8, connectivity=0.5, seed=3)
+    cm = check_against_torch(model, torch.randn(1, 3, 32, 32))
+    stats = cm.stats()
+    assert stats["conv_layers"] == sum(isinstance(m, nn.Conv2d) for m in model.modules())
+    assert stats["flops_reduction"] > 1.0
+    pruned = [layer for layer in stats["layers"] if layer["kernel_size"] == [3, 3]][1:]
+    assert pruned and all(key.count("1") == 4 for layer in pruned for key in layer["pattern_histogram"])
