@@ -5,12 +5,11 @@ from __future__ import annotations
 import ctypes
 from pathlib import Path
 
-import torch_mlir
 from torch_mlir import ir
 
 from fretsaw.errors import FretsawError
 
-_CAPI = Path(torch_mlir.__file__).parent / "_mlir_libs" / "libTorchMLIRAggregateCAPI.so"
+_CAPI = Path(ir.__file__).parent / "_mlir_libs" / "libTorchMLIRAggregateCAPI.so"
 
 
 class _MlirOperation(ctypes.Structure):
@@ -33,8 +32,25 @@ def _operation_pointer(op: ir.Operation) -> int:
     return get(capsule, name(capsule))
 
 
+def _non_llvm_op(module: ir.Module) -> str | None:
+    found = []
+
+    def visit(op):
+        if not op.name.startswith("llvm.") and op.name != "builtin.module":
+            found.append(op.name)
+            return ir.WalkResult.INTERRUPT
+        return ir.WalkResult.ADVANCE
+
+    module.operation.walk(visit)
+    return found[0] if found else None
+
+
 def translate_to_llvm_ir(module: ir.Module) -> str:
     """LLVM IR text of `module`, which must be in the LLVM dialect only."""
+    foreign = _non_llvm_op(module)
+    if foreign:
+        raise FretsawError(f"translation to LLVM IR needs a module in the LLVM dialect only, but it holds "
+                           f"'{foreign}' (run the host 'llvm' stage first)")
     lib = _library()
     raw = lib.mlirTranslateModuleToLLVMIRToString(_MlirOperation(_operation_pointer(module.operation)))
     if not raw:

@@ -24,7 +24,7 @@ SPLIT_MARKER = re.compile(r"^// -----\s*$", re.M)
 
 
 def parse_args(argv):
-    parser = argparse.ArgumentParser(prog="fretsaw-opt", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="fretsaw-opt", description=" ".join(__doc__.split("\n\n")[0].split()))
     parser.add_argument("input", nargs="?", default="-", help="input file, '-' for stdin (default)")
     parser.add_argument("--pass-pipeline", default="", help="textual pipeline, e.g. 'builtin.module(pconv-raise)'")
     parser.add_argument("--split-input-file", action="store_true",

@@ -1,0 +1,121 @@
+"""fretsaw-opt, the fretsaw command, ONNX import and LLVM IR translation."""
+
+import subprocess
+import sys
+
+import numpy as np
+import onnx
+import pytest
+import torch
+from onnx import TensorProto, helper, numpy_helper
+
+import fretsaw
+from fretsaw.prune import default_library
+
+PCONV_IR = """
+func.func @f(%x: tensor<1x1x3x3xf32>) -> tensor<1x2x2x2xf32> {
+  %w = arith.constant dense<[1.0, 2.0, 3.0, 4.0]> : tensor<4xf32>
+  %0 = "pconv.conv2d"(%x, %w) {patterns = dense<[[[true, false], [false, true]]]> : tensor<1x2x2xi1>, kernel_pattern = dense<[[0], [0]]> : tensor<2x1xi8>, strides = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>, groups = 1 : i64, activation = "none", operandSegmentSizes = array<i32: 1, 1, 0>} : (tensor<1x1x3x3xf32>, tensor<4xf32>) -> tensor<1x2x2x2xf32>
+  return %0 : tensor<1x2x2x2xf32>
+}
+"""
+
+
+def run(args, stdin=""):
+    return subprocess.run([sys.executable, "-m", *args], input=stdin, capture_output=True, text=True)
+
+
+def test_fretsaw_opt_mixes_python_and_upstream_passes():
+    result = run(["fretsaw.opt", "--pass-pipeline=builtin.module(pconv-lower, canonicalize, cse)"], PCONV_IR)
+    assert result.returncode == 0, result.stderr
+    assert "pconv.conv2d" not in result.stdout and "math.fma" in result.stdout
+
+
+def test_fretsaw_opt_list_passes():
+    result = run(["fretsaw.opt", "--list-passes"])
+    for name in ("pconv-raise", "pconv-lower", "pconv-verify"):
+        assert name in result.stdout
+
+
+def test_fretsaw_opt_parse_error_is_located():
+    result = run(["fretsaw.opt"], "func.func @f( {")
+    assert result.returncode == 1
+    assert "<stdin>:1:" in result.stderr and "error:" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_translate_to_llvm_ir():
+    from fretsaw.backends.llvmir import translate_to_llvm_ir
+    model = torch.nn.Sequential(torch.nn.Conv2d(2, 2, 3), torch.nn.ReLU()).eval()
+    cm = fretsaw.compile(model, (torch.randn(1, 2, 5, 5),))
+    from torch_mlir import ir
+    module = ir.Module.parse(cm.ir("llvm", elide_weights=False), cm._stages["llvm"].context)
+    text = translate_to_llvm_ir(module)
+    assert "define void @main(" in text and "define void @_mlir_ciface_main(" in text
+    assert "@llvm.fma.f32" in text
+
+
+def test_translate_rejects_non_llvm_module():
+    from torch_mlir import ir
+
+    from fretsaw.backends.llvmir import translate_to_llvm_ir
+    from fretsaw.context import make_context
+    module = ir.Module.parse(PCONV_IR, make_context())
+    with pytest.raises(fretsaw.FretsawError, match="LLVM dialect only, but it holds 'arith.constant'"):
+        translate_to_llvm_ir(module)
+
+
+def onnx_model(path=None):
+    rng = np.random.default_rng(0)
+    weight = rng.standard_normal((6, 3, 3, 3)).astype(np.float32)
+    weight *= default_library(8)[rng.integers(0, 8, (6, 3))]
+    params = {"W": weight, "B": rng.standard_normal(6).astype(np.float32),
+              "g": rng.uniform(0.5, 1.5, 6).astype(np.float32), "b": rng.standard_normal(6).astype(np.float32),
+              "mu": rng.standard_normal(6).astype(np.float32) * 0.1, "var": rng.uniform(0.5, 2, 6).astype(np.float32)}
+    nodes = [helper.make_node("Conv", ["x", "W", "B"], ["c"], pads=[1, 1, 1, 1]),
+             helper.make_node("BatchNormalization", ["c", "g", "b", "mu", "var"], ["n"]),
+             helper.make_node("Relu", ["n"], ["r"]),
+             helper.make_node("MaxPool", ["r"], ["y"], kernel_shape=[2, 2], strides=[2, 2])]
+    graph = helper.make_graph(nodes, "net", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 8, 8])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+                              [numpy_helper.from_array(v, k) for k, v in params.items()])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    if path:
+        onnx.save(model, path)
+    return model, params
+
+
+def onnx_reference(x, p):
+    t = {k: torch.from_numpy(v) for k, v in p.items()}
+    y = torch.nn.functional.conv2d(torch.from_numpy(x), t["W"], t["B"], padding=1)
+    y = torch.nn.functional.batch_norm(y, t["mu"], t["var"], t["g"], t["b"], eps=1e-5)
+    return torch.nn.functional.max_pool2d(torch.relu(y), 2).numpy()
+
+
+def test_onnx_model_proto_and_file(tmp_path):
+    model, params = onnx_model(tmp_path / "net.onnx")
+    x = np.random.default_rng(1).standard_normal((1, 3, 8, 8)).astype(np.float32)
+    for source in (model, str(tmp_path / "net.onnx")):
+        cm = fretsaw.compile(source, (x,))
+        np.testing.assert_allclose(cm(x), onnx_reference(x, params), rtol=1e-4, atol=1e-5)
+        layer = cm.stats()["layers"][0]
+        assert layer["activation"] == "relu" and layer["sparse_flops"] == 2 * 64 * 6 * 3 * 4
+
+
+def test_onnx_missing_file():
+    with pytest.raises(fretsaw.FretsawError, match="ONNX file not found"):
+        fretsaw.compile("/nonexistent/model.onnx", (np.zeros((1, 3, 8, 8), np.float32),))
+
+
+def test_cli_compile_onnx(tmp_path):
+    onnx_model(tmp_path / "net.onnx")
+    result = run(["fretsaw.cli", "compile", str(tmp_path / "net.onnx"), "--input-shape", "1,3,8,8",
+                  "--emit", "pconv", "-o", str(tmp_path / "out.mlir"), "--stats-json", str(tmp_path / "s.json")])
+    assert result.returncode == 0, result.stderr
+    assert '"pconv.conv2d"' in (tmp_path / "out.mlir").read_text()
+    assert "reduction" in result.stdout and (tmp_path / "s.json").exists()
+
+
+def test_cli_compile_reports_errors(tmp_path):
+    result = run(["fretsaw.cli", "compile", str(tmp_path / "missing.onnx"), "--input-shape", "1,3,8,8"])
+    assert result.returncode == 1 and "fretsaw: error: ONNX file not found" in result.stderr
