@@ -8,6 +8,7 @@ pconv-raise can read the weights.
 from __future__ import annotations
 
 import copy
+import warnings
 
 import numpy as np
 import torch
@@ -85,8 +86,10 @@ def import_torch(model: torch.nn.Module, example_inputs: tuple, ctx: ir.Context)
                            "those of inference)")
     model = fold_batchnorm(model)
     try:
-        program = torch.export.export(model, tuple(example_inputs), strict=False)
-        program = program.run_decompositions(get_decomposition_table())
+        with warnings.catch_warnings():  # torch.export's own deprecation chatter, not the user's
+            warnings.simplefilter("ignore", FutureWarning)
+            program = torch.export.export(model, tuple(example_inputs), strict=False)
+            program = program.run_decompositions(get_decomposition_table())
     except Exception as error:
         raise FretsawError(f"torch.export could not capture the model: {type(error).__name__}: {error}") from error
     importer = FxImporter(context=ctx, hooks=DenseLiterals())

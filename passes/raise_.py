@@ -89,7 +89,7 @@ class ConvMatch:
     groups: int
     padding: list[int]
     bias: ir.Value | None = None
-    bias_value: float = 0.0
+    bias_values: np.ndarray | None = None  # a constant bias, one value per output channel
     result: ir.Value | None = None
     dead: list = dataclasses.field(default_factory=list)  # ops replaced, users first
     activation: str = "none"
@@ -144,11 +144,21 @@ def _match_init(match: ConvMatch, init: ir.Value) -> bool:
     op = producer(init)
     if op is None:
         return False
+    cout = match.weight.shape[0]
     if op.name == "linalg.fill":
         value = scalar_constant(op.operands[0])
         if value is None:
             return False
-        match.bias_value = value
+        match.bias_values = np.full(cout, value, np.float32)
+        return True
+    if op.name == "arith.constant":  # a bias folded to a constant (zero when BN had none)
+        init_values = constant_array(init)
+        if init_values is None:
+            return False
+        per_channel = init_values[:1, :, :1, :1]
+        if not (init_values == per_channel).all():
+            return False
+        match.bias_values = per_channel.reshape(cout).astype(np.float32)
         return True
     if op.name == "linalg.broadcast" and list(op.attributes["dimensions"]) == [0, 2, 3]:
         match.bias = op.operands[0]
@@ -295,10 +305,9 @@ def rewrite(match: ConvMatch) -> None:
         packed_value = arith.ConstantOp(ir.RankedTensorType.get([packed.size], ir.F32Type.get()),
                                         ir.DenseElementsAttr.get(packed)).result
         bias = match.bias
-        if bias is None and match.bias_value != 0.0:
-            cout = weight.shape[0]
-            bias = arith.ConstantOp(ir.RankedTensorType.get([cout], ir.F32Type.get()),
-                                    ir.DenseElementsAttr.get(np.full(cout, match.bias_value, np.float32))).result
+        if bias is None and match.bias_values is not None and match.bias_values.any():
+            bias = arith.ConstantOp(ir.RankedTensorType.get([len(match.bias_values)], ir.F32Type.get()),
+                                    ir.DenseElementsAttr.get(match.bias_values)).result
         new = pconv.build_conv2d(match.input, packed_value, bias, result_type=match.result.type,
                                  patterns=patterns, kernel_pattern=kernel_pattern, strides=strides,
                                  padding=match.padding, dilations=dilations, groups=match.groups,

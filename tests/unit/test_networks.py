@@ -23,6 +23,17 @@ def test_batchnorm_folded_into_conv():
     assert kept_weights == 8 * 3 * 9 - zeros_before  # scaling kept every zero
 
 
+@pytest.mark.parametrize("affine", [True, False])
+def test_fresh_batchnorm_conv_is_raised(affine):
+    # A BatchNorm at its initial statistics folds to a zero bias, which torch-mlir turns into a
+    # constant accumulator instead of a fill or broadcast; the conv must still become pconv.
+    model = nn.Sequential(nn.Conv2d(4, 8, 3, padding=1, bias=False), nn.BatchNorm2d(8, affine=affine), nn.ReLU6())
+    random_pattern_prune(model, skip_first=False)
+    cm = check_against_torch(model, torch.randn(1, 4, 6, 6))
+    assert cm.stats()["conv_layers"] == 1
+    assert cm.stats()["layers"][0]["activation"] == "relu6"
+
+
 @pytest.mark.parametrize("pool", [nn.MaxPool2d(2), nn.MaxPool2d(3, 2, 1), nn.AvgPool2d(2),
                                   nn.AvgPool2d(3, 1, 1), nn.AdaptiveAvgPool2d(1), nn.AdaptiveAvgPool2d((2, 3)),
                                   nn.AdaptiveMaxPool2d(2)])

@@ -88,3 +88,35 @@ func.func @runtime_weights(%x: tensor<1x2x5x5xf32>, %w: tensor<2x2x3x3xf32>) -> 
   %2 = linalg.conv_2d_nchw_fchw {dilations = dense<1> : vector<2xi64>, strides = dense<1> : vector<2xi64>} ins(%x, %w : tensor<1x2x5x5xf32>, tensor<2x2x3x3xf32>) outs(%1 : tensor<1x2x3x3xf32>) -> tensor<1x2x3x3xf32>
   return %2 : tensor<1x2x3x3xf32>
 }
+
+// -----
+
+// A bias folded into a constant accumulator (torch-mlir's form of a BatchNorm with zero bias,
+// or of any per-channel constant) is recovered per channel; a zero one means no bias at all.
+// CHECK-LABEL: func.func @constant_accumulator
+// CHECK: %[[BIAS:.*]] = arith.constant dense<[5.000000e-01, -2.500000e-01]> : tensor<2xf32>
+// CHECK: "pconv.conv2d"(%{{[^,]+}}, %{{[^,]+}}, %[[BIAS]])
+// CHECK: "pconv.conv2d"
+// CHECK-SAME: operandSegmentSizes = array<i32: 1, 1, 0>
+// CHECK-NOT: linalg.conv
+func.func @constant_accumulator(%x: tensor<1x2x3x3xf32>) -> (tensor<1x2x1x1xf32>, tensor<1x2x1x1xf32>) {
+  %w = arith.constant dense<1.0> : tensor<2x2x3x3xf32>
+  %bias = arith.constant dense<[[[[0.5]], [[-0.25]]]]> : tensor<1x2x1x1xf32>
+  %zero = arith.constant dense<0.0> : tensor<1x2x1x1xf32>
+  %0 = linalg.conv_2d_nchw_fchw {dilations = dense<1> : vector<2xi64>, strides = dense<1> : vector<2xi64>} ins(%x, %w : tensor<1x2x3x3xf32>, tensor<2x2x3x3xf32>) outs(%bias : tensor<1x2x1x1xf32>) -> tensor<1x2x1x1xf32>
+  %1 = linalg.conv_2d_nchw_fchw {dilations = dense<1> : vector<2xi64>, strides = dense<1> : vector<2xi64>} ins(%x, %w : tensor<1x2x3x3xf32>, tensor<2x2x3x3xf32>) outs(%zero : tensor<1x2x1x1xf32>) -> tensor<1x2x1x1xf32>
+  return %0, %1 : tensor<1x2x1x1xf32>, tensor<1x2x1x1xf32>
+}
+
+// -----
+
+// An accumulator that varies inside a channel is not a bias: the conv stays upstream.
+// CHECK-LABEL: func.func @varying_accumulator
+// CHECK: linalg.conv_2d_nchw_fchw
+// CHECK-NOT: pconv.conv2d
+func.func @varying_accumulator(%x: tensor<1x1x4x3xf32>) -> tensor<1x1x2x1xf32> {
+  %w = arith.constant dense<1.0> : tensor<1x1x3x3xf32>
+  %init = arith.constant dense<[[[[1.0], [2.0]]]]> : tensor<1x1x2x1xf32>
+  %0 = linalg.conv_2d_nchw_fchw {dilations = dense<1> : vector<2xi64>, strides = dense<1> : vector<2xi64>} ins(%x, %w : tensor<1x1x4x3xf32>, tensor<1x1x3x3xf32>) outs(%init : tensor<1x1x2x1xf32>) -> tensor<1x1x2x1xf32>
+  return %0 : tensor<1x1x2x1xf32>
+}
