@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 
 import numpy as np
+from torch_mlir import ir
 
 from fretsaw.dialect import pconv
 
@@ -16,10 +16,11 @@ def pattern_key(pattern: np.ndarray) -> str:
 
 
 def layer_name(location) -> str:
-    """The layer's name: the outermost name in its location (`features.3`), else the location."""
-    text = str(location)
-    named = re.match(r'loc\("([^"]+)"', text)
-    return named.group(1) if named and "(" in text[len(named.group(0)):len(named.group(0)) + 1] else text
+    """The layer's name: the module path (`features.3`) or ONNX node name its location carries,
+    else the location's text."""
+    if isinstance(location, ir.NameLoc):
+        return location.name_str
+    return str(location)
 
 
 def layer_stats(op) -> dict:

@@ -72,7 +72,7 @@ def onnx_model(path=None):
     params = {"W": weight, "B": rng.standard_normal(6).astype(np.float32),
               "g": rng.uniform(0.5, 1.5, 6).astype(np.float32), "b": rng.standard_normal(6).astype(np.float32),
               "mu": rng.standard_normal(6).astype(np.float32) * 0.1, "var": rng.uniform(0.5, 2, 6).astype(np.float32)}
-    nodes = [helper.make_node("Conv", ["x", "W", "B"], ["c"], pads=[1, 1, 1, 1]),
+    nodes = [helper.make_node("Conv", ["x", "W", "B"], ["c"], name="block1/conv", pads=[1, 1, 1, 1]),
              helper.make_node("BatchNormalization", ["c", "g", "b", "mu", "var"], ["n"]),
              helper.make_node("Relu", ["n"], ["r"]),
              helper.make_node("MaxPool", ["r"], ["y"], kernel_shape=[2, 2], strides=[2, 2])]
@@ -100,6 +100,7 @@ def test_onnx_model_proto_and_file(tmp_path):
         np.testing.assert_allclose(cm(x), onnx_reference(x, params), rtol=1e-4, atol=1e-5)
         layer = cm.stats()["layers"][0]
         assert layer["activation"] == "relu" and layer["sparse_flops"] == 2 * 64 * 6 * 3 * 4
+        assert layer["name"] == "block1/conv"  # the ONNX node's name
 
 
 def test_onnx_missing_file():
