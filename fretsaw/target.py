@@ -1,0 +1,47 @@
+"""Target descriptions: what the code generator may assume about a CPU (SIMD width, threads).
+
+The vector width is never hard-coded in a pass: passes take it as an option, and the backends
+fill that option from the description of the machine they compile for.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class CpuTarget:
+    """A CPU as the code generator sees it.
+
+    name:         a short label (`x86-64-avx512`, ...), shown in stats and benchmarks
+    vector_width: fp32 lanes of one SIMD register (AVX-512 16, AVX2 8, SSE / NEON 4)
+    threads:      worker threads the generated code may use
+    """
+
+    name: str
+    vector_width: int
+    threads: int
+
+
+def host_cpu_flags() -> set[str]:
+    """The feature flags of the first CPU in /proc/cpuinfo (empty when it cannot be read)."""
+    try:
+        with open("/proc/cpuinfo") as info:
+            for line in info:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def host_target() -> CpuTarget:
+    """The machine fretsaw runs on."""
+    flags = host_cpu_flags()
+    threads = len(os.sched_getaffinity(0))
+    if "avx512f" in flags:
+        return CpuTarget("x86-64-avx512", 16, threads)
+    if "avx2" in flags and "fma" in flags:
+        return CpuTarget("x86-64-avx2", 8, threads)
+    return CpuTarget("x86-64", 4, threads)
