@@ -6,6 +6,7 @@ import ctypes
 import glob
 import os
 import subprocess
+import dataclasses
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -15,28 +16,38 @@ from torch_mlir.execution_engine import ExecutionEngine
 from torch_mlir.runtime import get_ranked_memref_descriptor
 
 from fretsaw.errors import FretsawError
+from fretsaw.target import CpuTarget, host_target
 
-# The stages after import, read top to bottom; each is (name, pipeline text).
-STAGES = (
-    # convolutions with constant weights become pconv ops, sparsity recovered from the weights
-    ("pconv", "builtin.module(pconv-raise, canonicalize, cse)"),
-    # pconv ops become sparsity-aware scf/memref loops; everything else is still linalg on tensors
-    ("loops", "builtin.module(pconv-lower, canonicalize, cse)"),
-    # tensors become buffers; function results become caller-owned out-parameters; frees inserted
-    ("bufferized", "builtin.module(one-shot-bufferize{bufferize-function-boundaries "
-                   "function-boundary-type-conversion=identity-layout-map}, "
-                   "buffer-results-to-out-params{hoist-static-allocs modify-public-functions}, "
-                   "buffer-deallocation-pipeline, convert-bufferization-to-memref, canonicalize, cse)"),
-    # linalg to loops, then everything to the LLVM dialect with C-callable wrappers
-    ("llvm", "builtin.module(func.func(convert-linalg-to-loops), lower-affine, expand-strided-metadata, "
-             "finalize-memref-to-llvm, convert-scf-to-cf, convert-cf-to-llvm, convert-math-to-llvm, "
-             "convert-math-to-libm, convert-arith-to-llvm, convert-index-to-llvm, "
-             "func.func(llvm-request-c-wrappers), convert-func-to-llvm, reconcile-unrealized-casts)"),
-)
+BUFFERIZE = ("builtin.module(one-shot-bufferize{bufferize-function-boundaries "
+             "function-boundary-type-conversion=identity-layout-map}, "
+             "buffer-results-to-out-params{hoist-static-allocs modify-public-functions}, "
+             "buffer-deallocation-pipeline, convert-bufferization-to-memref, canonicalize, cse)")
+
+
+def stages(cpu: CpuTarget) -> tuple[tuple[str, str], ...]:
+    """The stages after import, read top to bottom; each is (name, pipeline text)."""
+    return (
+        # convolutions with constant weights become pconv ops, sparsity recovered from the weights
+        ("pconv", "builtin.module(pconv-raise, canonicalize, cse)"),
+        # pconv ops become SIMD loops over kept kernels and taps (strided ones: scalar reference
+        # loops); everything else is still linalg on tensors
+        ("loops", f"builtin.module(pconv-vectorize{{width={cpu.vector_width}}}, pconv-lower, canonicalize, cse)"),
+        # tensors become buffers; function results become caller-owned out-parameters; frees inserted
+        ("bufferized", BUFFERIZE),
+        # linalg to loops; scf.parallel loops to OpenMP threads; then everything to the LLVM dialect
+        # with C-callable wrappers (memref lowering must precede scf-to-cf for OpenMP's alloca scopes)
+        ("llvm", f"builtin.module(func.func(llvm-request-c-wrappers), func.func(convert-linalg-to-loops), "
+                 f"convert-scf-to-openmp{{num-threads={cpu.threads}}}, lower-affine, convert-vector-to-llvm, "
+                 "expand-strided-metadata, finalize-memref-to-llvm, convert-scf-to-cf, convert-cf-to-llvm, "
+                 "convert-openmp-to-llvm, convert-math-to-llvm, convert-math-to-libm, convert-arith-to-llvm, "
+                 "convert-index-to-llvm, convert-func-to-llvm, "
+                 "reconcile-unrealized-casts)"),
+    )
 
 
 def runtime_libraries() -> list[str]:
-    """MLIR's C runner utils (memrefCopy and friends), from Debian's libmlir-22."""
+    """MLIR's C runner utils (memrefCopy and friends) and the OpenMP runtime, from Debian's
+    libmlir-22 and libomp-22-dev."""
     libdirs = []
     try:
         libdirs.append(subprocess.run(["llvm-config-22", "--libdir"], capture_output=True, text=True,
@@ -44,12 +55,14 @@ def runtime_libraries() -> list[str]:
     except (OSError, subprocess.CalledProcessError):
         pass
     libdirs.append("/usr/lib/llvm-22/lib")
-    for libdir in libdirs:
-        found = sorted(glob.glob(os.path.join(libdir, "libmlir_c_runner_utils.so*")))
-        if found:
-            return [found[0]]
-    raise FretsawError("libmlir_c_runner_utils.so not found: install Debian's libmlir-22 "
-                       "(`apt-get install libmlir-22`, which `make setup` does)")
+    found = []
+    for pattern, package in (("libmlir_c_runner_utils.so*", "libmlir-22"), ("libomp.so*", "libomp-22-dev")):
+        matches = [m for libdir in libdirs for m in sorted(glob.glob(os.path.join(libdir, pattern)))]
+        if not matches:
+            raise FretsawError(f"{pattern.rstrip('*')} not found: install Debian's {package} "
+                               f"(`apt-get install {package}`, which `make setup` does)")
+        found.append(matches[0])
+    return found
 
 
 @dataclass(frozen=True)
@@ -91,9 +104,10 @@ class HostBackend:
 
     name: ClassVar[str] = "host"
     opt_level: int = 3
+    cpu: CpuTarget = dataclasses.field(default_factory=host_target)
 
     def stages(self) -> tuple[tuple[str, str], ...]:
-        return STAGES
+        return stages(self.cpu)
 
     def emit(self, module: ir.Module, entry: str, signature: Signature) -> HostExecutable:
         return HostExecutable(module, entry, signature, self.opt_level)

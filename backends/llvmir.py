@@ -36,7 +36,7 @@ def _non_llvm_op(module: ir.Module) -> str | None:
     found = []
 
     def visit(op):
-        if not op.name.startswith("llvm.") and op.name != "builtin.module":
+        if not op.name.startswith(("llvm.", "omp.")) and op.name != "builtin.module":
             found.append(op.name)
             return ir.WalkResult.INTERRUPT
         return ir.WalkResult.ADVANCE
@@ -46,7 +46,7 @@ def _non_llvm_op(module: ir.Module) -> str | None:
 
 
 def translate_to_llvm_ir(module: ir.Module) -> str:
-    """LLVM IR text of `module`, which must be in the LLVM dialect only."""
+    """LLVM IR text of `module`, which must be in the LLVM dialect only (OpenMP ops included)."""
     foreign = _non_llvm_op(module)
     if foreign:
         raise FretsawError(f"translation to LLVM IR needs a module in the LLVM dialect only, but it holds "

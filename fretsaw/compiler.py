@@ -16,6 +16,7 @@ from fretsaw.context import make_context
 from fretsaw.errors import FretsawError
 from fretsaw.pipeline import run_pipeline
 from fretsaw.stats import model_stats
+from fretsaw.target import CpuTarget, host_target
 
 ENTRY = "main"
 IMPORT_STAGES = ("torch", "linalg")
@@ -25,12 +26,16 @@ IMPORT_STAGES = ("torch", "linalg")
 class CompileOptions:
     """Options of fretsaw.compile(); strings are accepted and normalised here.
 
-    target:    "host" (x86-64 JIT); more targets arrive with their backends.
-    opt_level: LLVM optimisation level 0-3 of the generated code.
+    target:       "host" (x86-64 JIT); more targets arrive with their backends.
+    opt_level:    LLVM optimisation level 0-3 of the generated code.
+    threads:      worker threads of the generated code; None = every core fretsaw may use.
+    vector_width: fp32 SIMD lanes; None = what the CPU has (AVX-512 16, AVX2 8, else 4).
     """
 
     target: str = "host"
     opt_level: int = 3
+    threads: int | None = None
+    vector_width: int | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "target", str(self.target).lower())
@@ -39,6 +44,20 @@ class CompileOptions:
         if int(self.opt_level) not in range(4):
             raise FretsawError(f"opt_level must be 0, 1, 2 or 3, got {self.opt_level}")
         object.__setattr__(self, "opt_level", int(self.opt_level))
+        if self.threads is not None:
+            if int(self.threads) < 1:
+                raise FretsawError(f"threads must be at least 1, got {self.threads}")
+            object.__setattr__(self, "threads", int(self.threads))
+        if self.vector_width is not None:
+            if int(self.vector_width) not in (1, 2, 4, 8, 16):
+                raise FretsawError(f"vector_width must be 1, 2, 4, 8 or 16 fp32 lanes, got {self.vector_width}")
+            object.__setattr__(self, "vector_width", int(self.vector_width))
+
+    def cpu(self) -> CpuTarget:
+        """The host CPU description, with the options' overrides applied."""
+        cpu = host_target()
+        return dataclasses.replace(cpu, threads=self.threads or cpu.threads,
+                                   vector_width=self.vector_width or cpu.vector_width)
 
     @classmethod
     def from_kwargs(cls, target: str, options: dict[str, Any]) -> "CompileOptions":
@@ -104,7 +123,7 @@ class CompiledModel:
 def compile(model, example_inputs, target: str = "host", **options) -> CompiledModel:
     """Compile a torch.nn.Module (or an ONNX file / onnx.ModelProto) for `target`."""
     opts = CompileOptions.from_kwargs(target, options)
-    backend = BACKENDS[opts.target](opt_level=opts.opt_level)
+    backend = BACKENDS[opts.target](opt_level=opts.opt_level, cpu=opts.cpu())
     ctx = make_context()
     module = import_model(model, example_inputs, ctx)
     stages = {"torch": module.operation.clone()}

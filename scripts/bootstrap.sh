@@ -4,8 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# libmlir-22 ships libmlir_c_runner_utils (memrefCopy), which the torch-mlir wheel lacks.
-DEBIAN_PACKAGES=(libmlir-22)
+# libmlir-22 ships libmlir_c_runner_utils (memrefCopy), which the torch-mlir wheel lacks;
+# libomp-22-dev ships libomp.so, the OpenMP runtime of the threaded conv loops.
+DEBIAN_PACKAGES=(libmlir-22 libomp-22-dev)
 missing=()
 for pkg in "${DEBIAN_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

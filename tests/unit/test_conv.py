@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
+import fretsaw
 from conftest import check_against_torch
 from fretsaw.prune import default_library
 
@@ -73,6 +74,19 @@ def test_pattern_and_connectivity_pruned(keep):
     assert layer["num_patterns"] == len(np.unique(ids[alive]))
     assert all(key.count("1") == 4 for key in layer["pattern_histogram"])
     assert layer["sparse_flops"] == 2 * 9 * 9 * 4 * int(alive.sum())
+
+
+@pytest.mark.parametrize("width", [1, 4, 16])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_vector_widths_and_threads(width, threads):
+    # Odd, non-square sizes: the last block of flat outputs and every row's tail are partial.
+    conv = nn.Conv2d(8, 12, 3, padding=1, dilation=1)
+    prune_(conv, np.random.default_rng(2), 0.5)
+    model, x = conv_net(conv, "relu6").eval(), torch.randn(1, 8, 13, 17)
+    cm = fretsaw.compile(model, (x,), vector_width=width, threads=threads)
+    assert f"vector<{width}xf32>" in cm.ir("loops")
+    with torch.no_grad():
+        np.testing.assert_allclose(cm(x), model(x).numpy(), rtol=1e-4, atol=1e-5)
 
 
 def test_all_kernels_removed_leaves_bias():

@@ -49,6 +49,10 @@ def test_unknown_target_and_option():
         fretsaw.compile(model, (torch.randn(1, 1, 2, 2),), target="tpu")
     with pytest.raises(FretsawError, match="unknown compile option.*bogus"):
         fretsaw.compile(model, (torch.randn(1, 1, 2, 2),), bogus=1)
+    with pytest.raises(FretsawError, match="threads must be at least 1, got 0"):
+        fretsaw.compile(model, (torch.randn(1, 1, 2, 2),), threads=0)
+    with pytest.raises(FretsawError, match="vector_width must be 1, 2, 4, 8 or 16 fp32 lanes, got 3"):
+        fretsaw.compile(model, (torch.randn(1, 1, 2, 2),), vector_width=3)
 
 
 def test_training_mode_is_refused():

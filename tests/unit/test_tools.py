@@ -47,12 +47,13 @@ def test_fretsaw_opt_parse_error_is_located():
 def test_translate_to_llvm_ir():
     from fretsaw.backends.llvmir import translate_to_llvm_ir
     model = torch.nn.Sequential(torch.nn.Conv2d(2, 2, 3), torch.nn.ReLU()).eval()
-    cm = fretsaw.compile(model, (torch.randn(1, 2, 5, 5),))
+    cm = fretsaw.compile(model, (torch.randn(1, 2, 12, 12),), vector_width=4, threads=2)
     from torch_mlir import ir
     module = ir.Module.parse(cm.ir("llvm", elide_weights=False), cm._stages["llvm"].context)
     text = translate_to_llvm_ir(module)
     assert "define void @main(" in text and "define void @_mlir_ciface_main(" in text
-    assert "@llvm.fma.f32" in text
+    assert "@llvm.fmuladd.v4f32" in text  # the conv's SIMD code, 4 lanes as asked
+    assert "@__kmpc_fork_call" in text  # its block loop runs on OpenMP threads
 
 
 def test_translate_rejects_non_llvm_module():
