@@ -11,11 +11,12 @@ Convs with a stride other than 1 are left for pconv-lower.
 Before:
   %y = "pconv.conv2d"(%x, %w) {patterns = dense<...> : tensor<2x3x3xi1>, strides = array<i64: 1, 1>, ...}
 After:
-  scf.for %blk ... { scf.for %co ... {
-    %acc = scf.for %k = %kbegin to %kend iter_args(%a0 = %bias, ...) -> (vector<8xf32>, ...) {
-      %r:4 = scf.index_switch %pattern -> vector<8xf32>, ...
-      case 0 { %w0 = vector.broadcast ... ; %i0 = vector.load %xbuf[%n, %ci, %off] ; vector.fma %w0, %i0, %a0 ... }
-    } ... vector.store %acc, %tmp[...]
+  scf.parallel (%blk) ... { scf.for %co ... {
+    %acc0:4 = scf.for %k = %run0_begin to %run0_end iter_args(%a0 = %bias, ...) -> (vector<8xf32>, ...) {
+      %w = vector.broadcast ...; %i = vector.load %xbuf[%n, %ci, %tap]; vector.fma %w, %i, %a0 ...  // pattern 0's taps
+    }
+    %acc1:4 = scf.for ... iter_args(%acc0#0, ...) { ... pattern 1's taps ... }
+    ... vector.store %acc, %tmp[...]
   } }
 """
 
@@ -99,6 +100,10 @@ def vector_type(width: int) -> ir.VectorType:
     return ir.VectorType.get([width], ir.F32Type.get())
 
 
+def splat(vtype: ir.VectorType, value: float) -> ir.Value:
+    return arith.ConstantOp(vtype, ir.DenseElementsAttr.get_splat(vtype, ir.FloatAttr.get_f32(value))).result
+
+
 def vload(width: int, buffer, indices) -> ir.Value:
     return vector.LoadOp(vector_type(width), buffer, [index(i) for i in indices]).result
 
@@ -116,8 +121,7 @@ def copy_rows(width: int, source, target, rows: int, length: int, source_at, tar
             vstore(vload(width, source, source_at(r, x)), target, target_at(r, x))
         if tail:
             mask = vector.ConstantMaskOp(ir.VectorType.get([width], ir.IntegerType.get_signless(1)), [tail]).result
-            zero = arith.ConstantOp(vector_type(width), ir.DenseElementsAttr.get_splat(
-                vector_type(width), ir.FloatAttr.get_f32(0.0))).result
+            zero = splat(vector_type(width), 0.0)
             x = index(full * width)
             value = vector.MaskedLoadOp(vector_type(width), source, [index(i) for i in source_at(r, x)],
                                         mask, zero).result
@@ -130,8 +134,7 @@ def flat_input(conv: pconv.Conv2d, layout: Layout, width: int) -> ir.Value:
     top, left, _, _ = conv.padding
     source = read_buffer(conv.input)
     flat = memref.AllocOp(ir.MemRefType.get([n, c, layout.in_length], ir.F32Type.get()), [], []).result
-    zeros = arith.ConstantOp(vector_type(width), ir.DenseElementsAttr.get_splat(
-        vector_type(width), ir.FloatAttr.get_f32(0.0))).result
+    zeros = splat(vector_type(width), 0.0)
     with loop(0, n) as i, loop(0, c) as ch:
         with loop(0, layout.in_length // width) as j:
             vstore(zeros, flat, [i, ch, mul(j, width)])
@@ -195,11 +198,9 @@ def vectorize_conv2d(op, width: int, block: int) -> None:
 def activation(kind: str, values: list, vtype) -> list:
     if kind == "none":
         return values
-    zero = arith.ConstantOp(vtype, ir.DenseElementsAttr.get_splat(vtype, ir.FloatAttr.get_f32(0.0))).result
-    values = [arith.MaximumFOp(v, zero).result for v in values]
+    values = [arith.MaximumFOp(v, splat(vtype, 0.0)).result for v in values]
     if kind == "relu6":
-        six = arith.ConstantOp(vtype, ir.DenseElementsAttr.get_splat(vtype, ir.FloatAttr.get_f32(6.0))).result
-        values = [arith.MinimumFOp(v, six).result for v in values]
+        values = [arith.MinimumFOp(v, splat(vtype, 6.0)).result for v in values]
     return values
 
 
