@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 import glob
 import os
 import subprocess
-import dataclasses
 from dataclasses import dataclass
 from typing import ClassVar
 
