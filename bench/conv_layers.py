@@ -7,26 +7,16 @@
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
 import torch
 from torch import nn
 
 import fretsaw
+from fretsaw.cli import median_ms
 from fretsaw.prune.patterns import random_pattern_prune
 
 SHAPES = ((64, 64, 224), (128, 128, 112), (256, 256, 56), (512, 512, 28), (512, 512, 14))
-
-
-def median_ms(fn, repeats: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times)) * 1e3
 
 
 def measure(cin: int, cout: int, size: int, args) -> dict:
@@ -51,9 +41,10 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--threads", type=int, default=None, help="default: every core")
     args = parser.parse_args()
-    args.threads = args.threads or fretsaw.CompileOptions().cpu().threads
-    torch.set_num_threads(args.threads)
-    print(f"{args.threads} thread(s) each; {fretsaw.CompileOptions().cpu().name}\n")
+    cpu = fretsaw.CompileOptions(threads=args.threads).cpu()
+    args.threads = cpu.threads
+    torch.set_num_threads(cpu.threads)
+    print(f"{cpu.threads} thread(s) each; {cpu.name}\n")
     print("| layer | fretsaw | PyTorch eager (dense) | FLOPs cut | fretsaw useful GFLOP/s |")
     print("|---|---|---|---|---|")
     for shape in SHAPES:

@@ -13,7 +13,8 @@ import numpy as np
 from fretsaw.errors import FretsawError
 
 
-def _median_ms(fn, repeats: int) -> float:
+def median_ms(fn, repeats: int) -> float:
+    """Median wall time of `fn()` in milliseconds over `repeats` runs, after one warm-up run."""
     fn()  # warm-up
     times = []
     for _ in range(repeats):
@@ -62,15 +63,15 @@ def demo(args) -> int:
     np.testing.assert_allclose(y, ref, rtol=1e-4, atol=1e-5)
     print(f"output matches PyTorch: max abs difference {np.abs(y - ref).max():.2e} (rtol 1e-4, atol 1e-5)\n")
     print(format_stats(cm.stats()))
-    threads = cm.options.cpu().threads
-    torch.set_num_threads(threads)
+    cpu = cm.options.cpu()
+    torch.set_num_threads(cpu.threads)
     x_np = x.numpy()
     with torch.no_grad():
-        torch_ms = _median_ms(lambda: model(x), args.repeats)
-    fretsaw_ms = _median_ms(lambda: cm(x_np), args.repeats)
-    print(f"\nlatency, median of {args.repeats} runs, {threads} thread(s) each: fretsaw {fretsaw_ms:.2f} ms, "
+        torch_ms = median_ms(lambda: model(x), args.repeats)
+    fretsaw_ms = median_ms(lambda: cm(x_np), args.repeats)
+    print(f"\nlatency, median of {args.repeats} runs, {cpu.threads} thread(s) each: fretsaw {fretsaw_ms:.2f} ms, "
           f"PyTorch eager {torch_ms:.2f} ms (ratio {torch_ms / fretsaw_ms:.2f}x)")
-    print(f"note: fretsaw's SIMD code uses {cm.options.cpu().vector_width} fp32 lanes and is not tuned yet "
+    print(f"note: fretsaw's SIMD code uses {cpu.vector_width} fp32 lanes and is not tuned yet "
           "(see the README's status section).")
     return 0
 

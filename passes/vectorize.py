@@ -3,8 +3,9 @@
 The input is copied into a zero-bordered buffer whose rows are laid end to end, so that every
 output position y*Wp + x (Wp the padded row length) reads tap (kh, kw) at the same flat offset
 kh*dh*Wp + kw*dw: one vector load per tap and vector of outputs, whatever the image width. A
-block of `block` vectors of outputs stays in registers while the loop runs over the filter's
-kept kernels, dispatching on each kernel's pattern to that pattern's taps only. The few columns
+block of `block` vectors of outputs stays in registers while, for each pattern, a loop runs over
+the filter's kept kernels of that pattern with its taps unrolled: no branch on the pattern, and
+removed kernels and zero taps are never visited. The few columns
 x >= OW that the flat layout computes are dropped when the block is copied out.
 Convs with a stride other than 1 are left for pconv-lower.
 
@@ -32,7 +33,7 @@ from torch_mlir.dialects import arith, bufferization, memref, scf, vector
 
 from fretsaw.dialect import pconv
 from fretsaw.passes.base import ModulePass, verify_pconv
-from fretsaw.passes.lower import add, f32, index, load, load_index, loop, mul, read_buffer, table
+from fretsaw.passes.lower import KernelTables, add, f32, index, load, load_index, loop, mul, read_buffer, table
 
 
 @contextmanager
@@ -85,15 +86,13 @@ class PatternRuns:
 
     @classmethod
     def build(cls, patterns: np.ndarray, kernel_pattern: np.ndarray) -> "PatternRuns":
+        canonical = KernelTables.build(patterns, kernel_pattern)  # packed order, filter by filter
         num = len(patterns)
-        taps = patterns.reshape(num, -1).sum(axis=1)
-        filters, channels = np.nonzero(kernel_pattern >= 0)  # canonical (packed) order
-        ids = kernel_pattern[filters, channels]
-        offsets = np.concatenate([[0], np.cumsum(taps[ids])[:-1]]).astype(np.int64)
-        order = np.lexsort((channels, ids, filters))
+        filters = np.repeat(np.arange(kernel_pattern.shape[0]), np.diff(canonical.begin))
+        order = np.lexsort((canonical.channel, canonical.pattern, filters))
         counts = np.zeros(kernel_pattern.shape[0] * num + 1, dtype=np.int64)
-        np.add.at(counts, filters * num + ids + 1, 1)
-        return cls(np.cumsum(counts), channels[order], offsets[order])
+        np.add.at(counts, filters * num + canonical.pattern + 1, 1)
+        return cls(np.cumsum(counts), canonical.channel[order], canonical.offset[order])
 
 
 def vector_type(width: int) -> ir.VectorType:
@@ -163,12 +162,10 @@ def vectorize_conv2d(op, width: int, block: int) -> None:
         with loop(0, n) as i_n, parallel(0, layout.blocks) as blk, loop(0, cout) as co:
             start = mul(blk, width * block)
             bias = load(b, [co]) if b is not None else f32(0.0)
-            init = [vector.BroadcastOp(vtype, bias).result] * block
+            accs = [vector.BroadcastOp(vtype, bias).result] * block
             group_base = mul(arith.DivUIOp(co, index(cout_g)).result, cin_g)
-            accs = init
             for p in range(len(patterns)):  # kernels sorted by pattern: one branch-free loop per pattern
-                run = mul(co, len(patterns)) if len(patterns) > 1 else co
-                run = add(run, p) if p else run
+                run = add(mul(co, len(patterns)), p)
                 kernels = scf.ForOp(load_index(begin, run), load_index(begin, add(run, 1)), index(1), accs)
                 with ir.InsertionPoint(kernels.body):
                     k = kernels.induction_variable
