@@ -29,9 +29,10 @@ def stages(cpu: CpuTarget) -> tuple[tuple[str, str], ...]:
     return (
         # convolutions with constant weights become pconv ops, sparsity recovered from the weights
         ("pconv", "builtin.module(pconv-raise, canonicalize, cse)"),
-        # pconv ops become SIMD loops over kept kernels and taps (strided ones: scalar reference
-        # loops); everything else is still linalg on tensors
-        ("loops", f"builtin.module(pconv-vectorize{{width={cpu.vector_width}}}, pconv-lower, canonicalize, cse)"),
+        # pconv ops become SIMD loops over kept kernels and taps, register-blocked and tiled over
+        # input channels (strided ones: scalar reference loops); the rest is still linalg on tensors
+        ("loops", f"builtin.module(pconv-vectorize{{width={cpu.vector_width} accumulators={cpu.accumulators}}}, "
+                   "pconv-lower, canonicalize, cse)"),
         # tensors become buffers; function results become caller-owned out-parameters; frees inserted
         ("bufferized", BUFFERIZE),
         # linalg to loops; scf.parallel loops to OpenMP threads; then everything to the LLVM dialect

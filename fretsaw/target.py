@@ -17,11 +17,19 @@ class CpuTarget:
     name:         a short label (`x86-64-avx512`, ...), shown in stats and benchmarks
     vector_width: fp32 lanes of one SIMD register (AVX-512 16, AVX2 8, SSE / NEON 4)
     threads:      worker threads the generated code may use
+    registers:    SIMD registers (AVX-512 and NEON 32, AVX2 and SSE 16); bounds the register blocks
     """
 
     name: str
     vector_width: int
     threads: int
+    registers: int = 16
+
+    @property
+    def accumulators(self) -> int:
+        """Vector registers a conv's register block may take; the rest hold the pattern's
+        broadcast weights and the input vectors shared between taps."""
+        return self.registers - 6
 
 
 def host_cpu_flags() -> set[str]:
@@ -41,7 +49,7 @@ def host_target() -> CpuTarget:
     flags = host_cpu_flags()
     threads = len(os.sched_getaffinity(0))
     if "avx512f" in flags:
-        return CpuTarget("x86-64-avx512", 16, threads)
+        return CpuTarget("x86-64-avx512", 16, threads, registers=32)
     if "avx2" in flags and "fma" in flags:
         return CpuTarget("x86-64-avx2", 8, threads)
     return CpuTarget("x86-64", 4, threads)

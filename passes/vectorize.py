@@ -1,24 +1,29 @@
 """pconv-vectorize: stride-1 pconv.conv2d becomes SIMD loops that skip removed kernels and zero taps.
 
 The input is copied into a zero-bordered buffer whose rows are laid end to end, so that every
-output position y*Wp + x (Wp the padded row length) reads tap (kh, kw) at the same flat offset
-kh*dh*Wp + kw*dw: one vector load per tap and vector of outputs, whatever the image width. A
-block of `block` vectors of outputs stays in registers while, for each pattern, a loop runs over
-the filter's kept kernels of that pattern with its taps unrolled: no branch on the pattern, and
-removed kernels and zero taps are never visited. The few columns
-x >= OW that the flat layout computes are dropped when the block is copied out.
-Convs with a stride other than 1 are left for pconv-lower.
+output position reads tap (kh, kw) at a fixed flat offset kh*dh*Wp + kw*dw (Wp the padded row
+length): one vector load per input vector, whatever the image width. Outputs are computed in
+register blocks of `rows` output rows x `vectors` vectors, chosen per conv so that few outputs
+past the image's edge are computed and about 8 accumulators hide the FMA latency. For each
+pattern, a branch-free loop runs over the filter's kept kernels of that pattern with the taps
+unrolled; removed kernels and zero taps are never visited. Inside a kernel each input vector is
+loaded once and feeds every (tap, output row) that reads it (kernel-level load-redundancy
+elimination: a tap of row kh for output row r reads the same vector as tap kh-1 for row r+1).
+Input channels are cut into tiles whose block rows fit in L1; each filter's partial sums are
+parked in the output between tiles. Work units (row groups x ranges of filters) run on threads
+through scf.parallel. Convs with a stride other than 1 are left for pconv-lower.
 
 Before:
   %y = "pconv.conv2d"(%x, %w) {patterns = dense<...> : tensor<2x3x3xi1>, strides = array<i64: 1, 1>, ...}
 After:
-  scf.parallel (%blk) ... { scf.for %co ... {
-    %acc0:4 = scf.for %k = %run0_begin to %run0_end iter_args(%a0 = %bias, ...) -> (vector<8xf32>, ...) {
-      %w = vector.broadcast ...; %i = vector.load %xbuf[%n, %ci, %tap]; vector.fma %w, %i, %a0 ...  // pattern 0's taps
+  scf.parallel (%unit) ... { scf.for %chunk ... { scf.for %tile ... { scf.for %co ... {
+    %acc0:8 = scf.for %k = %run_begin to %run_end iter_args(%a0 = %partial0, ...) -> (vector<8xf32>, ...) {
+      %w0 = vector.broadcast ...                       // the pattern's weights
+      %i = vector.load %xbuf[%n, %ci, %offset]          // each input vector once
+      %a0' = vector.fma %w0, %i, %a0; %a1' = vector.fma %w1, %i, %a1 ...  // every tap that reads it
     }
-    %acc1:4 = scf.for ... iter_args(%acc0#0, ...) { ... pattern 1's taps ... }
-    ... vector.store %acc, %tmp[...]
-  } }
+    ... the other patterns' runs ...; vector.store %acc, %tmp[...]
+  } } } }
 """
 
 from __future__ import annotations
@@ -52,46 +57,76 @@ def ceil_div(a: int, b: int) -> int:
 
 @dataclasses.dataclass(frozen=True)
 class Layout:
-    """Sizes of the flat layout of one conv (all static)."""
+    """The flat layout and register blocking of one conv (all static).
 
-    row: int      # Wp: padded input row length, also the output row pitch in the flat buffer
-    positions: int  # flat output positions computed: OH * Wp rounded up to whole blocks
-    blocks: int
+    Outputs are computed in register blocks of `rows` output rows x `vectors` vectors of `width`
+    output columns. The output rows are cut into `groups` of `rows`, each row into `chunks` of
+    `vectors * width` columns; the few rows and columns past the output's edge are computed into
+    a padded temporary and dropped when it is copied out."""
+
+    row: int        # Wp: padded input row length, the row pitch of the flat input
+    rows: int
+    vectors: int
+    groups: int
+    chunks: int
     in_length: int  # flat padded input length per channel, with room for the last block's taps
 
+    @property
+    def out_rows(self) -> int:
+        return self.groups * self.rows
+
+    def out_cols(self, width: int) -> int:
+        return self.chunks * self.vectors * width
+
     @classmethod
-    def of(cls, conv: pconv.Conv2d, width: int, block: int) -> "Layout":
+    def of(cls, conv: pconv.Conv2d, width: int, rows: int, vectors: int) -> "Layout":
         _, _, h, w = conv.input_shape
         top, left, bottom, right = conv.padding
         kh, kw = conv.patterns.shape[1:]
         dh, dw = conv.dilations
-        _, _, oh, _ = conv.output_shape
+        _, _, oh, ow = conv.output_shape
         row = w + left + right
-        blocks = ceil_div(oh * row, width * block)
-        positions = blocks * width * block
-        span = (kh - 1) * dh * row + (kw - 1) * dw
-        return cls(row, positions, blocks, ceil_div(positions + span, width) * width)
+        groups, chunks = ceil_div(oh, rows), ceil_div(ow, vectors * width)
+        last_row = groups * rows - 1 + (kh - 1) * dh
+        reach = last_row * row + chunks * vectors * width + (kw - 1) * dw
+        length = max(reach, (h + top + bottom) * row)
+        return cls(row, rows, vectors, groups, chunks, ceil_div(length, width) * width)
+
+
+def register_block(oh: int, ow: int, width: int, accumulators: int) -> tuple[int, int]:
+    """(rows, vectors) of the register block, at most `accumulators` vectors: the most useful
+    outputs per computed output, with about 8 independent FMA chains (enough to hide the FMA
+    latency on two pipes), then the most rows (taps of different rows share input loads)."""
+    def score(shape):
+        rows, vectors = shape
+        computed = ceil_div(oh, rows) * rows * ceil_div(ow, vectors * width) * vectors * width
+        busy = min(rows * vectors, 8) / 8
+        return (round(busy * oh * ow / computed, 2), rows, -rows * vectors)
+    shapes = [(r, v) for v in range(1, accumulators + 1) for r in range(1, min(oh, accumulators // v) + 1)]
+    return max(shapes, key=score)
 
 
 @dataclasses.dataclass
 class PatternRuns:
-    """The kept kernels ordered filter by filter and, inside a filter, pattern by pattern (then by
-    input channel), so that each (filter, pattern) run is one loop with that pattern's taps unrolled.
-    begin[co * P + p] .. begin[co * P + p + 1] is the run of filter co with pattern p; per kept
-    kernel: its input channel inside the group and the offset of its first packed weight."""
+    """The kept kernels ordered by tile of input channels, then filter by filter and, inside a
+    filter, pattern by pattern (then by input channel), so that each (tile, filter, pattern) run is
+    one loop with that pattern's taps unrolled. begin[(tile * Cout + co) * P + p] .. the next entry
+    is the run of filter co with pattern p in channel tile `tile`; per kept kernel: its input
+    channel inside the group and the offset of its first packed weight."""
 
-    begin: np.ndarray  # Cout * P + 1
+    begin: np.ndarray  # tiles * Cout * P + 1
     channel: np.ndarray
     offset: np.ndarray
 
     @classmethod
-    def build(cls, patterns: np.ndarray, kernel_pattern: np.ndarray) -> "PatternRuns":
+    def build(cls, patterns: np.ndarray, kernel_pattern: np.ndarray, tile: int) -> "PatternRuns":
         canonical = KernelTables.build(patterns, kernel_pattern)  # packed order, filter by filter
-        num = len(patterns)
-        filters = np.repeat(np.arange(kernel_pattern.shape[0]), np.diff(canonical.begin))
-        order = np.lexsort((canonical.channel, canonical.pattern, filters))
-        counts = np.zeros(kernel_pattern.shape[0] * num + 1, dtype=np.int64)
-        np.add.at(counts, filters * num + canonical.pattern + 1, 1)
+        num, (cout, cin_g) = len(patterns), kernel_pattern.shape
+        filters = np.repeat(np.arange(cout), np.diff(canonical.begin))
+        tiles = canonical.channel // tile
+        order = np.lexsort((canonical.channel, canonical.pattern, filters, tiles))
+        counts = np.zeros(ceil_div(cin_g, tile) * cout * num + 1, dtype=np.int64)
+        np.add.at(counts, (tiles * cout + filters) * num + canonical.pattern + 1, 1)
         return cls(np.cumsum(counts), canonical.channel[order], canonical.offset[order])
 
 
@@ -128,13 +163,13 @@ def copy_rows(width: int, source, target, rows: int, length: int, source_at, tar
 
 
 def flat_input(conv: pconv.Conv2d, layout: Layout, width: int) -> ir.Value:
-    """memref<N x C x in_length>: the zero-padded input, rows laid end to end."""
+    """memref<N x C x in_length>: the zero-padded input, rows laid end to end (channels in parallel)."""
     n, c, h, w = conv.input_shape
     top, left, _, _ = conv.padding
     source = read_buffer(conv.input)
     flat = memref.AllocOp(ir.MemRefType.get([n, c, layout.in_length], ir.F32Type.get()), [], []).result
-    zeros = splat(vector_type(width), 0.0)
-    with loop(0, n) as i, loop(0, c) as ch:
+    with loop(0, n) as i, parallel(0, c) as ch:
+        zeros = splat(vector_type(width), 0.0)
         with loop(0, layout.in_length // width) as j:
             vstore(zeros, flat, [i, ch, mul(j, width)])
         copy_rows(width, source, flat, h, w,
@@ -143,49 +178,116 @@ def flat_input(conv: pconv.Conv2d, layout: Layout, width: int) -> ir.Value:
     return flat
 
 
-def vectorize_conv2d(op, width: int, block: int) -> None:
+def block_reads(taps, rows: int, vectors: int, width: int, dh: int, dw: int):
+    """The input vectors one kernel of a pattern reads for a register block, in input-row order:
+    ((input row, column offset), [(tap, accumulator), ...]) with each input vector listed once."""
+    reads: dict[tuple[int, int], list[tuple[int, int]]] = {}
+    for t, (kh, kw) in enumerate(taps):
+        for r in range(rows):
+            for v in range(vectors):
+                reads.setdefault((r + int(kh) * dh, int(kw) * dw + v * width), []).append((t, r * vectors + v))
+    return sorted(reads.items())
+
+
+def work_split(groups: int, cout: int) -> int:
+    """Filter blocks per row group, so that small images still give the threads enough units."""
+    return max(1, min(cout, ceil_div(32, groups)))
+
+
+def channel_tile(conv: pconv.Conv2d, layout: Layout, width: int, budget: int) -> int:
+    """Input channels per tile: the block's input rows of a tile of channels stay within `budget`
+    bytes of cache while every filter of the work unit runs over them."""
+    kh, kw = conv.patterns.shape[1:]
+    dh, dw = conv.dilations
+    lines = (layout.rows + (kh - 1) * dh) * (ceil_div((layout.vectors * width + (kw - 1) * dw) * 4, 64) + 1)
+    cin_g = conv.input_shape[1] // conv.groups
+    return max(1, min(cin_g, budget // (lines * 64)))
+
+
+def vectorize_conv2d(op, width: int, accumulators: int, rows: int = 0, vectors: int = 0,
+                     tile: int = 0, cache: int = 32768) -> None:
     conv = pconv.Conv2d(op)
     patterns = conv.patterns
     n, cin, _, _ = conv.input_shape
     _, cout, oh, ow = conv.output_shape
     cin_g, cout_g = cin // conv.groups, cout // conv.groups
-    dh, dw = conv.dilations
-    layout = Layout.of(conv, width, block)
-    tables = PatternRuns.build(patterns, conv.kernel_pattern)
+    if not (rows and vectors):
+        rows, vectors = register_block(oh, ow, width, accumulators)
+    layout = Layout.of(conv, width, rows, vectors)
+    tile = min(tile, cin_g) if tile else channel_tile(conv, layout, width, cache)
+    tiles = ceil_div(cin_g, tile)
+    chunk = vectors * width
+    runs = PatternRuns.build(patterns, conv.kernel_pattern, tile)
+    split = work_split(layout.groups, cout)
+    per_unit = ceil_div(cout, split)
     with ir.InsertionPoint(op), op.location:
         vtype = vector_type(width)
         x = flat_input(conv, layout, width)
         w = read_buffer(conv.packed_weights)
         b = read_buffer(conv.bias) if conv.bias is not None else None
-        begin, channel, offset = (table(t) for t in (tables.begin, tables.channel, tables.offset))
-        flat_out = memref.AllocOp(ir.MemRefType.get([n, cout, layout.positions], ir.F32Type.get()), [], []).result
-        with loop(0, n) as i_n, parallel(0, layout.blocks) as blk, loop(0, cout) as co:
-            start = mul(blk, width * block)
-            bias = load(b, [co]) if b is not None else f32(0.0)
-            accs = [vector.BroadcastOp(vtype, bias).result] * block
-            group_base = mul(arith.DivUIOp(co, index(cout_g)).result, cin_g)
-            for p in range(len(patterns)):  # kernels sorted by pattern: one branch-free loop per pattern
-                run = add(mul(co, len(patterns)), p)
-                kernels = scf.ForOp(load_index(begin, run), load_index(begin, add(run, 1)), index(1), accs)
-                with ir.InsertionPoint(kernels.body):
-                    k = kernels.induction_variable
-                    ci = add(group_base, load_index(channel, k))
-                    base = load_index(offset, k)
-                    carried = list(kernels.inner_iter_args)
-                    for t, (kh, kw) in enumerate(zip(*np.nonzero(patterns[p]))):
-                        weight = vector.BroadcastOp(vtype, load(w, [add(base, t)])).result
-                        tap = add(start, int(kh) * dh * layout.row + int(kw) * dw)
-                        for v in range(block):
-                            value = vload(width, x, [i_n, ci, add(tap, v * width)])
-                            carried[v] = vector.FMAOp(weight, value, carried[v]).result
-                    scf.YieldOp(carried)
-                accs = list(kernels.results)
-            for v, acc in enumerate(activation(conv.activation, accs, vtype)):
-                vstore(acc, flat_out, [i_n, co, add(start, v * width)])
+        begin, channel, offset = (table(t) for t in (runs.begin, runs.channel, runs.offset))
+        tmp = memref.AllocOp(ir.MemRefType.get([n, cout, layout.out_rows, layout.out_cols(width)],
+                                               ir.F32Type.get()), [], []).result
+        with loop(0, n) as i_n, parallel(0, layout.groups * split) as unit:
+            y0 = mul(arith.DivUIOp(unit, index(split)).result, rows)
+            first = mul(arith.RemUIOp(unit, index(split)).result, per_unit)
+            last = arith.MinUIOp(add(first, per_unit), index(cout)).result
+            with loop(0, layout.chunks) as j:
+                x0 = mul(j, chunk)
+                corner = add(mul(y0, layout.row), x0)  # flat input offset of the block's tap (0, 0)
+                at = [(add(y0, r), add(x0, v * width)) for r in range(rows) for v in range(vectors)]
+
+                def bias(co):
+                    value = load(b, [co]) if b is not None else f32(0.0)
+                    return [vector.BroadcastOp(vtype, value).result] * len(at)
+
+                def kernels(co, tl, accs):
+                    group_base = mul(arith.DivUIOp(co, index(cout_g)).result, cin_g)
+                    for p in range(len(patterns)):
+                        accs = kernel_run(p, add(mul(add(mul(tl, cout), co), len(patterns)), p), accs, group_base)
+                    return accs
+
+                def kernel_run(p, run, accs, group_base):
+                    """One branch-free loop over the run's kernels, the pattern's taps unrolled."""
+                    loop_op = scf.ForOp(load_index(begin, run), load_index(begin, add(run, 1)), index(1), accs)
+                    with ir.InsertionPoint(loop_op.body):
+                        k = loop_op.induction_variable
+                        ci = add(group_base, load_index(channel, k))
+                        base = load_index(offset, k)
+                        carried = list(loop_op.inner_iter_args)
+                        taps = list(zip(*np.nonzero(patterns[p])))
+                        weights = [vector.BroadcastOp(vtype, load(w, [add(base, t)])).result for t in range(len(taps))]
+                        # kernel-level load sharing: each input vector of the block is loaded once and
+                        # feeds every (tap, output row) that reads it, input row by input row
+                        for (row, col), uses in block_reads(taps, rows, vectors, width, *conv.dilations):
+                            value = vload(width, x, [i_n, ci, add(corner, row * layout.row + col)])
+                            for t, a in uses:
+                                carried[a] = vector.FMAOp(weights[t], value, carried[a]).result
+                        scf.YieldOp(carried)
+                    return list(loop_op.results)
+
+                def store_block(co, accs):
+                    for acc, (y, xo) in zip(accs, at):
+                        vstore(acc, tmp, [i_n, co, y, xo])
+
+                def load_block(co):
+                    return [vload(width, tmp, [i_n, co, y, xo]) for y, xo in at]
+
+                if tiles == 1:  # the whole filter in registers: bias in, activation out
+                    with loop(first, last) as co:
+                        store_block(co, activation(conv.activation, kernels(co, index(0), bias(co)), vtype))
+                else:  # channel tile by channel tile, the accumulators parked in the output between tiles
+                    with loop(first, last) as co:
+                        store_block(co, bias(co))
+                    with loop(0, tiles) as tl, loop(first, last) as co:
+                        store_block(co, kernels(co, tl, load_block(co)))
+                    if conv.activation != "none":
+                        with loop(first, last) as co:
+                            store_block(co, activation(conv.activation, load_block(co), vtype))
         out = memref.AllocOp(ir.MemRefType.get([n, cout, oh, ow], ir.F32Type.get()), [], []).result
-        with loop(0, n) as i_n, loop(0, cout) as co:
-            copy_rows(width, flat_out, out, oh, ow,
-                      source_at=lambda r, xo: [i_n, co, add(mul(r, layout.row), xo)],
+        with loop(0, n) as i_n, parallel(0, cout) as co:
+            copy_rows(width, tmp, out, oh, ow,
+                      source_at=lambda r, xo: [i_n, co, r, xo],
                       target_at=lambda r, xo: [i_n, co, r, xo])
         result = bufferization.ToTensorOp(op.results[0].type, out, restrict=True, writable=True).result
     op.results[0].replace_all_uses_with(result)
@@ -203,15 +305,21 @@ def activation(kind: str, values: list, vtype) -> list:
 
 @dataclasses.dataclass(frozen=True)
 class Vectorize(ModulePass):
-    """Lower stride-1 pconv.conv2d to SIMD loops over kept kernels and kept taps (registers hold a block)."""
+    """Lower stride-1 pconv.conv2d to SIMD loops over kept kernels and kept taps, a register block
+    of output rows x vectors per filter."""
 
     name: ClassVar[str] = "pconv-vectorize"
-    width: int = 8   # fp32 lanes of the target's vectors (the backend fills this from its target)
-    block: int = 4   # vectors of outputs accumulated in registers per filter
+    width: int = 8          # fp32 lanes of the target's vectors (the backend fills this from its target)
+    accumulators: int = 10  # vector registers for accumulators (the backend: the target's registers - 6,
+                            # leaving the pattern's weights and the shared input loads theirs)
+    rows: int = 0           # register block shape; 0 = chosen per conv by register_block()
+    vectors: int = 0
+    tile: int = 0           # input channels per cache tile; 0 = chosen per conv by channel_tile()
+    cache: int = 32768      # bytes of cache the input rows of a channel tile may take (about L1)
 
     def run(self, module: ir.Operation) -> None:
         verify_pconv(module)
         for op in pconv.walk_ops(module, pconv.CONV2D):
             if pconv.Conv2d(op).strides == [1, 1]:
-                vectorize_conv2d(op, self.width, self.block)
+                vectorize_conv2d(op, self.width, self.accumulators, self.rows, self.vectors, self.tile, self.cache)
         module.verify()

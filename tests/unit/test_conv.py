@@ -89,6 +89,24 @@ def test_vector_widths_and_threads(width, threads):
         np.testing.assert_allclose(cm(x), model(x).numpy(), rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.parametrize("cin,cout,groups,activation", [(80, 6, 1, "relu"), (96, 8, 2, "relu6"), (56, 5, 1, "none")])
+def test_channel_tiles(cin, cout, groups, activation):
+    # More input channels per group than one cache tile holds at any vector width (at most about
+    # 25 for these 8x8 images): partial sums are parked in the output between tiles, the bias
+    # comes first and the activation last.
+    conv = nn.Conv2d(cin, cout, 3, padding=1, groups=groups)
+    prune_(conv, np.random.default_rng(3), 0.5)
+    check_against_torch(conv_net(conv, activation), torch.randn(1, cin, 8, 8))
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 14, 29])
+def test_register_blocks_at_image_edges(size):
+    # Register blocks of several rows and vectors overhang the image's bottom and right edges.
+    conv = nn.Conv2d(5, 7, 3, padding=1)
+    prune_(conv, np.random.default_rng(size), 0.6)
+    check_against_torch(conv_net(conv, "relu"), torch.randn(1, 5, size, size + 3))
+
+
 def test_all_kernels_removed_leaves_bias():
     conv = nn.Conv2d(3, 4, 3, padding=1)
     with torch.no_grad():

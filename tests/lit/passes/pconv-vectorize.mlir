@@ -1,9 +1,12 @@
-// RUN: fretsaw-opt %s --split-input-file --pass-pipeline='builtin.module(pconv-vectorize{width=4 block=2}, canonicalize, cse)' | filecheck %s
+// RUN: fretsaw-opt %s --split-input-file --pass-pipeline='builtin.module(pconv-vectorize{width=4 rows=2 vectors=1}, canonicalize, cse)' | filecheck %s
+// RUN: fretsaw-opt %s --split-input-file --pass-pipeline='builtin.module(pconv-vectorize{width=4 tile=2}, canonicalize, cse)' | filecheck %s --check-prefix=TILED
 
-// Two patterns (2 and 3 taps), kernel (1, 0) removed, padding 1, bias and relu6.
-// The 4x4 input is copied into a zero-bordered buffer with rows of 6 laid end to end, room for
-// the last block's taps: 40 floats a channel. Outputs are computed at 5 rows x 6 positions,
-// rounded up to 4 blocks of 2 vectors of 4 lanes (32), in parallel over the blocks.
+// Two patterns (2 and 3 taps), kernel (1, 0) removed, padding 1, bias and relu6, register
+// blocks of 2 output rows x 1 vector of 4 lanes.
+// The 4x4 input is copied (channels in parallel) into a zero-bordered buffer with rows of 6 laid
+// end to end, room for the last block's taps: 48 floats a channel. The 5x5 outputs are computed
+// as 3 row pairs x 2 vectors of columns into a 6x8 temporary; the row pairs and filters are the
+// parallel work units.
 // Kept kernels are in runs, one per (filter, pattern): begin = [0, 1, 2, 3, 3] (filter 1 has
 // no kernel of pattern 1), channels [0, 1, 1], packed-weight offsets [0, 2, 5].
 // CHECK-LABEL: func.func @sparse
@@ -11,25 +14,32 @@
 // CHECK-DAG: arith.constant dense<[0, 1, 2, 3, 3]> : tensor<5xi32>
 // CHECK-DAG: arith.constant dense<[0, 1, 1]> : tensor<3xi32>
 // CHECK-DAG: arith.constant dense<[0, 2, 5]> : tensor<3xi32>
-// CHECK: %[[X:.*]] = memref.alloc() : memref<1x2x40xf32>
-// CHECK: %[[TMP:.*]] = memref.alloc() : memref<1x2x32xf32>
+// CHECK: %[[X:.*]] = memref.alloc() : memref<1x2x48xf32>
 // CHECK: scf.parallel
-// Pattern 0: 2 taps x 2 vectors, no branch on the pattern.
+// CHECK: %[[TMP:.*]] = memref.alloc() : memref<1x2x6x8xf32>
+// CHECK: scf.parallel
+// Pattern 0, taps (0, 0) and (1, 1): 2 taps x 2 rows, four loads, no branch on the pattern.
 // CHECK-NOT: scf.index_switch
 // CHECK: scf.for {{.*}} iter_args({{.*}}) -> (vector<4xf32>, vector<4xf32>)
-// CHECK-COUNT-4: vector.fma
-// CHECK-NOT: vector.fma
+// CHECK-COUNT-4: vector.load %[[X]]
+// CHECK-NOT: vector.load
 // CHECK: scf.yield
-// Pattern 1: 3 taps x 2 vectors.
+// Pattern 1, taps (0, 0), (0, 1), (1, 0): 6 FMAs from 5 loads, the input row shared by tap
+// (1, 0) of output row 0 and tap (0, 0) of output row 1 is loaded once and feeds both.
+// Loads go input row by input row: (0, 0), (0, 1), then the shared (1, 0).
 // CHECK: scf.for {{.*}} iter_args({{.*}}) -> (vector<4xf32>, vector<4xf32>)
-// CHECK-COUNT-6: vector.fma
-// CHECK-NOT: vector.fma
+// CHECK-COUNT-2: vector.load %[[X]]
+// CHECK: %[[SHARED:.*]] = vector.load %[[X]]
+// CHECK-NEXT: vector.fma %{{.*}}, %[[SHARED]]
+// CHECK-NEXT: vector.fma %{{.*}}, %[[SHARED]]
+// CHECK-COUNT-2: vector.load %[[X]]
+// CHECK-NOT: vector.load
 // CHECK: scf.yield
 // CHECK-COUNT-2: arith.maximumf {{.*}} : vector<4xf32>
 // CHECK-COUNT-2: arith.minimumf {{.*}} : vector<4xf32>
 // CHECK: vector.store {{.*}}, %[[TMP]]
 // CHECK: scf.reduce
-// The flat rows of 6 are copied out as rows of 5: one masked vector each.
+// The rows of 8 are copied out as rows of 5: one full and one masked vector each.
 // CHECK: %[[OUT:.*]] = memref.alloc() : memref<1x2x5x5xf32>
 // CHECK: vector.maskedstore %[[OUT]]
 // CHECK: bufferization.to_tensor %[[OUT]] restrict writable
@@ -41,8 +51,36 @@ func.func @sparse(%x: tensor<1x2x4x4xf32>, %b: tensor<2xf32>) -> tensor<1x2x5x5x
 
 // -----
 
+// Tiles of 2 input channels: kernels are in runs per (channel tile, filter, pattern),
+// begin = [0, 2, 3] (channels 0 and 1 in tile 0, channel 3 in tile 1). The register block
+// (3 rows x 1 vector) starts from the bias, is parked in the temporary between tiles, and the
+// relu runs once all tiles are summed.
+// TILED-LABEL: func.func @tiled
+// TILED-DAG: arith.constant dense<[0, 2, 3]> : tensor<3xi32>
+// TILED-DAG: arith.constant dense<[0, 1, 3]> : tensor<3xi32>
+// TILED: %[[TMP:.*]] = memref.alloc() : memref<1x1x3x4xf32>
+// TILED-COUNT-3: vector.store %{{.*}}, %[[TMP]]
+// TILED: scf.for
+// TILED-COUNT-3: vector.load %[[TMP]]
+// TILED: scf.for {{.*}} -> (vector<4xf32>, vector<4xf32>, vector<4xf32>)
+// TILED-COUNT-6: vector.fma
+// TILED: scf.yield
+// TILED-COUNT-3: vector.store %{{.*}}, %[[TMP]]
+// TILED: }
+// TILED-NOT: vector.fma
+// TILED-COUNT-3: arith.maximumf
+func.func @tiled(%x: tensor<1x4x4x4xf32>) -> tensor<1x1x3x3xf32> {
+  %w = arith.constant dense<[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]> : tensor<6xf32>
+  %0 = "pconv.conv2d"(%x, %w) {patterns = dense<[[[true, false], [false, true]]]> : tensor<1x2x2xi1>, kernel_pattern = dense<[[0, 0, -1, 0]]> : tensor<1x4xi8>, strides = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>, groups = 1 : i64, activation = "relu", operandSegmentSizes = array<i32: 1, 1, 0>} : (tensor<1x4x4x4xf32>, tensor<6xf32>) -> tensor<1x1x3x3xf32>
+  return %0 : tensor<1x1x3x3xf32>
+}
+
+// -----
+
 // A strided conv is left for pconv-lower.
 // CHECK-LABEL: func.func @strided
+// TILED-LABEL: func.func @strided
+// TILED: "pconv.conv2d"
 // CHECK: "pconv.conv2d"
 // CHECK-NOT: vector.
 func.func @strided(%x: tensor<1x3x5x5xf32>, %w: tensor<27xf32>) -> tensor<1x3x2x2xf32> {
