@@ -28,7 +28,7 @@ def stages(cpu: CpuTarget) -> tuple[tuple[str, str], ...]:
     """The stages after import, read top to bottom; each is (name, pipeline text)."""
     return (
         # convolutions with constant weights become pconv ops, sparsity recovered from the weights
-        ("pconv", "builtin.module(pconv-raise, canonicalize, cse)"),
+        ("pconv", "builtin.module(pconv-raise, canonicalize, cse, pconv-filter-kernel-reorder, pconv-pack-fkw)"),
         # pconv ops become SIMD loops over kept kernels and taps, register-blocked and tiled over
         # input channels (strided ones: scalar reference loops); the rest is still linalg on tensors
         ("loops", f"builtin.module(pconv-vectorize{{width={cpu.vector_width} accumulators={cpu.accumulators}}}, "

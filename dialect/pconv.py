@@ -15,6 +15,9 @@ Attributes:
   activation      "none" | "relu" | "relu6"  applied after the bias
 `packed_weights` holds only the kept weights, in canonical order: filters in order, inside
 a filter the kept kernels by input channel, inside a kernel the kept taps row-major.
+Optional, added by pconv-filter-kernel-reorder and pconv-pack-fkw (see dialect/fkw.py):
+  filter_order, filter_groups   the order filters are computed in, cut into balanced groups
+  fkw_stride, fkw_index         the FKW arrays; with them packed_weights is in FKW order
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import numpy as np
 from torch_mlir import ir
 from torch_mlir.dialects import irdl
 
+from fretsaw.dialect import fkw as fkw_tables
 from fretsaw.errors import op_error
 
 CONV2D = "pconv.conv2d"
@@ -140,6 +144,18 @@ class Conv2d:
     def output_shape(self) -> list[int]:
         return list(self.op.results[0].type.shape)
 
+    def optional_table(self, name: str) -> np.ndarray | None:
+        attr = self.op.attributes[name] if name in self.op.attributes else None
+        return None if attr is None else elements_to_numpy(attr).astype(np.int64)
+
+    def fkw_attributes(self) -> dict:
+        return {name: self.optional_table(f) for name, f in (("order", "filter_order"), ("groups", "filter_groups"),
+                                                           ("stride", "fkw_stride"), ("index", "fkw_index"))}
+
+    def fkw(self) -> "fkw_tables.Fkw":
+        """How to walk the kept kernels: the op's filter order and FKW tables (canonical without)."""
+        return fkw_tables.Fkw.of(self.patterns, self.kernel_pattern, **self.fkw_attributes())
+
     def packed_values(self) -> np.ndarray | None:
         """The packed weights when they are a constant, else None."""
         owner = self.packed_weights.owner
@@ -232,6 +248,9 @@ def verify_conv2d(op) -> None:
         (num_bias,) = _ranked(conv.bias, "bias", 1, op)
         if num_bias != cout:
             raise op_error(op, f"bias has {num_bias} elements but the output has {cout} channels")
+    problem = fkw_tables.check(patterns, kernel_pattern, **conv.fkw_attributes())
+    if problem:
+        raise op_error(op, problem)
     oh, ow = conv_output_hw((h, w), patterns.shape[1:], conv.strides, conv.padding, conv.dilations)
     expected_out = [n, cout, oh, ow]
     if out_shape != expected_out or oh < 1 or ow < 1:

@@ -1,15 +1,16 @@
 """pconv-lower: pconv.conv2d becomes sparsity-aware loops over memrefs (the reference lowering).
 
 Removed kernels are never visited and only the kept taps of each pattern are computed: for
-every output channel the loop runs over that filter's kept kernels (from constant tables of
-input channel, pattern id and packed-weight offset) and dispatches on the pattern id to a
-case whose taps are unrolled.
+every output channel (in filter_order when the op has one) the loop runs over that filter's
+kept kernels (from constant tables of input channel, pattern id and packed-weight offset, in
+FKW order after pconv-pack-fkw) and dispatches on the pattern id to a case whose taps are
+unrolled.
 
 Before:
   %y = "pconv.conv2d"(%x, %w) {patterns = dense<...> : tensor<2x3x3xi1>, ...} : (...) -> tensor<1x8x6x6xf32>
 After:
   %out = memref.alloc() : memref<1x8x6x6xf32>
-  scf.for %n ... { scf.for %co ... {
+  scf.for %n ... { scf.for %q ... {                 // %co = filter_order[%q]
     scf.for %k = %kbegin to %kend {                 // kept kernels of filter %co only
       scf.index_switch %pattern case 0 { ... 4 fused multiply-adds per output ... } case 1 { ... }
   } } }
@@ -83,50 +84,31 @@ def load_index(buffer, i) -> ir.Value:
     return arith.IndexCastOp(ir.IndexType.get(), load(buffer, [i])).result
 
 
-@dataclasses.dataclass
-class KernelTables:
-    """Per-filter ranges into the kept-kernel list, and per kept kernel: input channel
-    inside its group, pattern id and offset of its first weight in the packed weights."""
-
-    begin: np.ndarray  # Cout + 1
-    channel: np.ndarray
-    pattern: np.ndarray
-    offset: np.ndarray
-
-    @classmethod
-    def build(cls, patterns: np.ndarray, kernel_pattern: np.ndarray) -> "KernelTables":
-        taps = patterns.reshape(len(patterns), -1).sum(axis=1)
-        filters, channels = np.nonzero(kernel_pattern >= 0)  # row-major: filter by filter
-        ids = kernel_pattern[filters, channels]
-        begin = np.zeros(kernel_pattern.shape[0] + 1, dtype=np.int64)
-        np.add.at(begin, filters + 1, 1)
-        offset = np.concatenate([[0], np.cumsum(taps[ids])[:-1]]) if len(ids) else np.zeros(0)
-        return cls(np.cumsum(begin), channels, ids, offset)
-
-
 def lower_conv2d(op) -> None:
     conv = pconv.Conv2d(op)
-    patterns, kernel_pattern = conv.patterns, conv.kernel_pattern
+    patterns = conv.patterns
     n, cin, _, _ = conv.input_shape
     out_shape = conv.output_shape
     _, cout, oh, ow = out_shape
     cin_g, cout_g = cin // conv.groups, cout // conv.groups
-    tables = KernelTables.build(patterns, kernel_pattern)
+    fkw = conv.fkw()
+    num = len(patterns)
     (sh, sw), (dh, dw) = conv.strides, conv.dilations
     with ir.InsertionPoint(op), op.location:
         x = padded_input(conv)
         w = read_buffer(conv.packed_weights)
         b = read_buffer(conv.bias) if conv.bias is not None else None
-        begin, channel, pattern, offset = (table(t) for t in
-                                           (tables.begin, tables.channel, tables.pattern, tables.offset))
+        order, begin, channel, pattern, offset = (table(t) for t in
+                                                  (fkw.order, fkw.stride[::num], fkw.index, fkw.pattern, fkw.weight))
         out = memref.AllocOp(ir.MemRefType.get(out_shape, ir.F32Type.get()), [], []).result
         zero = f32(0.0)
-        with loop(0, n) as i_n, loop(0, cout) as co:
+        with loop(0, n) as i_n, loop(0, cout) as q:
+            co = load_index(order, q)
             group_base = mul(arith.DivUIOp(co, index(cout_g)).result, cin_g)
             init = load(b, [co]) if b is not None else zero
             with loop(0, oh) as y, loop(0, ow) as xo:
                 store(init, out, [i_n, co, y, xo])
-            with loop(load_index(begin, co), load_index(begin, add(co, 1))) as k:
+            with loop(load_index(begin, q), load_index(begin, add(q, 1))) as k:
                 ci = add(group_base, load_index(channel, k))
                 base = load_index(offset, k)
 

@@ -37,8 +37,9 @@ from torch_mlir import ir
 from torch_mlir.dialects import arith, bufferization, memref, scf, vector
 
 from fretsaw.dialect import pconv
+from fretsaw.dialect.fkw import gather_kernels, taps_of
 from fretsaw.passes.base import ModulePass, verify_pconv
-from fretsaw.passes.lower import KernelTables, add, f32, index, load, load_index, loop, mul, read_buffer, table
+from fretsaw.passes.lower import add, f32, index, load, load_index, loop, mul, read_buffer, table
 
 
 @contextmanager
@@ -108,26 +109,50 @@ def register_block(oh: int, ow: int, width: int, accumulators: int) -> tuple[int
 
 @dataclasses.dataclass
 class PatternRuns:
-    """The kept kernels ordered by tile of input channels, then filter by filter and, inside a
-    filter, pattern by pattern (then by input channel), so that each (tile, filter, pattern) run is
-    one loop with that pattern's taps unrolled. begin[(tile * Cout + co) * P + p] .. the next entry
-    is the run of filter co with pattern p in channel tile `tile`; per kept kernel: its input
-    channel inside the group and the offset of its first packed weight."""
+    """The FKW runs (one per filter position q and pattern p, channels ascending) cut by tile of
+    input channels, in the order the loops read them: run i = (tile * Cout + q) * P + p is
+    kernels begin[i] .. begin[i + 1] of `kernels` (FKW kernel numbers), one loop with the
+    pattern's taps unrolled. With one tile this is the FKW order itself."""
 
-    begin: np.ndarray  # tiles * Cout * P + 1
-    channel: np.ndarray
-    offset: np.ndarray
+    begin: np.ndarray
+    kernels: np.ndarray
 
     @classmethod
-    def build(cls, patterns: np.ndarray, kernel_pattern: np.ndarray, tile: int) -> "PatternRuns":
-        canonical = KernelTables.build(patterns, kernel_pattern)  # packed order, filter by filter
-        num, (cout, cin_g) = len(patterns), kernel_pattern.shape
-        filters = np.repeat(np.arange(cout), np.diff(canonical.begin))
-        tiles = canonical.channel // tile
-        order = np.lexsort((canonical.channel, canonical.pattern, filters, tiles))
-        counts = np.zeros(ceil_div(cin_g, tile) * cout * num + 1, dtype=np.int64)
-        np.add.at(counts, (tiles * cout + filters) * num + canonical.pattern + 1, 1)
-        return cls(np.cumsum(counts), canonical.channel[order], canonical.offset[order])
+    def build(cls, fkw, tile: int, tiles: int) -> "PatternRuns":
+        runs = len(fkw.stride) - 1
+        run_of = np.repeat(np.arange(runs), np.diff(fkw.stride))
+        key = (fkw.index // tile) * runs + run_of
+        counts = np.bincount(key, minlength=tiles * runs)
+        return cls(np.concatenate([[0], np.cumsum(counts)]), np.argsort(key, kind="stable"))
+
+    def weights(self, conv: pconv.Conv2d, fkw) -> tuple[ir.Value, np.ndarray]:
+        """The packed weights as the loops read them, and each read kernel's first weight: FKW
+        order with one tile; regathered tile by tile (so each tile's weights are contiguous)
+        when the weights are constant."""
+        values = conv.packed_values()
+        if values is None or np.array_equal(self.kernels, np.arange(len(self.kernels))):
+            return conv.packed_weights, fkw.weight[self.kernels]
+        taps = taps_of(conv.patterns)[fkw.pattern[self.kernels]]
+        regathered, starts = gather_kernels(values, fkw.weight[self.kernels], taps)
+        wtype = conv.packed_weights.type
+        return arith.ConstantOp(wtype, ir.DenseElementsAttr.get(regathered, type=wtype)).result, starts
+
+
+def unit_bounds(fkw, patterns: np.ndarray, row_groups: int) -> np.ndarray:
+    """Filter positions cut into work units along the reorder groups: whole groups, merged into
+    ranges of about equal work when there are more groups than needed (about 32 units in all)."""
+    groups = fkw.groups
+    wanted = max(1, ceil_div(32, row_groups))
+    if len(groups) - 1 <= wanted:
+        return groups
+    taps = patterns.reshape(len(patterns), -1).sum(axis=1)
+    work = np.concatenate([[0], np.cumsum(np.bincount(np.searchsorted(fkw.stride, np.arange(len(fkw.pattern)),
+                                                                       side="right") - 1,
+                                                       weights=taps[fkw.pattern], minlength=len(fkw.stride) - 1)
+                                           .reshape(len(fkw.order), -1).sum(axis=1) + 1)])
+    at_groups = work[groups]
+    picks = np.searchsorted(at_groups, np.linspace(0, at_groups[-1], wanted + 1)[1:-1])
+    return np.unique(np.concatenate([[0], groups[picks], [groups[-1]]]))
 
 
 def vector_type(width: int) -> ir.VectorType:
@@ -189,11 +214,6 @@ def block_reads(taps, rows: int, vectors: int, width: int, dh: int, dw: int):
     return sorted(reads.items())
 
 
-def work_split(groups: int, cout: int) -> int:
-    """Filter blocks per row group, so that small images still give the threads enough units."""
-    return max(1, min(cout, ceil_div(32, groups)))
-
-
 def channel_tile(conv: pconv.Conv2d, layout: Layout, width: int, budget: int) -> int:
     """Input channels per tile: the block's input rows of a tile of channels stay within `budget`
     bytes of cache while every filter of the work unit runs over them."""
@@ -217,21 +237,24 @@ def vectorize_conv2d(op, width: int, accumulators: int, rows: int = 0, vectors: 
     tile = min(tile, cin_g) if tile else channel_tile(conv, layout, width, cache)
     tiles = ceil_div(cin_g, tile)
     chunk = vectors * width
-    runs = PatternRuns.build(patterns, conv.kernel_pattern, tile)
-    split = work_split(layout.groups, cout)
-    per_unit = ceil_div(cout, split)
+    fkw = conv.fkw()
+    runs = PatternRuns.build(fkw, tile, tiles)
+    bounds = unit_bounds(fkw, patterns, layout.groups)
+    split = len(bounds) - 1
     with ir.InsertionPoint(op), op.location:
         vtype = vector_type(width)
         x = flat_input(conv, layout, width)
-        w = read_buffer(conv.packed_weights)
+        weights, offsets = runs.weights(conv, fkw)
+        w = read_buffer(weights)
         b = read_buffer(conv.bias) if conv.bias is not None else None
-        begin, channel, offset = (table(t) for t in (runs.begin, runs.channel, runs.offset))
+        order, begin, channel, offset, unit = (
+            table(t) for t in (fkw.order, runs.begin, fkw.index[runs.kernels], offsets, bounds))
         tmp = memref.AllocOp(ir.MemRefType.get([n, cout, layout.out_rows, layout.out_cols(width)],
                                                ir.F32Type.get()), [], []).result
-        with loop(0, n) as i_n, parallel(0, layout.groups * split) as unit:
-            y0 = mul(arith.DivUIOp(unit, index(split)).result, rows)
-            first = mul(arith.RemUIOp(unit, index(split)).result, per_unit)
-            last = arith.MinUIOp(add(first, per_unit), index(cout)).result
+        with loop(0, n) as i_n, parallel(0, layout.groups * split) as unit_id:
+            y0 = mul(arith.DivUIOp(unit_id, index(split)).result, rows)
+            part = arith.RemUIOp(unit_id, index(split)).result
+            first, last = load_index(unit, part), load_index(unit, add(part, 1))  # filter positions
             with loop(0, layout.chunks) as j:
                 x0 = mul(j, chunk)
                 corner = add(mul(y0, layout.row), x0)  # flat input offset of the block's tap (0, 0)
@@ -241,10 +264,11 @@ def vectorize_conv2d(op, width: int, accumulators: int, rows: int = 0, vectors: 
                     value = load(b, [co]) if b is not None else f32(0.0)
                     return [vector.BroadcastOp(vtype, value).result] * len(at)
 
-                def kernels(co, tl, accs):
+                def kernels(q, co, tl, accs):
+                    """The filter at position q over channel tile tl: its runs, pattern by pattern."""
                     group_base = mul(arith.DivUIOp(co, index(cout_g)).result, cin_g)
                     for p in range(len(patterns)):
-                        accs = kernel_run(p, add(mul(add(mul(tl, cout), co), len(patterns)), p), accs, group_base)
+                        accs = kernel_run(p, add(mul(add(mul(tl, cout), q), len(patterns)), p), accs, group_base)
                     return accs
 
                 def kernel_run(p, run, accs, group_base):
@@ -273,16 +297,22 @@ def vectorize_conv2d(op, width: int, accumulators: int, rows: int = 0, vectors: 
                 def load_block(co):
                     return [vload(width, tmp, [i_n, co, y, xo]) for y, xo in at]
 
+                @contextmanager
+                def filters():
+                    """`with filters() as (q, co):` the unit's filter positions, in filter_order."""
+                    with loop(first, last) as q:
+                        yield q, load_index(order, q)
+
                 if tiles == 1:  # the whole filter in registers: bias in, activation out
-                    with loop(first, last) as co:
-                        store_block(co, activation(conv.activation, kernels(co, index(0), bias(co)), vtype))
+                    with filters() as (q, co):
+                        store_block(co, activation(conv.activation, kernels(q, co, index(0), bias(co)), vtype))
                 else:  # channel tile by channel tile, the accumulators parked in the output between tiles
-                    with loop(first, last) as co:
+                    with filters() as (q, co):
                         store_block(co, bias(co))
-                    with loop(0, tiles) as tl, loop(first, last) as co:
-                        store_block(co, kernels(co, tl, load_block(co)))
+                    with loop(0, tiles) as tl, filters() as (q, co):
+                        store_block(co, kernels(q, co, tl, load_block(co)))
                     if conv.activation != "none":
-                        with loop(first, last) as co:
+                        with filters() as (q, co):
                             store_block(co, activation(conv.activation, load_block(co), vtype))
         out = memref.AllocOp(ir.MemRefType.get([n, cout, oh, ow], ir.F32Type.get()), [], []).result
         with loop(0, n) as i_n, parallel(0, cout) as co:

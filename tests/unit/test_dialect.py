@@ -9,7 +9,7 @@ from torch_mlir import ir
 from fretsaw import FretsawError
 from fretsaw.context import make_context
 from fretsaw.dialect import pconv
-from fretsaw.passes.lower import KernelTables
+from fretsaw.dialect.fkw import Fkw, reorder_filters, repack, unpack
 from fretsaw.passes.raise_ import MAX_PATTERNS, recover_patterns
 from fretsaw.prune import candidate_patterns, default_library
 
@@ -50,13 +50,35 @@ def test_unstructured_sparsity_falls_back_to_full_pattern():
     np.testing.assert_array_equal(pconv.unpack_weights(packed, patterns, kernel_pattern), weight)
 
 
-def test_kernel_tables_follow_canonical_order():
+def test_fkw_tables_in_canonical_order():
     patterns = np.array([[[1, 0], [0, 1]], [[1, 1], [1, 0]]], dtype=bool)
-    tables = KernelTables.build(patterns, np.array([[0, 1], [-1, 0]]))
-    assert tables.begin.tolist() == [0, 2, 3]
-    assert tables.channel.tolist() == [0, 1, 1]
-    assert tables.pattern.tolist() == [0, 1, 0]
-    assert tables.offset.tolist() == [0, 2, 5]
+    table = Fkw.of(patterns, np.array([[0, 1], [-1, 0]]))  # never reordered nor packed
+    assert table.order.tolist() == [0, 1]
+    assert table.stride.tolist() == [0, 1, 2, 3, 3]  # (filter, pattern) runs; filter 1 has no pattern 1
+    assert table.index.tolist() == [0, 1, 1]
+    assert table.pattern.tolist() == [0, 1, 0]
+    assert table.weight.tolist() == [0, 2, 5]  # canonical packing
+
+
+@settings(max_examples=30, deadline=None)
+@given(cout=st.integers(1, 20), cin=st.integers(1, 8), keep=st.floats(0.0, 1.0), seed=st.integers(0, 10**6))
+def test_reorder_and_fkw_repacking_keep_every_weight(cout, cin, keep, seed):
+    rng = np.random.default_rng(seed)
+    library = default_library(8)
+    weight = rng.standard_normal((cout, cin, 3, 3)).astype(np.float32) + 5.0
+    weight *= library[rng.integers(0, 8, (cout, cin))] * (rng.random((cout, cin)) < keep)[:, :, None, None]
+    patterns, kernel_pattern = recover_patterns(weight)
+    order, groups = reorder_filters(patterns, kernel_pattern)
+    assert sorted(order.tolist()) == list(range(cout))
+    counts = (kernel_pattern >= 0).sum(axis=1)[order]
+    assert (np.diff(counts) <= 0).all()  # most kernels first
+    assert groups[0] == 0 and groups[-1] == cout and (np.diff(groups) > 0).all()
+    assert all(len(set(counts[a:b])) == 1 for a, b in zip(groups[:-1], groups[1:]))  # one kernel count a group
+    table, canonical = Fkw.build(patterns, kernel_pattern, order, groups)
+    packed = repack(pconv.pack_weights(weight, patterns, kernel_pattern), canonical, table, patterns)
+    np.testing.assert_array_equal(unpack(packed, table, patterns, (cout, cin)), weight)
+    runs = np.repeat(np.arange(cout * len(patterns)), np.diff(table.stride))
+    assert (table.pattern == runs % len(patterns)).all()  # kernels sorted by pattern inside a filter
 
 
 def test_candidate_library():
@@ -100,3 +122,27 @@ def test_verifier_names_op_and_mismatch():
     ctx, _module, op = build([[0, -1], [0, 0]], 5)
     with ctx, pytest.raises(FretsawError, match="'pconv.conv2d' op: packed_weights has 5 elements .* keep 6"):
         pconv.verify_conv2d(op)
+
+
+@pytest.mark.parametrize("attributes,message", [
+    ({"filter_order": [0, 0]}, "filter_order must be a permutation of the 2 filters"),
+    ({"filter_order": [1, 0], "filter_groups": [0, 1]}, "filter_groups must rise strictly from 0 to 2"),
+    ({"filter_groups": [0, 2]}, "need filter_order"),
+    ({"filter_order": [1, 0], "filter_groups": [0, 2], "fkw_stride": [0, 1, 3], "fkw_index": [0, 1, 0]},
+     "fkw_stride does not count the kept kernels"),
+    ({"filter_order": [1, 0], "filter_groups": [0, 2], "fkw_stride": [0, 2, 3], "fkw_index": [1, 0, 0]},
+     "fkw_index does not list"),
+    ({"filter_order": [1, 0], "filter_groups": [0, 2], "fkw_stride": [0, 2, 3]}, "come together"),
+])
+def test_verifier_checks_reorder_and_fkw_attributes(attributes, message):
+    ctx, _module, op = build([[0, -1], [0, 0]], 6)
+    with ctx:
+        pconv.verify_conv2d(op)
+        for name, values in attributes.items():
+            op.attributes[name] = ir.DenseElementsAttr.get(np.array(values, dtype=np.int32))
+        with pytest.raises(FretsawError, match=f"'pconv.conv2d' op: .*{message}"):
+            pconv.verify_conv2d(op)
+        if "fkw_index" in attributes:  # the right arrays pass: filter 1 (2 kernels) first
+            op.attributes["fkw_stride"] = ir.DenseElementsAttr.get(np.array([0, 2, 3], dtype=np.int32))
+            op.attributes["fkw_index"] = ir.DenseElementsAttr.get(np.array([0, 1, 0], dtype=np.int32))
+            pconv.verify_conv2d(op)

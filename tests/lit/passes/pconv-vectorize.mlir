@@ -1,5 +1,5 @@
 // RUN: fretsaw-opt %s --split-input-file --pass-pipeline='builtin.module(pconv-vectorize{width=4 rows=2 vectors=1}, canonicalize, cse)' | filecheck %s
-// RUN: fretsaw-opt %s --split-input-file --pass-pipeline='builtin.module(pconv-vectorize{width=4 tile=2}, canonicalize, cse)' | filecheck %s --check-prefix=TILED
+// RUN: fretsaw-opt %s --split-input-file --pass-pipeline='builtin.module(pconv-pack-fkw, pconv-vectorize{width=4 tile=2}, canonicalize, cse)' | filecheck %s --check-prefix=TILED
 
 // Two patterns (2 and 3 taps), kernel (1, 0) removed, padding 1, bias and relu6, register
 // blocks of 2 output rows x 1 vector of 4 lanes.
@@ -7,8 +7,9 @@
 // end to end, room for the last block's taps: 48 floats a channel. The 5x5 outputs are computed
 // as 3 row pairs x 2 vectors of columns into a 6x8 temporary; the row pairs and filters are the
 // parallel work units.
-// Kept kernels are in runs, one per (filter, pattern): begin = [0, 1, 2, 3, 3] (filter 1 has
-// no kernel of pattern 1), channels [0, 1, 1], packed-weight offsets [0, 2, 5].
+// Without pconv-pack-fkw the kernels are read in canonical order (filters in order), in runs,
+// one per (filter, pattern): begin = [0, 1, 2, 3, 3] (filter 1 has no kernel of pattern 1),
+// channels [0, 1, 1], packed-weight offsets [0, 2, 5].
 // CHECK-LABEL: func.func @sparse
 // CHECK-NOT: pconv.conv2d
 // CHECK-DAG: arith.constant dense<[0, 1, 2, 3, 3]> : tensor<5xi32>
@@ -51,17 +52,23 @@ func.func @sparse(%x: tensor<1x2x4x4xf32>, %b: tensor<2xf32>) -> tensor<1x2x5x5x
 
 // -----
 
-// Tiles of 2 input channels: kernels are in runs per (channel tile, filter, pattern),
-// begin = [0, 2, 3] (channels 0 and 1 in tile 0, channel 3 in tile 1). The register block
-// (3 rows x 1 vector) starts from the bias, is parked in the temporary between tiles, and the
-// relu runs once all tiles are summed.
+// Tiles of 2 input channels after FKW packing: the FKW order is by pattern (channels 0, 2 then
+// 1, 3; weights [1 2][5 6][3 4][7 8]), the loops read tile by tile, one run per (tile, filter,
+// pattern): begin = [0, 1, 2, 3, 4], channels [0, 1, 2, 3], so the weights are regathered in
+// that order. The register block (3 rows x 1 vector) starts from the bias (none: zero), is
+// parked in the temporary between tiles, and the relu runs once all tiles are summed.
 // TILED-LABEL: func.func @tiled
-// TILED-DAG: arith.constant dense<[0, 2, 3]> : tensor<3xi32>
-// TILED-DAG: arith.constant dense<[0, 1, 3]> : tensor<3xi32>
+// TILED-DAG: arith.constant dense<[0, 1, 2, 3, 4]> : tensor<5xi32>
+// TILED-DAG: arith.constant dense<[0, 1, 2, 3]> : tensor<4xi32>
+// TILED-DAG: arith.constant dense<[0, 2, 4, 6]> : tensor<4xi32>
+// TILED-DAG: arith.constant dense<[1.000000e+00, 2.000000e+00, 3.000000e+00, 4.000000e+00, 5.000000e+00, 6.000000e+00, 7.000000e+00, 8.000000e+00]> : tensor<8xf32>
 // TILED: %[[TMP:.*]] = memref.alloc() : memref<1x1x3x4xf32>
 // TILED-COUNT-3: vector.store %{{.*}}, %[[TMP]]
 // TILED: scf.for
 // TILED-COUNT-3: vector.load %[[TMP]]
+// TILED: scf.for {{.*}} -> (vector<4xf32>, vector<4xf32>, vector<4xf32>)
+// TILED-COUNT-6: vector.fma
+// TILED: scf.yield
 // TILED: scf.for {{.*}} -> (vector<4xf32>, vector<4xf32>, vector<4xf32>)
 // TILED-COUNT-6: vector.fma
 // TILED: scf.yield
@@ -70,8 +77,8 @@ func.func @sparse(%x: tensor<1x2x4x4xf32>, %b: tensor<2xf32>) -> tensor<1x2x5x5x
 // TILED-NOT: vector.fma
 // TILED-COUNT-3: arith.maximumf
 func.func @tiled(%x: tensor<1x4x4x4xf32>) -> tensor<1x1x3x3xf32> {
-  %w = arith.constant dense<[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]> : tensor<6xf32>
-  %0 = "pconv.conv2d"(%x, %w) {patterns = dense<[[[true, false], [false, true]]]> : tensor<1x2x2xi1>, kernel_pattern = dense<[[0, 0, -1, 0]]> : tensor<1x4xi8>, strides = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>, groups = 1 : i64, activation = "relu", operandSegmentSizes = array<i32: 1, 1, 0>} : (tensor<1x4x4x4xf32>, tensor<6xf32>) -> tensor<1x1x3x3xf32>
+  %w = arith.constant dense<[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0]> : tensor<8xf32>
+  %0 = "pconv.conv2d"(%x, %w) {patterns = dense<[[[true, false], [false, true]], [[false, true], [true, false]]]> : tensor<2x2x2xi1>, kernel_pattern = dense<[[0, 1, 0, 1]]> : tensor<1x4xi8>, strides = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>, groups = 1 : i64, activation = "relu", operandSegmentSizes = array<i32: 1, 1, 0>} : (tensor<1x4x4x4xf32>, tensor<8xf32>) -> tensor<1x1x3x3xf32>
   return %0 : tensor<1x1x3x3xf32>
 }
 
