@@ -31,7 +31,8 @@ def stages(cpu: CpuTarget) -> tuple[tuple[str, str], ...]:
         ("pconv", "builtin.module(pconv-raise, canonicalize, cse, pconv-filter-kernel-reorder, pconv-pack-fkw)"),
         # pconv ops become SIMD loops over kept kernels and taps, register-blocked and tiled over
         # input channels (strided ones: scalar reference loops); the rest is still linalg on tensors
-        ("loops", f"builtin.module(pconv-vectorize{{width={cpu.vector_width} accumulators={cpu.accumulators}}}, "
+        ("loops", f"builtin.module(dense-vectorize{{width={cpu.vector_width}}}, "
+                   f"pconv-vectorize{{width={cpu.vector_width} accumulators={cpu.accumulators}}}, "
                    "pconv-lower, canonicalize, cse)"),
         # tensors become buffers; function results become caller-owned out-parameters; frees inserted
         ("bufferized", BUFFERIZE),

@@ -1,6 +1,7 @@
 """fretsaw.passes: fretsaw's own passes, one file each, and their registry."""
 
 from fretsaw.passes.base import ModulePass
+from fretsaw.passes.dense import DenseVectorize
 from fretsaw.passes.fkw import FilterKernelReorder, PackFkw
 from fretsaw.passes.lower import Lower
 from fretsaw.passes.raise_ import Raise
@@ -8,6 +9,6 @@ from fretsaw.passes.vectorize import Vectorize
 from fretsaw.passes.verify import Verify
 
 # pipeline name -> pass class; the pipeline parser looks names up here first.
-REGISTRY: dict[str, type[ModulePass]] = {p.name: p for p in (Raise, Verify, FilterKernelReorder, PackFkw, Lower, Vectorize)}
+REGISTRY: dict[str, type[ModulePass]] = {p.name: p for p in (Raise, Verify, FilterKernelReorder, PackFkw, Lower, Vectorize, DenseVectorize)}
 
 __all__ = ["REGISTRY", "ModulePass"]

@@ -99,3 +99,29 @@ def test_whole_network_pattern_pruned(name):
     assert stats["flops_reduction"] > 1.0
     pruned = [layer for layer in stats["layers"] if layer["kernel_size"] == [3, 3]][1:]
     assert pruned and all(key.count("1") == 4 for layer in pruned for key in layer["pattern_histogram"])
+
+
+@pytest.mark.parametrize("k,n,batch", [(64, 32, 1), (100, 40, 3), (300, 24, 2), (48, 10, 1)])
+def test_linear_layers(k, n, batch):
+    # N a multiple of the vector width (8 on AVX2) takes the SIMD lowering; 10 outputs stay scalar.
+    model = nn.Sequential(nn.Linear(k, n), nn.ReLU())
+    cm = check_against_torch(model, torch.randn(batch, k))
+    assert "linalg.transpose" not in cm.ir("loops")  # the weight transpose was folded at compile time
+
+
+class SharedInput(nn.Module):
+    """Three linear layers of one width: torch-mlir gives their matmuls one shared zero fill, and
+    an elementwise op reuses that fill's buffer in between."""
+
+    def __init__(self):
+        super().__init__()
+        self.l0, self.l1, self.l2 = nn.Linear(64, 64), nn.Linear(64, 64), nn.Linear(64, 64)
+
+    def forward(self, x):
+        y = torch.relu(self.l0(x))
+        return self.l1(y) + (y * 2 + 1) + self.l2(y)
+
+
+def test_linear_layers_sharing_a_fill():
+    cm = check_against_torch(SharedInput(), torch.randn(1, 64))
+    assert cm.ir("loops").count("vector.fma") >= 3  # all three took the SIMD lowering
