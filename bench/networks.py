@@ -1,0 +1,143 @@
+"""Whole networks at 1x3x224x224 (random weights), pattern-pruned PatDNN-style (8 patterns of 4
+weights per 3x3 kernel, a fraction of 3x3 kernels removed, first conv dense): fretsaw beside
+PyTorch eager running the dense model, same thread count, one run. Prints a markdown table and,
+with --json, writes the figures.
+
+    .venv/bin/python bench/networks.py [--networks vgg16,resnet18] [--repeats 10] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import numpy as np
+import torch
+from torch import nn
+
+import fretsaw
+from fretsaw.cli import median_ms
+from fretsaw.prune.patterns import random_pattern_prune
+
+
+def vgg16() -> nn.Module:
+    layers, cin = [], 3
+    for v in (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"):
+        if v == "M":
+            layers.append(nn.MaxPool2d(2))
+        else:
+            layers += [nn.Conv2d(cin, v, 3, padding=1), nn.ReLU()]
+            cin = v
+    return nn.Sequential(*layers, nn.Flatten(), nn.Linear(512 * 7 * 7, 4096), nn.ReLU(),
+                         nn.Linear(4096, 4096), nn.ReLU(), nn.Linear(4096, 1000))
+
+
+def conv_bn(cin: int, cout: int, kernel: int, stride: int = 1, groups: int = 1, act=nn.ReLU) -> list[nn.Module]:
+    return [nn.Conv2d(cin, cout, kernel, stride, kernel // 2, groups=groups, bias=False), nn.BatchNorm2d(cout)] + \
+        ([act()] if act else [])
+
+
+class Residual(nn.Module):
+    def __init__(self, body: nn.Module, shortcut: nn.Module, relu: bool = True):
+        super().__init__()
+        self.body, self.shortcut, self.relu = body, shortcut, relu
+
+    def forward(self, x):
+        y = self.body(x) + self.shortcut(x)
+        return torch.relu(y) if self.relu else y
+
+
+def resnet(bottleneck: bool, blocks: tuple[int, ...]) -> nn.Module:
+    layers, cin = conv_bn(3, 64, 7, 2) + [nn.MaxPool2d(3, 2, 1)], 64
+    for stage, count in enumerate(blocks):
+        width = 64 * 2 ** stage
+        cout = width * 4 if bottleneck else width
+        for i in range(count):
+            stride = 2 if stage and not i else 1
+            if bottleneck:
+                body = conv_bn(cin, width, 1) + conv_bn(width, width, 3, stride) + conv_bn(width, cout, 1, act=None)
+            else:
+                body = conv_bn(cin, width, 3, stride) + conv_bn(width, width, 3, act=None)
+            shortcut = nn.Sequential(*conv_bn(cin, cout, 1, stride, act=None)) if stride != 1 or cin != cout \
+                else nn.Identity()
+            layers.append(Residual(nn.Sequential(*body), shortcut))
+            cin = cout
+    return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(cin, 1000))
+
+
+def mobilenet_v2() -> nn.Module:
+    layers, cin = conv_bn(3, 32, 3, 2, act=nn.ReLU6), 32
+    for expand, cout, count, stride in ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2),
+                                        (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1)):
+        for i in range(count):
+            s, hidden = stride if i == 0 else 1, cin * expand
+            body = (conv_bn(cin, hidden, 1, act=nn.ReLU6) if expand != 1 else []) + \
+                conv_bn(hidden, hidden, 3, s, groups=hidden, act=nn.ReLU6) + conv_bn(hidden, cout, 1, act=None)
+            block = nn.Sequential(*body)
+            layers.append(Residual(block, nn.Identity(), relu=False) if s == 1 and cin == cout else block)
+            cin = cout
+    return nn.Sequential(*layers, *conv_bn(cin, 1280, 1, act=nn.ReLU6), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                         nn.Linear(1280, 1000))
+
+
+NETWORKS = {"vgg16": vgg16, "resnet18": lambda: resnet(False, (2, 2, 2, 2)),
+            "resnet50": lambda: resnet(True, (3, 4, 6, 3)), "mobilenet_v2": mobilenet_v2}
+
+
+def measure(name: str, args) -> dict:
+    torch.manual_seed(0)
+    model = NETWORKS[name]().eval()
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, nn.BatchNorm2d):  # inference statistics that are not the identity
+                m.running_mean.uniform_(-0.1, 0.1)
+                m.running_var.uniform_(0.5, 1.5)
+        random_pattern_prune(model, num_patterns=8, connectivity=args.connectivity)
+    x = torch.randn(1, 3, 224, 224)
+    start = time.perf_counter()
+    cm = fretsaw.compile(model, (x,), threads=args.threads)
+    compile_s = time.perf_counter() - start
+    with torch.no_grad():
+        want = model(x).numpy()
+        np.testing.assert_allclose(cm(x), want, rtol=1e-4, atol=1e-4 * float(np.abs(want).max()))
+        torch_ms = median_ms(lambda: model(x), args.repeats)
+    x_np = x.numpy()
+    fretsaw_ms = median_ms(lambda: cm(x_np), args.repeats)
+    stats = cm.stats()
+    return {"network": name, "fretsaw_ms": fretsaw_ms, "torch_eager_ms": torch_ms, "speedup": torch_ms / fretsaw_ms,
+            "conv_flops_reduction": stats["flops_reduction"], "compile_s": compile_s,
+            "useful_gflops": stats["sparse_flops"] / fretsaw_ms / 1e6}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--networks", default=",".join(NETWORKS), help=f"comma-separated: {', '.join(NETWORKS)}")
+    parser.add_argument("--connectivity", type=float, default=0.625, help="fraction of 3x3 kernels kept")
+    parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--threads", type=int, default=None, help="default: every core")
+    parser.add_argument("--json", help="also write the rows here")
+    args = parser.parse_args()
+    names = args.networks.split(",")
+    unknown = sorted(set(names) - set(NETWORKS))
+    if unknown:
+        parser.error(f"unknown network(s) {', '.join(unknown)}; choose from {', '.join(NETWORKS)}")
+    cpu = fretsaw.CompileOptions(threads=args.threads).cpu()
+    args.threads = cpu.threads
+    torch.set_num_threads(cpu.threads)
+    print(f"{cpu.threads} thread(s) each; {cpu.name}\n")
+    print("| network | fretsaw (pruned) | PyTorch eager (dense) | speedup | conv FLOPs cut | useful GFLOP/s | compile |")
+    print("|---|---|---|---|---|---|---|")
+    rows = []
+    for name in names:
+        row = measure(name, args)
+        rows.append(row)
+        print(f"| {name} | {row['fretsaw_ms']:.1f} ms | {row['torch_eager_ms']:.1f} ms | {row['speedup']:.2f}x | "
+              f"{row['conv_flops_reduction']:.2f}x | {row['useful_gflops']:.1f} | {row['compile_s']:.0f} s |", flush=True)
+    if args.json:
+        with open(args.json, "w") as out:
+            json.dump({"threads": cpu.threads, "cpu": cpu.name, "rows": rows}, out, indent=2)
+
+
+if __name__ == "__main__":
+    main()
