@@ -29,11 +29,11 @@ def stages(cpu: CpuTarget) -> tuple[tuple[str, str], ...]:
     return (
         # convolutions with constant weights become pconv ops, sparsity recovered from the weights
         ("pconv", "builtin.module(pconv-raise, canonicalize, cse, pconv-filter-kernel-reorder, pconv-pack-fkw)"),
-        # pconv ops become SIMD loops over kept kernels and taps, register-blocked and tiled over
-        # input channels (strided ones: scalar reference loops); the rest is still linalg on tensors
+        # linear layers and pconv ops become SIMD loops (pconv: over kept kernels and taps,
+        # register-blocked, tiled over input channels); the rest is still linalg on tensors
         ("loops", f"builtin.module(dense-vectorize{{width={cpu.vector_width}}}, "
                    f"pconv-vectorize{{width={cpu.vector_width} accumulators={cpu.accumulators}}}, "
-                   "pconv-lower, canonicalize, cse)"),
+                   "canonicalize, cse)"),
         # tensors become buffers; function results become caller-owned out-parameters; frees inserted
         ("bufferized", BUFFERIZE),
         # linalg to loops; scf.parallel loops to OpenMP threads; then everything to the LLVM dialect

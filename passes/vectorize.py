@@ -1,8 +1,8 @@
-"""pconv-vectorize: stride-1 pconv.conv2d becomes SIMD loops that skip removed kernels and zero taps.
+"""pconv-vectorize: pconv.conv2d becomes SIMD loops that skip removed kernels and zero taps.
 
-The input is copied into a zero-bordered buffer whose rows are laid end to end, so that every
-output position reads tap (kh, kw) at a fixed flat offset kh*dh*Wp + kw*dw (Wp the padded row
-length): one vector load per input vector, whatever the image width. Outputs are computed in
+The input is copied into a zero-bordered buffer whose rows are laid end to end (split into phase
+planes by the stride, see Layout), so that every output position reads tap (kh, kw) at a fixed
+flat offset: one vector load per input vector, whatever the image width or stride. Outputs are computed in
 register blocks of `rows` output rows x `vectors` vectors, chosen per conv so that few outputs
 past the image's edge are computed and about 8 accumulators hide the FMA latency. For each
 pattern, a branch-free loop runs over the filter's kept kernels of that pattern with the taps
@@ -11,10 +11,10 @@ loaded once and feeds every (tap, output row) that reads it (kernel-level load-r
 elimination: a tap of row kh for output row r reads the same vector as tap kh-1 for row r+1).
 Input channels are cut into tiles whose block rows fit in L1; each filter's partial sums are
 parked in the output between tiles. Work units (row groups x ranges of filters) run on threads
-through scf.parallel. Convs with a stride other than 1 are left for pconv-lower.
+through scf.parallel.
 
 Before:
-  %y = "pconv.conv2d"(%x, %w) {patterns = dense<...> : tensor<2x3x3xi1>, strides = array<i64: 1, 1>, ...}
+  %y = "pconv.conv2d"(%x, %w) {patterns = dense<...> : tensor<2x3x3xi1>, ...}
 After:
   scf.parallel (%unit) ... { scf.for %chunk ... { scf.for %tile ... { scf.for %co ... {
     %acc0:8 = scf.for %k = %run_begin to %run_end iter_args(%a0 = %partial0, ...) -> (vector<8xf32>, ...) {
@@ -39,7 +39,7 @@ from torch_mlir.dialects import arith, bufferization, memref, scf, vector
 from fretsaw.dialect import pconv
 from fretsaw.dialect.fkw import gather_kernels, taps_of
 from fretsaw.passes.base import ModulePass, verify_pconv
-from fretsaw.passes.lower import add, f32, index, load, load_index, loop, mul, read_buffer, table
+from fretsaw.passes.lower import add, f32, index, load, load_index, loop, mul, read_buffer, store, table
 
 
 @contextmanager
@@ -60,17 +60,25 @@ def ceil_div(a: int, b: int) -> int:
 class Layout:
     """The flat layout and register blocking of one conv (all static).
 
-    Outputs are computed in register blocks of `rows` output rows x `vectors` vectors of `width`
-    output columns. The output rows are cut into `groups` of `rows`, each row into `chunks` of
-    `vectors * width` columns; the few rows and columns past the output's edge are computed into
-    a padded temporary and dropped when it is copied out."""
+    The zero-padded input is split into phase planes by stride: plane (py, px) holds the padded
+    input's rows py, py + sh, ... and columns px, px + sw, ... (one plane when the stride is 1).
+    Output (y, x) then reads tap (kh, kw) at plane ((kh*dh) % sh, (kw*dw) % sw), position
+    (y + (kh*dh) // sh, x + (kw*dw) // sw): consecutive outputs read consecutive floats, for any
+    stride. Only the planes some tap reads are kept. Each plane's rows lie end to end with pitch
+    `row`. Outputs are computed in register blocks of `rows` output rows x `vectors` vectors of
+    `width` output columns: the output rows are cut into `groups` of `rows`, each row into
+    `chunks` of `vectors * width` columns; the rows and columns past the output's edge are
+    computed into a padded temporary and dropped when it is copied out."""
 
-    row: int        # Wp: padded input row length, the row pitch of the flat input
+    row: int        # row pitch of a plane: ceil(padded width / sw)
+    planes: tuple[tuple[int, int], ...]  # (row phase, column phase) of each kept plane
+    strides: tuple[int, int]
+    dilations: tuple[int, int]
     rows: int
     vectors: int
     groups: int
     chunks: int
-    in_length: int  # flat padded input length per channel, with room for the last block's taps
+    in_length: int  # flat length per plane, with room for the last block's taps
 
     @property
     def out_rows(self) -> int:
@@ -79,19 +87,26 @@ class Layout:
     def out_cols(self, width: int) -> int:
         return self.chunks * self.vectors * width
 
+    def tap(self, kh: int, kw: int) -> tuple[int, int, int]:
+        """(plane, row offset, column offset) that tap (kh, kw) reads for output (0, 0)."""
+        (sh, sw), (dh, dw) = self.strides, self.dilations
+        y, x = int(kh) * dh, int(kw) * dw
+        return self.planes.index((y % sh, x % sw)), y // sh, x // sw
+
     @classmethod
     def of(cls, conv: pconv.Conv2d, width: int, rows: int, vectors: int) -> "Layout":
         _, _, h, w = conv.input_shape
         top, left, bottom, right = conv.padding
-        kh, kw = conv.patterns.shape[1:]
-        dh, dw = conv.dilations
+        (sh, sw), (dh, dw) = conv.strides, conv.dilations
         _, _, oh, ow = conv.output_shape
-        row = w + left + right
+        taps = list(zip(*np.nonzero(conv.patterns.any(axis=0))))
+        planes = tuple(sorted({((int(kh) * dh) % sh, (int(kw) * dw) % sw) for kh, kw in taps}))
+        row = ceil_div(w + left + right, sw)
         groups, chunks = ceil_div(oh, rows), ceil_div(ow, vectors * width)
-        last_row = groups * rows - 1 + (kh - 1) * dh
-        reach = last_row * row + chunks * vectors * width + (kw - 1) * dw
-        length = max(reach, (h + top + bottom) * row)
-        return cls(row, rows, vectors, groups, chunks, ceil_div(length, width) * width)
+        last_row = groups * rows - 1 + max(int(kh) * dh // sh for kh, _ in taps)
+        reach = last_row * row + chunks * vectors * width + max(int(kw) * dw // sw for _, kw in taps)
+        length = max(reach, ceil_div(h + top + bottom, sh) * row)
+        return cls(row, planes, (sh, sw), (dh, dw), rows, vectors, groups, chunks, ceil_div(length, width) * width)
 
 
 def register_block(oh: int, ow: int, width: int, accumulators: int) -> tuple[int, int]:
@@ -188,38 +203,50 @@ def copy_rows(width: int, source, target, rows: int, length: int, source_at, tar
 
 
 def flat_input(conv: pconv.Conv2d, layout: Layout, width: int) -> ir.Value:
-    """memref<N x C x in_length>: the zero-padded input, rows laid end to end (channels in parallel)."""
+    """memref<N x C x planes x in_length>: the zero-padded input split into its phase planes, each
+    plane's rows laid end to end (channels in parallel)."""
     n, c, h, w = conv.input_shape
     top, left, _, _ = conv.padding
+    sh, sw = layout.strides
     source = read_buffer(conv.input)
-    flat = memref.AllocOp(ir.MemRefType.get([n, c, layout.in_length], ir.F32Type.get()), [], []).result
+    flat = memref.AllocOp(ir.MemRefType.get([n, c, len(layout.planes), layout.in_length], ir.F32Type.get()),
+                          [], []).result
     with loop(0, n) as i, parallel(0, c) as ch:
         zeros = splat(vector_type(width), 0.0)
-        with loop(0, layout.in_length // width) as j:
-            vstore(zeros, flat, [i, ch, mul(j, width)])
-        copy_rows(width, source, flat, h, w,
-                  source_at=lambda r, x: [i, ch, r, x],
-                  target_at=lambda r, x: [i, ch, add(mul(add(r, top), layout.row), add(x, left))])
+        with loop(0, len(layout.planes)) as plane, loop(0, layout.in_length // width) as j:
+            vstore(zeros, flat, [i, ch, plane, mul(j, width)])
+        if (sh, sw) == (1, 1):
+            copy_rows(width, source, flat, h, w,
+                      source_at=lambda r, x: [i, ch, r, x],
+                      target_at=lambda r, x: [i, ch, 0, add(mul(add(r, top), layout.row), add(x, left))])
+        for p, (py, px) in enumerate(layout.planes if (sh, sw) != (1, 1) else ()):  # deinterleave: plane rows / columns q hold input q*s + phase - pad
+            first_row, first_col = ceil_div(max(0, top - py), sh), ceil_div(max(0, left - px), sw)
+            end_row, end_col = (h - 1 + top - py) // sh + 1, (w - 1 + left - px) // sw + 1
+            with loop(first_row, max(first_row, end_row)) as q, loop(first_col, max(first_col, end_col)) as qx:
+                value = load(source, [i, ch, add(mul(q, sh), py - top), add(mul(qx, sw), px - left)])
+                store(value, flat, [i, ch, p, add(mul(q, layout.row), qx)])
     return flat
 
 
-def block_reads(taps, rows: int, vectors: int, width: int, dh: int, dw: int):
-    """The input vectors one kernel of a pattern reads for a register block, in input-row order:
-    ((input row, column offset), [(tap, accumulator), ...]) with each input vector listed once."""
-    reads: dict[tuple[int, int], list[tuple[int, int]]] = {}
+def block_reads(taps, layout: Layout, width: int):
+    """The input vectors one kernel of a pattern reads for a register block, plane by plane and
+    row by row: ((plane, row, column offset), [(tap, accumulator), ...]), each vector listed once."""
+    reads: dict[tuple[int, int, int], list[tuple[int, int]]] = {}
     for t, (kh, kw) in enumerate(taps):
-        for r in range(rows):
-            for v in range(vectors):
-                reads.setdefault((r + int(kh) * dh, int(kw) * dw + v * width), []).append((t, r * vectors + v))
+        plane, row, col = layout.tap(kh, kw)
+        for r in range(layout.rows):
+            for v in range(layout.vectors):
+                reads.setdefault((plane, row + r, col + v * width), []).append((t, r * layout.vectors + v))
     return sorted(reads.items())
 
 
 def channel_tile(conv: pconv.Conv2d, layout: Layout, width: int, budget: int) -> int:
     """Input channels per tile: the block's input rows of a tile of channels stay within `budget`
     bytes of cache while every filter of the work unit runs over them."""
-    kh, kw = conv.patterns.shape[1:]
-    dh, dw = conv.dilations
-    lines = (layout.rows + (kh - 1) * dh) * (ceil_div((layout.vectors * width + (kw - 1) * dw) * 4, 64) + 1)
+    taps = list(zip(*np.nonzero(conv.patterns.any(axis=0))))
+    reach_rows = max(layout.tap(kh, kw)[1] for kh, kw in taps) + layout.rows
+    reach_cols = max(layout.tap(kh, kw)[2] for kh, kw in taps) + layout.vectors * width
+    lines = len(layout.planes) * reach_rows * (ceil_div(reach_cols * 4, 64) + 1)
     cin_g = conv.input_shape[1] // conv.groups
     return max(1, min(cin_g, budget // (lines * 64)))
 
@@ -283,8 +310,8 @@ def vectorize_conv2d(op, width: int, accumulators: int, rows: int = 0, vectors: 
                         weights = [vector.BroadcastOp(vtype, load(w, [add(base, t)])).result for t in range(len(taps))]
                         # kernel-level load sharing: each input vector of the block is loaded once and
                         # feeds every (tap, output row) that reads it, input row by input row
-                        for (row, col), uses in block_reads(taps, rows, vectors, width, *conv.dilations):
-                            value = vload(width, x, [i_n, ci, add(corner, row * layout.row + col)])
+                        for (plane, row, col), uses in block_reads(taps, layout, width):
+                            value = vload(width, x, [i_n, ci, plane, add(corner, row * layout.row + col)])
                             for t, a in uses:
                                 carried[a] = vector.FMAOp(weights[t], value, carried[a]).result
                         scf.YieldOp(carried)
@@ -335,8 +362,8 @@ def activation(kind: str, values: list, vtype) -> list:
 
 @dataclasses.dataclass(frozen=True)
 class Vectorize(ModulePass):
-    """Lower stride-1 pconv.conv2d to SIMD loops over kept kernels and kept taps, a register block
-    of output rows x vectors per filter."""
+    """Lower pconv.conv2d to SIMD loops over kept kernels and kept taps, a register block of output
+    rows x vectors per filter."""
 
     name: ClassVar[str] = "pconv-vectorize"
     width: int = 8          # fp32 lanes of the target's vectors (the backend fills this from its target)
@@ -350,6 +377,5 @@ class Vectorize(ModulePass):
     def run(self, module: ir.Operation) -> None:
         verify_pconv(module)
         for op in pconv.walk_ops(module, pconv.CONV2D):
-            if pconv.Conv2d(op).strides == [1, 1]:
-                vectorize_conv2d(op, self.width, self.accumulators, self.rows, self.vectors, self.tile, self.cache)
+            vectorize_conv2d(op, self.width, self.accumulators, self.rows, self.vectors, self.tile, self.cache)
         module.verify()

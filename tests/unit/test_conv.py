@@ -132,3 +132,21 @@ def test_random_shapes(cin, cout, size, kernel, stride, pad, dilation, bias, kee
 def test_batch_of_two():
     conv = nn.Conv2d(3, 4, 3, padding=1)
     check_against_torch(conv_net(conv, "relu"), torch.randn(2, 3, 6, 6))
+
+
+@pytest.mark.parametrize("stride,groups", [(1, 1), (2, 2)])
+def test_reference_lowering(monkeypatch, stride, groups):
+    # pconv-lower (scalar, not in the default pipeline) in place of pconv-vectorize, FKW-packed.
+    from fretsaw.backends import host
+    default = host.stages
+
+    def reference(cpu):
+        return tuple((name, text.replace(f"pconv-vectorize{{width={cpu.vector_width} "
+                                         f"accumulators={cpu.accumulators}}}", "pconv-lower"))
+                     for name, text in default(cpu))
+
+    monkeypatch.setattr(host, "stages", reference)
+    conv = nn.Conv2d(6, 8, 3, stride=stride, padding=1, groups=groups)
+    prune_(conv, np.random.default_rng(4), 0.6)
+    cm = check_against_torch(conv_net(conv, "relu"), torch.randn(1, 6, 9, 9))
+    assert "scf.index_switch" in cm.ir("loops") and "vector.fma" not in cm.ir("loops")

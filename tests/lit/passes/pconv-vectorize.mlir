@@ -15,7 +15,7 @@
 // CHECK-DAG: arith.constant dense<[0, 1, 2, 3, 3]> : tensor<5xi32>
 // CHECK-DAG: arith.constant dense<[0, 1, 1]> : tensor<3xi32>
 // CHECK-DAG: arith.constant dense<[0, 2, 5]> : tensor<3xi32>
-// CHECK: %[[X:.*]] = memref.alloc() : memref<1x2x48xf32>
+// CHECK: %[[X:.*]] = memref.alloc() : memref<1x2x1x48xf32>
 // CHECK: scf.parallel
 // CHECK: %[[TMP:.*]] = memref.alloc() : memref<1x2x6x8xf32>
 // CHECK: scf.parallel
@@ -84,13 +84,25 @@ func.func @tiled(%x: tensor<1x4x4x4xf32>) -> tensor<1x1x3x3xf32> {
 
 // -----
 
-// A strided conv is left for pconv-lower.
+// Stride 2: the 5x5 input is split into phase planes; the pattern's taps (0, 0), (1, 1), (2, 2)
+// read plane (0, 0) (rows and columns 0, 2, 4) and plane (1, 1) (rows and columns 1, 3), each
+// with rows of 3 laid end to end, so every tap is again one vector load at a fixed offset:
+// tap (0, 0) at plane 0 + 0, tap (2, 2) at plane 0 + 3 + 1, tap (1, 1) at plane 1 + 0.
 // CHECK-LABEL: func.func @strided
+// CHECK-NOT: pconv.conv2d
+// CHECK: %[[X:.*]] = memref.alloc() : memref<1x1x2x12xf32>
+// Deinterleaving copies: plane 0 from input rows / columns 2q, plane 1 from 2q + 1.
+// CHECK: memref.store %{{.*}}, %[[X]][%c0, %c0, %c0, %{{.*}}]
+// CHECK: memref.store %{{.*}}, %[[X]][%c0, %c0, %c1, %{{.*}}]
+// CHECK: vector.load %[[X]][%c0, %c0, %c0, %c0]
+// CHECK: vector.load %[[X]][%c0, %c0, %c0, %c4]
+// CHECK: vector.load %[[X]][%c0, %c0, %c1, %c0]
+// CHECK-NOT: memref.load
+// CHECK: vector.maskedstore
 // TILED-LABEL: func.func @strided
-// TILED: "pconv.conv2d"
-// CHECK: "pconv.conv2d"
-// CHECK-NOT: vector.
-func.func @strided(%x: tensor<1x3x5x5xf32>, %w: tensor<27xf32>) -> tensor<1x3x2x2xf32> {
-  %0 = "pconv.conv2d"(%x, %w) {patterns = dense<true> : tensor<1x3x3xi1>, kernel_pattern = dense<0> : tensor<3x1xi8>, strides = array<i64: 2, 2>, padding = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>, groups = 3 : i64, activation = "none", operandSegmentSizes = array<i32: 1, 1, 0>} : (tensor<1x3x5x5xf32>, tensor<27xf32>) -> tensor<1x3x2x2xf32>
-  return %0 : tensor<1x3x2x2xf32>
+// TILED-NOT: pconv.conv2d
+func.func @strided(%x: tensor<1x1x5x5xf32>) -> tensor<1x1x2x2xf32> {
+  %w = arith.constant dense<[1.0, 2.0, 3.0]> : tensor<3xf32>
+  %0 = "pconv.conv2d"(%x, %w) {patterns = dense<[[[true, false, false], [false, true, false], [false, false, true]]]> : tensor<1x3x3xi1>, kernel_pattern = dense<0> : tensor<1x1xi8>, strides = array<i64: 2, 2>, padding = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>, groups = 1 : i64, activation = "none", operandSegmentSizes = array<i32: 1, 1, 0>} : (tensor<1x1x5x5xf32>, tensor<3xf32>) -> tensor<1x1x2x2xf32>
+  return %0 : tensor<1x1x2x2xf32>
 }
