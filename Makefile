@@ -1,5 +1,5 @@
 # The two commands of the README. Each bootstraps what is missing, then does its job.
-.PHONY: setup demo test unit lit clean
+.PHONY: setup demo test unit lit bench clean
 
 setup:
 	@bash scripts/bootstrap.sh
@@ -16,6 +16,12 @@ unit: setup
 
 lit: setup
 	.venv/bin/lit -v tests/lit
+
+# Benchmarks (not tests): installs the dense peers, then prints the README's Status tables.
+bench: setup
+	.venv/bin/pip install -q -r bench/requirements.txt
+	.venv/bin/python bench/conv_layers.py
+	.venv/bin/python bench/networks.py --json bench/networks.json
 
 clean:
 	rm -rf .venv build *.egg-info

@@ -1,7 +1,8 @@
 """Whole networks at 1x3x224x224 (random weights), pattern-pruned PatDNN-style (8 patterns of 4
-weights per 3x3 kernel, a fraction of 3x3 kernels removed, first conv dense): fretsaw beside
-PyTorch eager running the dense model, same thread count, one run. Prints a markdown table and,
-with --json, writes the figures.
+weights per 3x3 kernel, a fraction of 3x3 kernels removed, first conv dense): fretsaw beside the
+dense peers running the same model (PyTorch eager, and ONNX Runtime when installed: `make bench`
+installs it), same thread count, one run. Prints a markdown table and, with --json, writes the
+figures.
 
     .venv/bin/python bench/networks.py [--networks vgg16,resnet18] [--repeats 10] [--json out.json]
 """
@@ -9,8 +10,10 @@ with --json, writes the figures.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import time
+import warnings
 
 import numpy as np
 import torch
@@ -85,6 +88,23 @@ NETWORKS = {"vgg16": vgg16, "resnet18": lambda: resnet(False, (2, 2, 2, 2)),
             "resnet50": lambda: resnet(True, (3, 4, 6, 3)), "mobilenet_v2": mobilenet_v2}
 
 
+def onnxruntime_session(model: nn.Module, x: torch.Tensor, threads: int):
+    """A callable running `model` in ONNX Runtime (CPU, `threads` intra-op threads), or None when
+    onnxruntime is not installed."""
+    try:
+        import onnxruntime
+    except ImportError:
+        return None
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model, (x,), buffer, dynamo=False, input_names=["x"])
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
+    session = onnxruntime.InferenceSession(buffer.getvalue(), options, providers=["CPUExecutionProvider"])
+    return lambda a: session.run(None, {"x": a})[0]
+
+
 def measure(name: str, args) -> dict:
     torch.manual_seed(0)
     model = NETWORKS[name]().eval()
@@ -104,10 +124,16 @@ def measure(name: str, args) -> dict:
         torch_ms = median_ms(lambda: model(x), args.repeats)
     x_np = x.numpy()
     fretsaw_ms = median_ms(lambda: cm(x_np), args.repeats)
+    ort = onnxruntime_session(model, x, args.threads)
+    ort_ms = None
+    if ort is not None:
+        np.testing.assert_allclose(ort(x_np), want, rtol=1e-4, atol=1e-4 * float(np.abs(want).max()))
+        ort_ms = median_ms(lambda: ort(x_np), args.repeats)
+    best = min(t for t in (torch_ms, ort_ms) if t is not None)
     stats = cm.stats()
-    return {"network": name, "fretsaw_ms": fretsaw_ms, "torch_eager_ms": torch_ms, "speedup": torch_ms / fretsaw_ms,
-            "conv_flops_reduction": stats["flops_reduction"], "compile_s": compile_s,
-            "useful_gflops": stats["sparse_flops"] / fretsaw_ms / 1e6}
+    return {"network": name, "fretsaw_ms": fretsaw_ms, "torch_eager_ms": torch_ms, "onnxruntime_ms": ort_ms,
+            "speedup_over_best_peer": best / fretsaw_ms, "conv_flops_reduction": stats["flops_reduction"],
+            "compile_s": compile_s, "useful_gflops": stats["sparse_flops"] / fretsaw_ms / 1e6}
 
 
 def main() -> None:
@@ -126,14 +152,17 @@ def main() -> None:
     args.threads = cpu.threads
     torch.set_num_threads(cpu.threads)
     print(f"{cpu.threads} thread(s) each; {cpu.name}\n")
-    print("| network | fretsaw (pruned) | PyTorch eager (dense) | speedup | conv FLOPs cut | useful GFLOP/s | compile |")
-    print("|---|---|---|---|---|---|---|")
+    print("| network | fretsaw (pruned) | PyTorch eager (dense) | ONNX Runtime (dense) | speedup over best peer "
+          "| conv FLOPs cut | useful GFLOP/s | compile |")
+    print("|---|---|---|---|---|---|---|---|")
     rows = []
     for name in names:
         row = measure(name, args)
         rows.append(row)
-        print(f"| {name} | {row['fretsaw_ms']:.1f} ms | {row['torch_eager_ms']:.1f} ms | {row['speedup']:.2f}x | "
-              f"{row['conv_flops_reduction']:.2f}x | {row['useful_gflops']:.1f} | {row['compile_s']:.0f} s |", flush=True)
+        ort = f"{row['onnxruntime_ms']:.1f} ms" if row["onnxruntime_ms"] is not None else "not installed (make bench)"
+        print(f"| {name} | {row['fretsaw_ms']:.1f} ms | {row['torch_eager_ms']:.1f} ms | {ort} | "
+              f"{row['speedup_over_best_peer']:.2f}x | {row['conv_flops_reduction']:.2f}x | {row['useful_gflops']:.1f} | "
+              f"{row['compile_s']:.0f} s |", flush=True)
     if args.json:
         with open(args.json, "w") as out:
             json.dump({"threads": cpu.threads, "cpu": cpu.name, "rows": rows}, out, indent=2)

@@ -111,12 +111,15 @@ def repack(values: np.ndarray, canonical: np.ndarray, table: Fkw, patterns: np.n
 
 def unpack(values: np.ndarray, table: Fkw, patterns: np.ndarray, kernel_shape: tuple[int, int]) -> np.ndarray:
     """The dense (Cout, Cin/groups, KH, KW) weights of weights packed as `table` says."""
-    weight = np.zeros(kernel_shape + patterns.shape[1:], dtype=np.float32)
+    weight = np.zeros(kernel_shape + (patterns[0].size,), dtype=np.float32)
     positions = np.repeat(np.arange(len(table.stride) - 1) // len(patterns), np.diff(table.stride))
-    for k, (q, ci, p) in enumerate(zip(positions, table.index, table.pattern)):
-        taps = int(patterns[p].sum())
-        weight[table.order[q], ci][patterns[p]] = values[table.weight[k]:table.weight[k] + taps]
-    return weight
+    filters = table.order[positions]
+    for p, mask in enumerate(patterns.reshape(len(patterns), -1)):  # one gather per pattern
+        kernels = np.nonzero(table.pattern == p)[0]
+        taps = np.nonzero(mask)[0]
+        rows = values[table.weight[kernels][:, None] + np.arange(len(taps))]
+        weight[filters[kernels][:, None], table.index[kernels][:, None], taps[None, :]] = rows
+    return weight.reshape(kernel_shape + patterns.shape[1:])
 
 
 def check(patterns, kernel_pattern, order, groups, stride, index) -> str | None:

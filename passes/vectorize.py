@@ -37,6 +37,7 @@ from torch_mlir import ir
 from torch_mlir.dialects import arith, bufferization, memref, scf, vector
 
 from fretsaw.dialect import pconv
+from fretsaw.dialect import fkw as fkw_tables
 from fretsaw.dialect.fkw import gather_kernels, taps_of
 from fretsaw.passes.base import ModulePass, verify_pconv
 from fretsaw.passes.lower import add, f32, index, load, load_index, loop, mul, read_buffer, store, table
@@ -251,6 +252,27 @@ def channel_tile(conv: pconv.Conv2d, layout: Layout, width: int, budget: int) ->
     return max(1, min(cin_g, budget // (lines * 64)))
 
 
+def filter_block(conv: pconv.Conv2d) -> int:
+    """Filters computed together (filter-level load sharing): 4 or 2 when every kernel is kept
+    with the one pattern (a dense layer: all filters read the same input vectors), else 1."""
+    if len(conv.patterns) != 1 or (conv.kernel_pattern != 0).any() or conv.packed_values() is None:
+        return 1
+    cout_g = conv.output_shape[1] // conv.groups
+    return next(f for f in (4, 2, 1) if cout_g % f == 0)
+
+
+def block_weights(conv: pconv.Conv2d, fkw, fblock: int) -> tuple[ir.Value, np.ndarray]:
+    """A dense layer's weights as its filter blocks read them: block, input channel, filter of the
+    block, tap."""
+    cout, cin_g = conv.kernel_pattern.shape
+    mask = conv.patterns[0]
+    dense = fkw_tables.unpack(conv.packed_values(), fkw, conv.patterns, (cout, cin_g))[:, :, mask]
+    values = dense.reshape(cout // fblock, fblock, cin_g, -1).transpose(0, 2, 1, 3).ravel()
+    wtype = conv.packed_weights.type
+    block_order = arith.ConstantOp(wtype, ir.DenseElementsAttr.get(np.ascontiguousarray(values), type=wtype))
+    return block_order.result, np.zeros(1, dtype=np.int64)  # no per-kernel offsets: the layout is regular
+
+
 def vectorize_conv2d(op, width: int, accumulators: int, rows: int = 0, vectors: int = 0,
                      tile: int = 0, cache: int = 32768) -> None:
     conv = pconv.Conv2d(op)
@@ -258,20 +280,25 @@ def vectorize_conv2d(op, width: int, accumulators: int, rows: int = 0, vectors: 
     n, cin, _, _ = conv.input_shape
     _, cout, oh, ow = conv.output_shape
     cin_g, cout_g = cin // conv.groups, cout // conv.groups
+    fblock = filter_block(conv)
     if not (rows and vectors):
-        rows, vectors = register_block(oh, ow, width, accumulators)
+        rows, vectors = register_block(oh, ow, width, max(1, accumulators // fblock))
     layout = Layout.of(conv, width, rows, vectors)
     tile = min(tile, cin_g) if tile else channel_tile(conv, layout, width, cache)
     tiles = ceil_div(cin_g, tile)
     chunk = vectors * width
     fkw = conv.fkw()
     runs = PatternRuns.build(fkw, tile, tiles)
-    bounds = unit_bounds(fkw, patterns, layout.groups)
+    if fblock > 1:  # filter blocks in filter order (all filters are alike), cut into equal units
+        wanted = min(cout // fblock, max(1, ceil_div(32, layout.groups)))
+        bounds = np.unique(np.linspace(0, cout // fblock, wanted + 1).round().astype(np.int64))
+    else:
+        bounds = unit_bounds(fkw, patterns, layout.groups)
     split = len(bounds) - 1
     with ir.InsertionPoint(op), op.location:
         vtype = vector_type(width)
         x = flat_input(conv, layout, width)
-        weights, offsets = runs.weights(conv, fkw)
+        weights, offsets = runs.weights(conv, fkw) if fblock == 1 else block_weights(conv, fkw, fblock)
         w = read_buffer(weights)
         b = read_buffer(conv.bias) if conv.bias is not None else None
         order, begin, channel, offset, unit = (
@@ -281,19 +308,21 @@ def vectorize_conv2d(op, width: int, accumulators: int, rows: int = 0, vectors: 
         with loop(0, n) as i_n, parallel(0, layout.groups * split) as unit_id:
             y0 = mul(arith.DivUIOp(unit_id, index(split)).result, rows)
             part = arith.RemUIOp(unit_id, index(split)).result
-            first, last = load_index(unit, part), load_index(unit, add(part, 1))  # filter positions
+            first, last = load_index(unit, part), load_index(unit, add(part, 1))  # filter positions / blocks
             with loop(0, layout.chunks) as j:
                 x0 = mul(j, chunk)
                 corner = add(mul(y0, layout.row), x0)  # flat input offset of the block's tap (0, 0)
                 at = [(add(y0, r), add(x0, v * width)) for r in range(rows) for v in range(vectors)]
 
-                def bias(co):
-                    value = load(b, [co]) if b is not None else f32(0.0)
-                    return [vector.BroadcastOp(vtype, value).result] * len(at)
+                def bias(cos):
+                    values = [load(b, [co]) if b is not None else f32(0.0) for co in cos]
+                    return [vector.BroadcastOp(vtype, value).result for value in values for _ in at]
 
-                def kernels(q, co, tl, accs):
-                    """The filter at position q over channel tile tl: its runs, pattern by pattern."""
-                    group_base = mul(arith.DivUIOp(co, index(cout_g)).result, cin_g)
+                def kernels(q, cos, tl, accs):
+                    """The filter at position q (or filter block q) over channel tile tl."""
+                    group_base = mul(arith.DivUIOp(cos[0], index(cout_g)).result, cin_g)
+                    if fblock > 1:
+                        return block_channels(q, tl, accs, group_base)
                     for p in range(len(patterns)):
                         accs = kernel_run(p, add(mul(add(mul(tl, cout), q), len(patterns)), p), accs, group_base)
                     return accs
@@ -317,30 +346,57 @@ def vectorize_conv2d(op, width: int, accumulators: int, rows: int = 0, vectors: 
                         scf.YieldOp(carried)
                     return list(loop_op.results)
 
-                def store_block(co, accs):
-                    for acc, (y, xo) in zip(accs, at):
-                        vstore(acc, tmp, [i_n, co, y, xo])
+                def block_channels(q, tl, accs, group_base):
+                    """A block of `fblock` alike filters over channel tile tl: one loop over the
+                    channels, each input vector loaded once for every tap, row and filter."""
+                    taps = list(zip(*np.nonzero(patterns[0])))
+                    end = arith.MinUIOp(add(mul(tl, tile), tile), index(cin_g)).result
+                    loop_op = scf.ForOp(mul(tl, tile), end, index(1), accs)
+                    with ir.InsertionPoint(loop_op.body):
+                        k = loop_op.induction_variable
+                        ci = add(group_base, k)
+                        base = mul(add(mul(q, cin_g), k), fblock * len(taps))  # block_weights' layout
+                        weights = [[vector.BroadcastOp(vtype, load(w, [add(base, f * len(taps) + t)])).result
+                                    for t in range(len(taps))] for f in range(fblock)]
+                        carried = list(loop_op.inner_iter_args)
+                        for (plane, row, col), uses in block_reads(taps, layout, width):
+                            value = vload(width, x, [i_n, ci, plane, add(corner, row * layout.row + col)])
+                            for t, a in uses:
+                                for f in range(fblock):
+                                    i = f * len(at) + a
+                                    carried[i] = vector.FMAOp(weights[f][t], value, carried[i]).result
+                        scf.YieldOp(carried)
+                    return list(loop_op.results)
 
-                def load_block(co):
-                    return [vload(width, tmp, [i_n, co, y, xo]) for y, xo in at]
+                def store_block(cos, accs):
+                    for i, acc in enumerate(accs):
+                        y, xo = at[i % len(at)]
+                        vstore(acc, tmp, [i_n, cos[i // len(at)], y, xo])
+
+                def load_block(cos):
+                    return [vload(width, tmp, [i_n, co, y, xo]) for co in cos for y, xo in at]
 
                 @contextmanager
                 def filters():
-                    """`with filters() as (q, co):` the unit's filter positions, in filter_order."""
+                    """`with filters() as (q, cos):` the unit's filter positions in filter_order
+                    (one filter each), or its filter blocks (`fblock` consecutive filters each)."""
                     with loop(first, last) as q:
-                        yield q, load_index(order, q)
+                        if fblock == 1:
+                            yield q, [load_index(order, q)]
+                        else:
+                            yield q, [add(mul(q, fblock), f) for f in range(fblock)]
 
                 if tiles == 1:  # the whole filter in registers: bias in, activation out
-                    with filters() as (q, co):
-                        store_block(co, activation(conv.activation, kernels(q, co, index(0), bias(co)), vtype))
+                    with filters() as (q, cos):
+                        store_block(cos, activation(conv.activation, kernels(q, cos, index(0), bias(cos)), vtype))
                 else:  # channel tile by channel tile, the accumulators parked in the output between tiles
-                    with filters() as (q, co):
-                        store_block(co, bias(co))
-                    with loop(0, tiles) as tl, filters() as (q, co):
-                        store_block(co, kernels(q, co, tl, load_block(co)))
+                    with filters() as (q, cos):
+                        store_block(cos, bias(cos))
+                    with loop(0, tiles) as tl, filters() as (q, cos):
+                        store_block(cos, kernels(q, cos, tl, load_block(cos)))
                     if conv.activation != "none":
-                        with filters() as (q, co):
-                            store_block(co, activation(conv.activation, load_block(co), vtype))
+                        with filters() as (q, cos):
+                            store_block(cos, activation(conv.activation, load_block(cos), vtype))
         out = memref.AllocOp(ir.MemRefType.get([n, cout, oh, ow], ir.F32Type.get()), [], []).result
         with loop(0, n) as i_n, parallel(0, cout) as co:
             copy_rows(width, tmp, out, oh, ow,

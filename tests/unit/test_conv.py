@@ -89,13 +89,16 @@ def test_vector_widths_and_threads(width, threads):
         np.testing.assert_allclose(cm(x), model(x).numpy(), rtol=1e-4, atol=1e-5)
 
 
-@pytest.mark.parametrize("cin,cout,groups,activation", [(80, 6, 1, "relu"), (96, 8, 2, "relu6"), (56, 5, 1, "none")])
-def test_channel_tiles(cin, cout, groups, activation):
+@pytest.mark.parametrize("cin,cout,groups,activation,keep", [(80, 6, 1, "relu", 0.5), (96, 8, 2, "relu6", 0.5),
+                                                             (56, 5, 1, "none", 0.5), (80, 8, 1, "relu", 1.0),
+                                                             (96, 12, 3, "relu6", 1.0)])
+def test_channel_tiles(cin, cout, groups, activation, keep):
     # More input channels per group than one cache tile holds at any vector width (at most about
     # 25 for these 8x8 images): partial sums are parked in the output between tiles, the bias
-    # comes first and the activation last.
+    # comes first and the activation last. keep=1.0 is a dense layer: blocks of filters share loads.
     conv = nn.Conv2d(cin, cout, 3, padding=1, groups=groups)
-    prune_(conv, np.random.default_rng(3), 0.5)
+    if keep < 1.0:
+        prune_(conv, np.random.default_rng(3), keep)
     check_against_torch(conv_net(conv, activation), torch.randn(1, cin, 8, 8))
 
 
@@ -132,6 +135,16 @@ def test_random_shapes(cin, cout, size, kernel, stride, pad, dilation, bias, kee
 def test_batch_of_two():
     conv = nn.Conv2d(3, 4, 3, padding=1)
     check_against_torch(conv_net(conv, "relu"), torch.randn(2, 3, 6, 6))
+
+
+@pytest.mark.parametrize("cout,stride,kernel", [(8, 1, 1), (12, 2, 1), (6, 2, 3), (16, 1, 3)])
+def test_dense_filter_blocks(cout, stride, kernel):
+    # Dense layers (1x1 and 3x3, any stride) compute blocks of 4 or 2 filters that share each
+    # input vector; the blocks split evenly into the threads' work units.
+    conv = nn.Conv2d(10, cout, kernel, stride=stride, padding=kernel // 2)
+    cm = check_against_torch(conv_net(conv, "relu6"), torch.randn(1, 10, 11, 13))
+    loops = cm.ir("loops")
+    assert loops.count("vector.fma") >= 2 * loops.count("vector.load")  # each load feeds several filters
 
 
 @pytest.mark.parametrize("stride,groups", [(1, 1), (2, 2)])
