@@ -297,12 +297,17 @@ def vectorize_conv2d(op, width: int, accumulators: int, rows: int = 0, vectors: 
     split = len(bounds) - 1
     with ir.InsertionPoint(op), op.location:
         vtype = vector_type(width)
-        x = flat_input(conv, layout, width)
+        exact = (layout.out_rows, layout.out_cols(width)) == (oh, ow)
+        # no padding, stride 1 and blocks that tile the output: every read stays inside its input
+        # row, so the input is read in place instead of copied into the flat layout
+        direct = exact and conv.strides == [1, 1] and not any(conv.padding)
+        x = read_buffer(conv.input) if direct else flat_input(conv, layout, width)
         weights, offsets = runs.weights(conv, fkw) if fblock == 1 else block_weights(conv, fkw, fblock)
         w = read_buffer(weights)
         b = read_buffer(conv.bias) if conv.bias is not None else None
         order, begin, channel, offset, unit = (
             table(t) for t in (fkw.order, runs.begin, fkw.index[runs.kernels], offsets, bounds))
+        # the blocks' output: the result itself when the blocks tile it exactly, else a padded temporary
         tmp = memref.AllocOp(ir.MemRefType.get([n, cout, layout.out_rows, layout.out_cols(width)],
                                                ir.F32Type.get()), [], []).result
         with loop(0, n) as i_n, parallel(0, layout.groups * split) as unit_id:
@@ -313,6 +318,12 @@ def vectorize_conv2d(op, width: int, accumulators: int, rows: int = 0, vectors: 
                 x0 = mul(j, chunk)
                 corner = add(mul(y0, layout.row), x0)  # flat input offset of the block's tap (0, 0)
                 at = [(add(y0, r), add(x0, v * width)) for r in range(rows) for v in range(vectors)]
+
+                def read_at(ci, plane, row, col):
+                    """Indices of the input vector at (row, col) from the block's corner."""
+                    if direct:
+                        return [i_n, ci, add(y0, row), add(x0, col)]
+                    return [i_n, ci, plane, add(corner, row * layout.row + col)]
 
                 def bias(cos):
                     values = [load(b, [co]) if b is not None else f32(0.0) for co in cos]
@@ -340,7 +351,7 @@ def vectorize_conv2d(op, width: int, accumulators: int, rows: int = 0, vectors: 
                         # kernel-level load sharing: each input vector of the block is loaded once and
                         # feeds every (tap, output row) that reads it, input row by input row
                         for (plane, row, col), uses in block_reads(taps, layout, width):
-                            value = vload(width, x, [i_n, ci, plane, add(corner, row * layout.row + col)])
+                            value = vload(width, x, read_at(ci, plane, row, col))
                             for t, a in uses:
                                 carried[a] = vector.FMAOp(weights[t], value, carried[a]).result
                         scf.YieldOp(carried)
@@ -360,7 +371,7 @@ def vectorize_conv2d(op, width: int, accumulators: int, rows: int = 0, vectors: 
                                     for t in range(len(taps))] for f in range(fblock)]
                         carried = list(loop_op.inner_iter_args)
                         for (plane, row, col), uses in block_reads(taps, layout, width):
-                            value = vload(width, x, [i_n, ci, plane, add(corner, row * layout.row + col)])
+                            value = vload(width, x, read_at(ci, plane, row, col))
                             for t, a in uses:
                                 for f in range(fblock):
                                     i = f * len(at) + a
@@ -397,11 +408,13 @@ def vectorize_conv2d(op, width: int, accumulators: int, rows: int = 0, vectors: 
                     if conv.activation != "none":
                         with filters() as (q, cos):
                             store_block(cos, activation(conv.activation, load_block(cos), vtype))
-        out = memref.AllocOp(ir.MemRefType.get([n, cout, oh, ow], ir.F32Type.get()), [], []).result
-        with loop(0, n) as i_n, parallel(0, cout) as co:
-            copy_rows(width, tmp, out, oh, ow,
-                      source_at=lambda r, xo: [i_n, co, r, xo],
-                      target_at=lambda r, xo: [i_n, co, r, xo])
+        out = tmp
+        if not exact:
+            out = memref.AllocOp(ir.MemRefType.get([n, cout, oh, ow], ir.F32Type.get()), [], []).result
+            with loop(0, n) as i_n, parallel(0, cout) as co:
+                copy_rows(width, tmp, out, oh, ow,
+                          source_at=lambda r, xo: [i_n, co, r, xo],
+                          target_at=lambda r, xo: [i_n, co, r, xo])
         result = bufferization.ToTensorOp(op.results[0].type, out, restrict=True, writable=True).result
     op.results[0].replace_all_uses_with(result)
     op.erase()

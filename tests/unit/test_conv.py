@@ -110,6 +110,24 @@ def test_register_blocks_at_image_edges(size):
     check_against_torch(conv_net(conv, "relu"), torch.randn(1, 5, size, size + 3))
 
 
+@pytest.mark.parametrize("keep,padding,kernel", [(1.0, 1, 3), (0.5, 1, 3), (0.5, 0, 3), (1.0, 0, 1)])
+def test_blocks_that_tile_the_output_exactly(keep, padding, kernel):
+    # 16x16 outputs, 8 lanes: the register blocks cover the output exactly, so they are stored
+    # into the result itself, with no padded temporary and no copy-out (no masked tail stores);
+    # without padding the input is read in place too (no copy into the flat layout).
+    size = 16 + kernel - 1 - 2 * padding
+    conv = nn.Conv2d(6, 8, kernel, padding=padding)
+    if keep < 1.0:
+        prune_(conv, np.random.default_rng(5), keep)
+    model, x = conv_net(conv, "relu").eval(), torch.randn(1, 6, size, size)
+    cm = fretsaw.compile(model, (x,), vector_width=8)
+    loops = cm.ir("loops")
+    assert "vector.maskedstore" not in loops
+    assert ("memref.alloc() : memref<1x6x" in loops) == bool(padding)  # the flat input copy
+    with torch.no_grad():
+        np.testing.assert_allclose(cm(x), model(x).numpy(), rtol=1e-4, atol=1e-5)
+
+
 def test_all_kernels_removed_leaves_bias():
     conv = nn.Conv2d(3, 4, 3, padding=1)
     with torch.no_grad():
