@@ -161,12 +161,9 @@ def unit_bounds(fkw, patterns: np.ndarray, row_groups: int) -> np.ndarray:
     wanted = max(1, ceil_div(32, row_groups))
     if len(groups) - 1 <= wanted:
         return groups
-    taps = patterns.reshape(len(patterns), -1).sum(axis=1)
-    work = np.concatenate([[0], np.cumsum(np.bincount(np.searchsorted(fkw.stride, np.arange(len(fkw.pattern)),
-                                                                       side="right") - 1,
-                                                       weights=taps[fkw.pattern], minlength=len(fkw.stride) - 1)
-                                           .reshape(len(fkw.order), -1).sum(axis=1) + 1)])
-    at_groups = work[groups]
+    position = np.repeat(np.arange(len(fkw.stride) - 1) // len(patterns), np.diff(fkw.stride))  # per kernel
+    work = np.bincount(position, weights=taps_of(patterns)[fkw.pattern], minlength=len(fkw.order)) + 1
+    at_groups = np.concatenate([[0], np.cumsum(work)])[groups]
     picks = np.searchsorted(at_groups, np.linspace(0, at_groups[-1], wanted + 1)[1:-1])
     return np.unique(np.concatenate([[0], groups[picks], [groups[-1]]]))
 
@@ -220,12 +217,14 @@ def flat_input(conv: pconv.Conv2d, layout: Layout, width: int) -> ir.Value:
             copy_rows(width, source, flat, h, w,
                       source_at=lambda r, x: [i, ch, r, x],
                       target_at=lambda r, x: [i, ch, 0, add(mul(add(r, top), layout.row), add(x, left))])
-        for p, (py, px) in enumerate(layout.planes if (sh, sw) != (1, 1) else ()):  # deinterleave: plane rows / columns q hold input q*s + phase - pad
-            first_row, first_col = ceil_div(max(0, top - py), sh), ceil_div(max(0, left - px), sw)
-            end_row, end_col = (h - 1 + top - py) // sh + 1, (w - 1 + left - px) // sw + 1
-            with loop(first_row, max(first_row, end_row)) as q, loop(first_col, max(first_col, end_col)) as qx:
-                value = load(source, [i, ch, add(mul(q, sh), py - top), add(mul(qx, sw), px - left)])
-                store(value, flat, [i, ch, p, add(mul(q, layout.row), qx)])
+        else:  # deinterleave: plane (py, px) row q, column qx holds input row q*sh + py - top, column qx*sw + px - left
+            for p, (py, px) in enumerate(layout.planes):
+                first_row, first_col = ceil_div(max(0, top - py), sh), ceil_div(max(0, left - px), sw)
+                end_row = max(first_row, (h - 1 + top - py) // sh + 1)
+                end_col = max(first_col, (w - 1 + left - px) // sw + 1)
+                with loop(first_row, end_row) as q, loop(first_col, end_col) as qx:
+                    value = load(source, [i, ch, add(mul(q, sh), py - top), add(mul(qx, sw), px - left)])
+                    store(value, flat, [i, ch, p, add(mul(q, layout.row), qx)])
     return flat
 
 

@@ -181,3 +181,13 @@ def test_reference_lowering(monkeypatch, stride, groups):
     prune_(conv, np.random.default_rng(4), 0.6)
     cm = check_against_torch(conv_net(conv, "relu"), torch.randn(1, 6, 9, 9))
     assert "scf.index_switch" in cm.ir("loops") and "vector.fma" not in cm.ir("loops")
+
+
+def test_many_reorder_groups_merged_into_work_units():
+    # 40 pruned filters of varied kernel counts make more reorder groups than the 32x32 image's
+    # row groups need: whole groups are merged into units of about equal work.
+    conv = nn.Conv2d(12, 40, 3, padding=1)
+    prune_(conv, np.random.default_rng(6), 0.5)
+    cm = check_against_torch(conv_net(conv, "relu"), torch.randn(1, 12, 32, 32))
+    groups = cm.ir("pconv").split("filter_groups = dense<[")[1].split("]")[0].split(",")
+    assert len(groups) - 1 > 8  # more groups than units wanted (32 / 4 row groups)
