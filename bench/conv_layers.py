@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 import fretsaw
-from fretsaw.cli import median_ms
+from fretsaw.benchmark import median_ms
 from fretsaw.prune.patterns import random_pattern_prune
 
 SHAPES = ((64, 64, 224), (128, 128, 112), (256, 256, 56), (512, 512, 28), (512, 512, 14))

@@ -10,17 +10,14 @@ figures.
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import time
-import warnings
 
-import numpy as np
 import torch
 from torch import nn
 
 import fretsaw
-from fretsaw.cli import median_ms
+from fretsaw.benchmark import compare
 from fretsaw.prune.patterns import random_pattern_prune
 
 
@@ -88,23 +85,6 @@ NETWORKS = {"vgg16": vgg16, "resnet18": lambda: resnet(False, (2, 2, 2, 2)),
             "resnet50": lambda: resnet(True, (3, 4, 6, 3)), "mobilenet_v2": mobilenet_v2}
 
 
-def onnxruntime_session(model: nn.Module, x: torch.Tensor, threads: int):
-    """A callable running `model` in ONNX Runtime (CPU, `threads` intra-op threads), or None when
-    onnxruntime is not installed."""
-    try:
-        import onnxruntime
-    except ImportError:
-        return None
-    buffer = io.BytesIO()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(model, (x,), buffer, dynamo=False, input_names=["x"])
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
-    session = onnxruntime.InferenceSession(buffer.getvalue(), options, providers=["CPUExecutionProvider"])
-    return lambda a: session.run(None, {"x": a})[0]
-
-
 def measure(name: str, args) -> dict:
     torch.manual_seed(0)
     model = NETWORKS[name]().eval()
@@ -118,22 +98,9 @@ def measure(name: str, args) -> dict:
     start = time.perf_counter()
     cm = fretsaw.compile(model, (x,), threads=args.threads)
     compile_s = time.perf_counter() - start
-    with torch.no_grad():
-        want = model(x).numpy()
-        np.testing.assert_allclose(cm(x), want, rtol=1e-4, atol=1e-4 * float(np.abs(want).max()))
-        torch_ms = median_ms(lambda: model(x), args.repeats)
-    x_np = x.numpy()
-    fretsaw_ms = median_ms(lambda: cm(x_np), args.repeats)
-    ort = onnxruntime_session(model, x, args.threads)
-    ort_ms = None
-    if ort is not None:
-        np.testing.assert_allclose(ort(x_np), want, rtol=1e-4, atol=1e-4 * float(np.abs(want).max()))
-        ort_ms = median_ms(lambda: ort(x_np), args.repeats)
-    best = min(t for t in (torch_ms, ort_ms) if t is not None)
-    stats = cm.stats()
-    return {"network": name, "fretsaw_ms": fretsaw_ms, "torch_eager_ms": torch_ms, "onnxruntime_ms": ort_ms,
-            "speedup_over_best_peer": best / fretsaw_ms, "conv_flops_reduction": stats["flops_reduction"],
-            "compile_s": compile_s, "useful_gflops": stats["sparse_flops"] / fretsaw_ms / 1e6}
+    row = compare(cm, model, (x.numpy(),), args.repeats)
+    row.update(network=name, compile_s=compile_s)
+    return row
 
 
 def main() -> None:
@@ -159,8 +126,8 @@ def main() -> None:
     for name in names:
         row = measure(name, args)
         rows.append(row)
-        ort = f"{row['onnxruntime_ms']:.1f} ms" if row["onnxruntime_ms"] is not None else "not installed (make bench)"
-        print(f"| {name} | {row['fretsaw_ms']:.1f} ms | {row['torch_eager_ms']:.1f} ms | {ort} | "
+        peer = {k: f"{v:.1f} ms" if v is not None else "not installed (make bench)" for k, v in row["peers_ms"].items()}
+        print(f"| {name} | {row['fretsaw_ms']:.1f} ms | {peer['pytorch_eager']} | {peer['onnxruntime']} | "
               f"{row['speedup_over_best_peer']:.2f}x | {row['conv_flops_reduction']:.2f}x | {row['useful_gflops']:.1f} | "
               f"{row['compile_s']:.0f} s |", flush=True)
     if args.json:

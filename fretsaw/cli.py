@@ -1,27 +1,16 @@
-"""The `fretsaw` command line: `demo` and `compile`."""
+"""The `fretsaw` command line: `demo`, `compile` and `bench`."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 import time
 
 import numpy as np
 
+from fretsaw.benchmark import median_ms
 from fretsaw.errors import FretsawError
-
-
-def median_ms(fn, repeats: int) -> float:
-    """Median wall time of `fn()` in milliseconds over `repeats` runs, after one warm-up run."""
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - start) * 1e3)
-    return statistics.median(times)
 
 
 def format_stats(stats: dict) -> str:
@@ -95,15 +84,20 @@ def _shape(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers like 1,3,224,224, got '{text}'")
 
 
-def compile_command(args) -> int:
+def _compile(args, inputs: tuple[np.ndarray, ...], **options):
     import fretsaw
 
     model = _load_model(args.model)
-    inputs = tuple(np.zeros(shape, dtype=np.float32) for shape in args.input_shape)
+    example = inputs
     if not isinstance(model, str):
         import torch
-        inputs = tuple(torch.from_numpy(x) for x in inputs)
-    cm = fretsaw.compile(model, inputs, target=args.target)
+        example = tuple(torch.from_numpy(x) for x in inputs)
+    return model, fretsaw.compile(model, example, target=args.target, **options)
+
+
+def compile_command(args) -> int:
+    inputs = tuple(np.zeros(shape, dtype=np.float32) for shape in args.input_shape)
+    _, cm = _compile(args, inputs)
     if args.emit:
         text = cm.ir(args.emit, elide_weights=False)
         if args.output:
@@ -116,6 +110,33 @@ def compile_command(args) -> int:
             json.dump(cm.stats(), out, indent=2)
     if not args.emit or args.output:
         print(format_stats(cm.stats()))
+    return 0
+
+
+def bench_command(args) -> int:
+    from fretsaw.benchmark import compare
+
+    rng = np.random.default_rng(0)
+    inputs = tuple(rng.standard_normal(shape).astype(np.float32) for shape in args.input_shape)
+    start = time.perf_counter()
+    model, cm = _compile(args, inputs, threads=args.threads)
+    compile_s = time.perf_counter() - start
+    result = compare(cm, model, inputs, args.repeats)
+    result.update(model=args.model, input_shapes=[list(s) for s in args.input_shape], compile_s=compile_s)
+    print(f"fretsaw bench: {args.model}, inputs {', '.join('x'.join(map(str, s)) for s in args.input_shape)}, "
+          f"{result['threads']} thread(s) each, {result['cpu']}, median of {args.repeats} runs "
+          f"(compiled in {compile_s:.1f} s; every output checked against the first peer's)")
+    print(f"  {'fretsaw':16} {result['fretsaw_ms']:9.2f} ms")
+    for name, ms in result["peers_ms"].items():
+        shown = f"{ms:9.2f} ms" if ms is not None else "not installed (pip install onnxruntime, or make bench)"
+        print(f"  {name:16} {shown}")
+    if result["speedup_over_best_peer"] is not None:
+        print(f"speedup over the fastest peer: {result['speedup_over_best_peer']:.2f}x; conv FLOPs cut "
+              f"{result['conv_flops_reduction']:.2f}x; useful {result['useful_gflops']:.1f} GFLOP/s\n")
+    print(format_stats(cm.stats()))
+    if args.json:
+        with open(args.json, "w") as out:
+            json.dump(result, out, indent=2)
     return 0
 
 
@@ -138,6 +159,15 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("-o", "--output", help="write the --emit IR here instead of stdout")
     c.add_argument("--stats-json", metavar="FILE", help="write cm.stats() as JSON")
     c.set_defaults(func=compile_command)
+    b = sub.add_parser("bench", help="time a compiled model beside PyTorch eager and ONNX Runtime (dense)")
+    b.add_argument("model", help="model.onnx or model.pt (a pickled torch.nn.Module)")
+    b.add_argument("--input-shape", type=_shape, action="append", required=True,
+                   help="shape of an input, e.g. 1,3,224,224 (repeat for several inputs)")
+    b.add_argument("--target", default="host", help="compilation target (default host)")
+    b.add_argument("--threads", type=int, default=None, help="threads for fretsaw and every peer (default: all)")
+    b.add_argument("--repeats", type=int, default=20, help="timed runs (default 20)")
+    b.add_argument("--json", metavar="FILE", help="write the figures as JSON")
+    b.set_defaults(func=bench_command)
     return parser
 
 

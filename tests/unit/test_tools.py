@@ -1,5 +1,6 @@
 """fretsaw-opt, the fretsaw command, ONNX import and LLVM IR translation."""
 
+import json
 import subprocess
 import sys
 
@@ -121,3 +122,33 @@ def test_cli_compile_onnx(tmp_path):
 def test_cli_compile_reports_errors(tmp_path):
     result = run(["fretsaw.cli", "compile", str(tmp_path / "missing.onnx"), "--input-shape", "1,3,8,8"])
     assert result.returncode == 1 and "fretsaw: error: ONNX file not found" in result.stderr
+
+
+def test_cli_bench_torch_model(tmp_path):
+    # A pickled pruned module: fretsaw and PyTorch eager timed side by side (outputs checked);
+    # ONNX Runtime is timed when installed (make bench), else reported as not installed.
+    from torch import nn
+
+    from fretsaw.prune import random_pattern_prune
+    model = random_pattern_prune(nn.Sequential(nn.Conv2d(3, 16, 3, padding=1), nn.ReLU(),
+                                               nn.Conv2d(16, 16, 3, padding=1)).eval(), skip_first=False)
+    torch.save(model, tmp_path / "m.pt")
+    result = run(["fretsaw.cli", "bench", str(tmp_path / "m.pt"), "--input-shape", "1,3,16,16", "--repeats", "2",
+                  "--threads", "1", "--json", str(tmp_path / "b.json")])
+    assert result.returncode == 0, result.stderr
+    figures = json.loads((tmp_path / "b.json").read_text())
+    assert figures["threads"] == 1 and figures["fretsaw_ms"] > 0 and figures["peers_ms"]["pytorch_eager"] > 0
+    assert "onnxruntime" in figures["peers_ms"] and figures["speedup_over_best_peer"] > 0
+    assert figures["conv_flops_reduction"] > 1.5  # pattern pruning: 4 of 9 taps
+    assert "pytorch_eager" in result.stdout and "speedup over the fastest peer" in result.stdout
+
+
+def test_cli_bench_onnx_without_runtime_says_what_to_install(tmp_path):
+    onnx_model(tmp_path / "net.onnx")
+    result = run(["fretsaw.cli", "bench", str(tmp_path / "net.onnx"), "--input-shape", "1,3,8,8", "--repeats", "2"])
+    assert result.returncode == 0, result.stderr
+    try:
+        import onnxruntime  # noqa: F401
+        assert "onnxruntime" in result.stdout and "not installed" not in result.stdout
+    except ImportError:
+        assert "not installed (pip install onnxruntime, or make bench)" in result.stdout

@@ -1,0 +1,103 @@
+"""Side-by-side latency of a compiled model and the dense runtimes a user would otherwise use:
+PyTorch eager (for torch models) and ONNX Runtime (when installed; `make bench` installs it).
+Used by `fretsaw bench` and bench/networks.py. Every peer's output is checked against the
+reference before it is timed."""
+
+from __future__ import annotations
+
+import io
+import statistics
+import time
+import warnings
+
+import numpy as np
+
+RTOL = 1e-4
+
+
+def median_ms(fn, repeats: int) -> float:
+    """Median wall time of `fn()` in milliseconds over `repeats` runs, after one warm-up run."""
+    fn()  # warm-up
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - start) * 1e3)
+    return statistics.median(times)
+
+
+def export_onnx(model, inputs) -> bytes:
+    """The ONNX of a torch.nn.Module (TorchScript exporter, which needs no extra packages)."""
+    import torch
+
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model, tuple(torch.from_numpy(x) for x in inputs), buffer, dynamo=False,
+                          input_names=[f"input{i}" for i in range(len(inputs))])
+    return buffer.getvalue()
+
+
+def onnxruntime_runner(onnx: bytes, threads: int):
+    """A callable running the ONNX model in ONNX Runtime's CPU provider with `threads` intra-op
+    threads, or None when onnxruntime is not installed."""
+    try:
+        import onnxruntime
+    except ImportError:
+        return None
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
+    session = onnxruntime.InferenceSession(onnx, options, providers=["CPUExecutionProvider"])
+    names = [i.name for i in session.get_inputs()]
+    return lambda *inputs: session.run(None, dict(zip(names, inputs)))[0]
+
+
+def peers(model, inputs: tuple[np.ndarray, ...], threads: int) -> dict:
+    """name -> callable (numpy in, numpy out), or None when that peer is not installed."""
+    runners = {}
+    if not isinstance(model, str):
+        import torch
+
+        torch.set_num_threads(threads)
+
+        def eager(*arrays):
+            with torch.no_grad():
+                return model(*(torch.from_numpy(a) for a in arrays)).numpy()
+
+        runners["pytorch_eager"] = eager
+        onnx = export_onnx(model, inputs)
+    else:
+        with open(model, "rb") as source:
+            onnx = source.read()
+    runners["onnxruntime"] = onnxruntime_runner(onnx, threads)
+    return runners
+
+
+def compare(cm, model, inputs: tuple[np.ndarray, ...], repeats: int) -> dict:
+    """Median latency of `cm` and of every installed peer on `inputs`, each output checked against
+    the first peer's (PyTorch for torch models); speedup over the fastest peer."""
+    threads = cm.options.cpu().threads
+    runners = peers(model, inputs, threads)
+    got = cm(*inputs)
+    reference = None
+    result = {"threads": threads, "cpu": cm.options.cpu().name, "repeats": repeats,
+              "fretsaw_ms": median_ms(lambda: cm(*inputs), repeats), "peers_ms": {}}
+    for name, run in runners.items():
+        if run is None:
+            result["peers_ms"][name] = None
+            continue
+        out = run(*inputs)
+        reference = out if reference is None else reference
+        scale = float(np.abs(reference).max()) or 1.0
+        np.testing.assert_allclose(out, reference, rtol=RTOL, atol=RTOL * scale, err_msg=f"{name} disagrees")
+        result["peers_ms"][name] = median_ms(lambda: run(*inputs), repeats)
+    if reference is not None:
+        scale = float(np.abs(reference).max()) or 1.0
+        np.testing.assert_allclose(got, reference, rtol=RTOL, atol=RTOL * scale, err_msg="fretsaw disagrees")
+    timed = [t for t in result["peers_ms"].values() if t is not None]
+    result["best_peer_ms"] = min(timed) if timed else None
+    result["speedup_over_best_peer"] = min(timed) / result["fretsaw_ms"] if timed else None
+    stats = cm.stats()
+    result["conv_flops_reduction"] = stats["flops_reduction"]
+    result["useful_gflops"] = stats["sparse_flops"] / result["fretsaw_ms"] / 1e6
+    return result
