@@ -1,5 +1,6 @@
 """Side-by-side latency of a compiled model and the dense runtimes a user would otherwise use:
-PyTorch eager (for torch models) and ONNX Runtime (when installed; `make bench` installs it).
+PyTorch eager and torch.compile (for torch models) and ONNX Runtime (when installed; `make bench`
+installs it).
 Used by `fretsaw bench` and bench/networks.py. Every peer's output is checked against the
 reference before it is timed."""
 
@@ -13,6 +14,7 @@ import warnings
 import numpy as np
 
 RTOL = 1e-4
+PEERS = ("pytorch_eager", "torch_compile", "onnxruntime")
 
 
 def median_ms(fn, repeats: int) -> float:
@@ -52,32 +54,47 @@ def onnxruntime_runner(onnx: bytes, threads: int):
     return lambda *inputs: session.run(None, dict(zip(names, inputs)))[0]
 
 
-def peers(model, inputs: tuple[np.ndarray, ...], threads: int) -> dict:
-    """name -> callable (numpy in, numpy out), or None when that peer is not installed."""
+def torch_runner(module, threads: int):
+    import torch
+
+    torch.set_num_threads(threads)
+
+    def run(*arrays):
+        with torch.no_grad():
+            return module(*(torch.from_numpy(a) for a in arrays)).numpy()
+
+    return run
+
+
+def peers(model, inputs: tuple[np.ndarray, ...], threads: int, names=PEERS) -> dict:
+    """name -> callable (numpy in, numpy out), or None when that peer is not installed. The torch
+    peers need a torch model; torch.compile compiles on its first call."""
+    unknown = sorted(set(names) - set(PEERS))
+    if unknown:
+        raise ValueError(f"unknown peer(s) {', '.join(unknown)}; known: {', '.join(PEERS)}")
     runners = {}
     if not isinstance(model, str):
         import torch
 
-        torch.set_num_threads(threads)
-
-        def eager(*arrays):
-            with torch.no_grad():
-                return model(*(torch.from_numpy(a) for a in arrays)).numpy()
-
-        runners["pytorch_eager"] = eager
-        onnx = export_onnx(model, inputs)
-    else:
-        with open(model, "rb") as source:
-            onnx = source.read()
-    runners["onnxruntime"] = onnxruntime_runner(onnx, threads)
+        if "pytorch_eager" in names:
+            runners["pytorch_eager"] = torch_runner(model, threads)
+        if "torch_compile" in names:
+            runners["torch_compile"] = torch_runner(torch.compile(model), threads)
+    if "onnxruntime" in names:
+        if isinstance(model, str):
+            with open(model, "rb") as source:
+                onnx = source.read()
+        else:
+            onnx = export_onnx(model, inputs)
+        runners["onnxruntime"] = onnxruntime_runner(onnx, threads)
     return runners
 
 
-def compare(cm, model, inputs: tuple[np.ndarray, ...], repeats: int) -> dict:
-    """Median latency of `cm` and of every installed peer on `inputs`, each output checked against
-    the first peer's (PyTorch for torch models); speedup over the fastest peer."""
+def compare(cm, model, inputs: tuple[np.ndarray, ...], repeats: int, names=PEERS) -> dict:
+    """Median latency of `cm` and of every installed peer in `names` on `inputs`, each output
+    checked against the first peer's (PyTorch for torch models); speedup over the fastest peer."""
     threads = cm.options.cpu().threads
-    runners = peers(model, inputs, threads)
+    runners = peers(model, inputs, threads, names)
     got = cm(*inputs)
     reference = None
     result = {"threads": threads, "cpu": cm.options.cpu().name, "repeats": repeats,

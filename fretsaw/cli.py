@@ -9,7 +9,7 @@ import time
 
 import numpy as np
 
-from fretsaw.benchmark import median_ms
+from fretsaw.benchmark import PEERS, compare, median_ms
 from fretsaw.errors import FretsawError
 
 
@@ -114,14 +114,17 @@ def compile_command(args) -> int:
 
 
 def bench_command(args) -> int:
-    from fretsaw.benchmark import compare
+    names = tuple(args.peers.split(",")) if args.peers else PEERS
+    unknown = sorted(set(names) - set(PEERS))
+    if unknown:
+        raise FretsawError(f"unknown peer(s) {', '.join(unknown)} in --peers; choose from {', '.join(PEERS)}")
 
     rng = np.random.default_rng(0)
     inputs = tuple(rng.standard_normal(shape).astype(np.float32) for shape in args.input_shape)
     start = time.perf_counter()
     model, cm = _compile(args, inputs, threads=args.threads)
     compile_s = time.perf_counter() - start
-    result = compare(cm, model, inputs, args.repeats)
+    result = compare(cm, model, inputs, args.repeats, names)
     result.update(model=args.model, input_shapes=[list(s) for s in args.input_shape], compile_s=compile_s)
     print(f"fretsaw bench: {args.model}, inputs {', '.join('x'.join(map(str, s)) for s in args.input_shape)}, "
           f"{result['threads']} thread(s) each, {result['cpu']}, median of {args.repeats} runs "
@@ -159,13 +162,14 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("-o", "--output", help="write the --emit IR here instead of stdout")
     c.add_argument("--stats-json", metavar="FILE", help="write cm.stats() as JSON")
     c.set_defaults(func=compile_command)
-    b = sub.add_parser("bench", help="time a compiled model beside PyTorch eager and ONNX Runtime (dense)")
+    b = sub.add_parser("bench", help="time a compiled model beside PyTorch eager, torch.compile and ONNX Runtime")
     b.add_argument("model", help="model.onnx or model.pt (a pickled torch.nn.Module)")
     b.add_argument("--input-shape", type=_shape, action="append", required=True,
                    help="shape of an input, e.g. 1,3,224,224 (repeat for several inputs)")
     b.add_argument("--target", default="host", help="compilation target (default host)")
     b.add_argument("--threads", type=int, default=None, help="threads for fretsaw and every peer (default: all)")
     b.add_argument("--repeats", type=int, default=20, help="timed runs (default 20)")
+    b.add_argument("--peers", help=f"comma-separated subset of {','.join(PEERS)} (default: all)")
     b.add_argument("--json", metavar="FILE", help="write the figures as JSON")
     b.set_defaults(func=bench_command)
     return parser

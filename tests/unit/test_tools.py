@@ -134,7 +134,7 @@ def test_cli_bench_torch_model(tmp_path):
                                                nn.Conv2d(16, 16, 3, padding=1)).eval(), skip_first=False)
     torch.save(model, tmp_path / "m.pt")
     result = run(["fretsaw.cli", "bench", str(tmp_path / "m.pt"), "--input-shape", "1,3,16,16", "--repeats", "2",
-                  "--threads", "1", "--json", str(tmp_path / "b.json")])
+                  "--threads", "1", "--peers", "pytorch_eager,onnxruntime", "--json", str(tmp_path / "b.json")])
     assert result.returncode == 0, result.stderr
     figures = json.loads((tmp_path / "b.json").read_text())
     assert figures["threads"] == 1 and figures["fretsaw_ms"] > 0 and figures["peers_ms"]["pytorch_eager"] > 0
@@ -152,3 +152,10 @@ def test_cli_bench_onnx_without_runtime_says_what_to_install(tmp_path):
         assert "onnxruntime" in result.stdout and "not installed" not in result.stdout
     except ImportError:
         assert "not installed (pip install onnxruntime, or make bench)" in result.stdout
+
+
+def test_cli_bench_unknown_peer(tmp_path):
+    onnx_model(tmp_path / "net.onnx")
+    result = run(["fretsaw.cli", "bench", str(tmp_path / "net.onnx"), "--input-shape", "1,3,8,8", "--peers", "tvm"])
+    assert result.returncode == 1
+    assert "unknown peer(s) tvm in --peers; choose from pytorch_eager, torch_compile, onnxruntime" in result.stderr
