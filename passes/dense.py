@@ -33,14 +33,18 @@ from fretsaw.passes.base import ModulePass
 from fretsaw.passes.lower import add, index, load, loop, mul, read_buffer
 from fretsaw.passes.vectorize import parallel, vector_type, vload, vstore
 
+PLAIN_MATMUL = ("[affine_map<(d0, d1, d2) -> (d0, d2)>, affine_map<(d0, d1, d2) -> (d2, d1)>, "
+                "affine_map<(d0, d1, d2) -> (d0, d1)>]")
+
+
 def fold_constant_transposes(module: ir.Operation) -> None:
-    """Replace each linalg.transpose of an arith.constant by the transposed constant."""
+    """Replace each linalg.transpose of an f32 arith.constant by the transposed constant."""
     for op in pconv.walk_ops(module, "linalg.transpose"):
         source = op.operands[0].owner
         if not isinstance(source, ir.OpView) or source.operation.name != "arith.constant":
             continue
         value = source.attributes["value"]
-        if not isinstance(value, ir.DenseElementsAttr):
+        if not isinstance(value, ir.DenseElementsAttr) or not isinstance(value.type.element_type, ir.F32Type):
             continue
         permutation = list(op.attributes["permutation"])
         data = np.ascontiguousarray(np.transpose(pconv.elements_to_numpy(value), permutation))
@@ -96,8 +100,8 @@ def vectorize_matmul(op, width: int, vectors: int, chunk: int) -> None:
             steps = scf.ForOp(index(0), index(k), index(1), accs)
             with ir.InsertionPoint(steps.body):
                 kk = steps.induction_variable
-                weight = vector.BroadcastOp(vtype, load(a, [row, kk])).result
-                scf.YieldOp([vector.FMAOp(weight, vload(width, b, [kk, col]), acc).result
+                a_k = vector.BroadcastOp(vtype, load(a, [row, kk])).result
+                scf.YieldOp([vector.FMAOp(a_k, vload(width, b, [kk, col]), acc).result
                              for col, acc in zip(columns, steps.inner_iter_args)])
             for col, acc in zip(columns, steps.results):
                 vstore(acc, out, [row, col])
@@ -118,6 +122,8 @@ class DenseVectorize(ModulePass):
     def run(self, module: ir.Operation) -> None:
         fold_constant_transposes(module)
         for op in pconv.walk_ops(module, "linalg.matmul"):
-            if all(isinstance(v.type, ir.RankedTensorType) and v.type.has_static_shape for v in op.operands):
+            plain = "indexing_maps" not in op.attributes or str(op.attributes["indexing_maps"]) == PLAIN_MATMUL
+            static = all(isinstance(v.type, ir.RankedTensorType) and v.type.has_static_shape for v in op.operands)
+            if plain and static:  # (a matmul with transposing or broadcasting maps stays upstream's)
                 vectorize_matmul(op, self.width, self.vectors, self.chunk)
         module.verify()

@@ -42,3 +42,18 @@ func.func @narrow(%x: tensor<1x2xf32>) -> tensor<1x10xf32> {
   %y = linalg.matmul ins(%x, %t : tensor<1x2xf32>, tensor<2x10xf32>) outs(%f : tensor<1x10xf32>) -> tensor<1x10xf32>
   return %y : tensor<1x10xf32>
 }
+
+// -----
+
+// A matmul whose indexing maps transpose A is left to upstream.
+// CHECK-LABEL: func.func @transposed_a
+// CHECK: linalg.matmul
+// CHECK-NOT: vector.fma
+func.func @transposed_a(%a: tensor<4x1xf32>, %b: tensor<4x8xf32>) -> tensor<1x8xf32> {
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<1x8xf32>
+  %f = linalg.fill ins(%zero : f32) outs(%e : tensor<1x8xf32>) -> tensor<1x8xf32>
+  %y = linalg.matmul indexing_maps = [affine_map<(d0, d1, d2) -> (d2, d0)>, affine_map<(d0, d1, d2) -> (d2, d1)>, affine_map<(d0, d1, d2) -> (d0, d1)>]
+         ins(%a, %b : tensor<4x1xf32>, tensor<4x8xf32>) outs(%f : tensor<1x8xf32>) -> tensor<1x8xf32>
+  return %y : tensor<1x8xf32>
+}
