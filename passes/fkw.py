@@ -26,7 +26,7 @@ from torch_mlir import ir
 from torch_mlir.dialects import arith
 
 from fretsaw.dialect import pconv
-from fretsaw.dialect.fkw import Fkw, reorder_filters, repack
+from fretsaw.dialect.fkw import reorder_filters, repack
 from fretsaw.passes.base import ModulePass, verify_pconv
 
 
@@ -65,15 +65,14 @@ class PackFkw(ModulePass):
             values = conv.packed_values()
             if "fkw_index" in op.attributes or values is None:
                 continue  # packed already, or weights not constant (nothing to repack)
-            table = conv.fkw()
-            fkw_table, canonical = Fkw.build(conv.patterns, conv.kernel_pattern, table.order, table.groups)
-            packed = repack(values, canonical, fkw_table, conv.patterns)
+            table = conv.fkw()  # FKW order over still canonical weights: table.weight are canonical offsets
+            packed = repack(values, table.weight, table, conv.patterns)
             with ir.InsertionPoint(op), op.location:
                 weights = arith.ConstantOp(conv.packed_weights.type,
                                            ir.DenseElementsAttr.get(packed, type=conv.packed_weights.type))
             op.operands[1] = weights.result
             op.attributes["filter_order"] = i32_elements(table.order)
             op.attributes["filter_groups"] = i32_elements(table.groups)
-            op.attributes["fkw_stride"] = i32_elements(fkw_table.stride)
-            op.attributes["fkw_index"] = i32_elements(fkw_table.index)
+            op.attributes["fkw_stride"] = i32_elements(table.stride)
+            op.attributes["fkw_index"] = i32_elements(table.index)
         module.verify()
