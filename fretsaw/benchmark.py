@@ -6,6 +6,7 @@ reference before it is timed."""
 
 from __future__ import annotations
 
+import gc
 import io
 import statistics
 import time
@@ -14,11 +15,14 @@ import warnings
 import numpy as np
 
 RTOL = 1e-4
+SETTLE_S = 0.5  # between runtimes: longer than OpenMP's spin-wait after a parallel region (200 ms)
 PEERS = ("pytorch_eager", "torch_compile", "onnxruntime")
 
 
 def median_ms(fn, repeats: int) -> float:
-    """Median wall time of `fn()` in milliseconds over `repeats` runs, after one warm-up run."""
+    """Median wall time of `fn()` in milliseconds over `repeats` runs, after one warm-up run and
+    a pause that lets the previous runtime's worker threads stop spinning."""
+    time.sleep(SETTLE_S)
     fn()  # warm-up
     times = []
     for _ in range(repeats):
@@ -111,6 +115,8 @@ def compare(cm, model, inputs: tuple[np.ndarray, ...], repeats: int, names=PEERS
     if reference is not None:
         scale = float(np.abs(reference).max()) or 1.0
         np.testing.assert_allclose(got, reference, rtol=RTOL, atol=RTOL * scale, err_msg="fretsaw disagrees")
+    runners.clear()
+    gc.collect()  # ONNX Runtime's session and its thread pool go now, not during the next measurement
     timed = [t for t in result["peers_ms"].values() if t is not None]
     result["best_peer_ms"] = min(timed) if timed else None
     result["speedup_over_best_peer"] = min(timed) / result["fretsaw_ms"] if timed else None
@@ -118,3 +124,46 @@ def compare(cm, model, inputs: tuple[np.ndarray, ...], repeats: int, names=PEERS
     result["conv_flops_reduction"] = stats["flops_reduction"]
     result["useful_gflops"] = stats["sparse_flops"] / result["fretsaw_ms"] / 1e6
     return result
+
+
+def conv_layers(model, inputs: tuple[np.ndarray, ...]) -> list[tuple[str, object, tuple[int, ...]]]:
+    """(module path, Conv2d, input shape) of every Conv2d a forward pass of `model` runs."""
+    import torch
+
+    seen: dict[str, tuple[object, tuple[int, ...]]] = {}
+
+    def record(name):
+        def hook(module, args, output):  # returns None: the output is left alone
+            seen.setdefault(name, (module, tuple(args[0].shape)))
+        return hook
+
+    hooks = [module.register_forward_hook(record(name))
+             for name, module in model.named_modules() if isinstance(module, torch.nn.Conv2d)]
+    try:
+        with torch.no_grad():
+            model(*(torch.from_numpy(x) for x in inputs))
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return [(name, module, shape) for name, (module, shape) in seen.items()]
+
+
+def layer_breakdown(model, inputs: tuple[np.ndarray, ...], threads: int, repeats: int,
+                    names=("pytorch_eager", "onnxruntime")) -> list[dict]:
+    """Each conv layer of a torch model compiled and timed alone (random input of its shape)
+    beside the peers in `names`: where the time goes and where the sparsity pays."""
+    import torch
+
+    import fretsaw
+
+    rng = np.random.default_rng(0)
+    rows = []
+    for name, conv, shape in conv_layers(model, inputs):
+        layer = torch.nn.Sequential(conv).eval()
+        x = rng.standard_normal(shape).astype(np.float32)
+        cm = fretsaw.compile(layer, (torch.from_numpy(x),), threads=threads)
+        row = compare(cm, layer, (x,), repeats, names)
+        row.update(layer=name, input_shape=list(shape), kernel=list(conv.kernel_size), stride=list(conv.stride),
+                   groups=conv.groups)
+        rows.append(row)
+    return rows

@@ -9,7 +9,7 @@ import time
 
 import numpy as np
 
-from fretsaw.benchmark import PEERS, compare, median_ms
+from fretsaw.benchmark import PEERS, compare, layer_breakdown, median_ms
 from fretsaw.errors import FretsawError
 
 
@@ -118,6 +118,8 @@ def bench_command(args) -> int:
     unknown = sorted(set(names) - set(PEERS))
     if unknown:
         raise FretsawError(f"unknown peer(s) {', '.join(unknown)} in --peers; choose from {', '.join(PEERS)}")
+    if args.layers and args.model.endswith(".onnx"):
+        raise FretsawError("--layers needs a torch model (.pt): an ONNX file's convs cannot be run alone here")
 
     rng = np.random.default_rng(0)
     inputs = tuple(rng.standard_normal(shape).astype(np.float32) for shape in args.input_shape)
@@ -137,6 +139,19 @@ def bench_command(args) -> int:
         print(f"speedup over the fastest peer: {result['speedup_over_best_peer']:.2f}x; conv FLOPs cut "
               f"{result['conv_flops_reduction']:.2f}x; useful {result['useful_gflops']:.1f} GFLOP/s\n")
     print(format_stats(cm.stats()))
+    if args.layers:
+        layer_names = tuple(n for n in names if n != "torch_compile")  # one torch.compile per layer is too slow
+        result["layers"] = layer_breakdown(model, inputs, result["threads"], args.repeats, layer_names)
+        print(f"\nconv layers compiled and timed alone (median of {args.repeats}):")
+        print(f"  {'layer':24} {'input':18} {'k/s/g':>7} {'fretsaw':>9} " + " ".join(f"{n:>14}" for n in layer_names)
+              + f" {'speedup':>8} {'FLOPs cut':>9}")
+        for row in result["layers"]:
+            peers_ms = " ".join(f"{row['peers_ms'][n]:11.3f} ms" if row["peers_ms"][n] is not None else f"{'n/a':>14}"
+                                for n in layer_names)
+            speedup = f"{row['speedup_over_best_peer']:7.2f}x" if row["speedup_over_best_peer"] else f"{'n/a':>8}"
+            print(f"  {row['layer'][:24]:24} {'x'.join(map(str, row['input_shape'])):18} "
+                  f"{row['kernel'][0]}/{row['stride'][0]}/{row['groups']:<3} {row['fretsaw_ms']:6.3f} ms {peers_ms} "
+                  f"{speedup} {row['conv_flops_reduction']:8.2f}x")
     if args.json:
         with open(args.json, "w") as out:
             json.dump(result, out, indent=2)
@@ -170,6 +185,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--threads", type=int, default=None, help="threads for fretsaw and every peer (default: all)")
     b.add_argument("--repeats", type=int, default=20, help="timed runs (default 20)")
     b.add_argument("--peers", help=f"comma-separated subset of {','.join(PEERS)} (default: all)")
+    b.add_argument("--layers", action="store_true",
+                   help="also compile and time every conv layer alone beside the peers (torch models)")
     b.add_argument("--json", metavar="FILE", help="write the figures as JSON")
     b.set_defaults(func=bench_command)
     return parser

@@ -134,13 +134,17 @@ def test_cli_bench_torch_model(tmp_path):
                                                nn.Conv2d(16, 16, 3, padding=1)).eval(), skip_first=False)
     torch.save(model, tmp_path / "m.pt")
     result = run(["fretsaw.cli", "bench", str(tmp_path / "m.pt"), "--input-shape", "1,3,16,16", "--repeats", "2",
-                  "--threads", "1", "--peers", "pytorch_eager,onnxruntime", "--json", str(tmp_path / "b.json")])
+                  "--threads", "1", "--peers", "pytorch_eager,onnxruntime", "--layers", "--json", str(tmp_path / "b.json")])
     assert result.returncode == 0, result.stderr
     figures = json.loads((tmp_path / "b.json").read_text())
     assert figures["threads"] == 1 and figures["fretsaw_ms"] > 0 and figures["peers_ms"]["pytorch_eager"] > 0
     assert "onnxruntime" in figures["peers_ms"] and figures["speedup_over_best_peer"] > 0
     assert figures["conv_flops_reduction"] > 1.5  # pattern pruning: 4 of 9 taps
     assert "pytorch_eager" in result.stdout and "speedup over the fastest peer" in result.stdout
+    layers = figures["layers"]  # --layers: each conv compiled and timed alone
+    assert [layer["layer"] for layer in layers] == ["0", "2"]
+    assert layers[1]["input_shape"] == [1, 16, 16, 16] and layers[1]["peers_ms"]["pytorch_eager"] > 0
+    assert "conv layers compiled and timed alone" in result.stdout
 
 
 def test_cli_bench_onnx_without_runtime_says_what_to_install(tmp_path):
@@ -152,6 +156,13 @@ def test_cli_bench_onnx_without_runtime_says_what_to_install(tmp_path):
         assert "onnxruntime" in result.stdout and "not installed" not in result.stdout
     except ImportError:
         assert "not installed (pip install onnxruntime, or make bench)" in result.stdout
+
+
+def test_cli_bench_layers_needs_a_torch_model(tmp_path):
+    onnx_model(tmp_path / "net.onnx")
+    result = run(["fretsaw.cli", "bench", str(tmp_path / "net.onnx"), "--input-shape", "1,3,8,8", "--repeats", "1",
+                  "--layers"])
+    assert result.returncode == 1 and "--layers needs a torch model (.pt)" in result.stderr
 
 
 def test_cli_bench_unknown_peer(tmp_path):
