@@ -130,7 +130,8 @@ def bench_command(args) -> int:
     result.update(model=args.model, input_shapes=[list(s) for s in args.input_shape], compile_s=compile_s)
     print(f"fretsaw bench: {args.model}, inputs {', '.join('x'.join(map(str, s)) for s in args.input_shape)}, "
           f"{result['threads']} thread(s) each, {result['cpu']}, median of {args.repeats} runs "
-          f"(compiled in {compile_s:.1f} s; every output checked against the first peer's)")
+          f"(compiled in {compile_s:.1f} s" + ("; every output checked against the first peer's)"
+                                                 if result["best_peer_ms"] is not None else "; no peer to check against)"))
     print(f"  {'fretsaw':16} {result['fretsaw_ms']:9.2f} ms")
     for name, ms in result["peers_ms"].items():
         shown = f"{ms:9.2f} ms" if ms is not None else "not installed (pip install onnxruntime, or make bench)"
