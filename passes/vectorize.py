@@ -260,7 +260,7 @@ def filter_block(conv: pconv.Conv2d) -> int:
     return next(f for f in (4, 2, 1) if cout_g % f == 0)
 
 
-def block_weights(conv: pconv.Conv2d, fkw, fblock: int) -> tuple[ir.Value, np.ndarray]:
+def block_weights(conv: pconv.Conv2d, fkw, fblock: int) -> ir.Value:
     """A dense layer's weights as its filter blocks read them: block, input channel, filter of the
     block, tap."""
     cout, cin_g = conv.kernel_pattern.shape
@@ -268,8 +268,7 @@ def block_weights(conv: pconv.Conv2d, fkw, fblock: int) -> tuple[ir.Value, np.nd
     dense = fkw_tables.unpack(conv.packed_values(), fkw, conv.patterns, (cout, cin_g))[:, :, mask]
     values = dense.reshape(cout // fblock, fblock, cin_g, -1).transpose(0, 2, 1, 3).ravel()
     wtype = conv.packed_weights.type
-    block_order = arith.ConstantOp(wtype, ir.DenseElementsAttr.get(np.ascontiguousarray(values), type=wtype))
-    return block_order.result, np.zeros(1, dtype=np.int64)  # no per-kernel offsets: the layout is regular
+    return arith.ConstantOp(wtype, ir.DenseElementsAttr.get(np.ascontiguousarray(values), type=wtype)).result
 
 
 def vectorize_conv2d(op, width: int, accumulators: int, rows: int = 0, vectors: int = 0,
@@ -287,11 +286,11 @@ def vectorize_conv2d(op, width: int, accumulators: int, rows: int = 0, vectors: 
     tiles = ceil_div(cin_g, tile)
     chunk = vectors * width
     fkw = conv.fkw()
-    runs = PatternRuns.build(fkw, tile, tiles)
     if fblock > 1:  # filter blocks in filter order (all filters are alike), cut into equal units
         wanted = min(cout // fblock, max(1, ceil_div(32, layout.groups)))
         bounds = np.unique(np.linspace(0, cout // fblock, wanted + 1).round().astype(np.int64))
     else:
+        runs = PatternRuns.build(fkw, tile, tiles)
         bounds = unit_bounds(fkw, patterns, layout.groups)
     split = len(bounds) - 1
     with ir.InsertionPoint(op), op.location:
@@ -301,11 +300,15 @@ def vectorize_conv2d(op, width: int, accumulators: int, rows: int = 0, vectors: 
         # row, so the input is read in place instead of copied into the flat layout
         direct = exact and conv.strides == [1, 1] and not any(conv.padding)
         x = read_buffer(conv.input) if direct else flat_input(conv, layout, width)
-        weights, offsets = runs.weights(conv, fkw) if fblock == 1 else block_weights(conv, fkw, fblock)
+        if fblock == 1:  # the kernel runs' tables; filter blocks read a regular layout instead
+            weights, offsets = runs.weights(conv, fkw)
+            order, begin, channel, offset = (
+                table(t) for t in (fkw.order, runs.begin, fkw.index[runs.kernels], offsets))
+        else:
+            weights = block_weights(conv, fkw, fblock)
         w = read_buffer(weights)
         b = read_buffer(conv.bias) if conv.bias is not None else None
-        order, begin, channel, offset, unit = (
-            table(t) for t in (fkw.order, runs.begin, fkw.index[runs.kernels], offsets, bounds))
+        unit = table(bounds)
         # the blocks' output: the result itself when the blocks tile it exactly, else a padded temporary
         tmp = memref.AllocOp(ir.MemRefType.get([n, cout, layout.out_rows, layout.out_cols(width)],
                                                ir.F32Type.get()), [], []).result
