@@ -14,6 +14,8 @@ import warnings
 
 import numpy as np
 
+from fretsaw.errors import FretsawError
+
 RTOL = 1e-4
 SETTLE_S = 0.5  # between runtimes: longer than OpenMP's spin-wait after a parallel region (200 ms)
 PEERS = ("pytorch_eager", "torch_compile", "onnxruntime")
@@ -70,12 +72,16 @@ def torch_runner(module, threads: int):
     return run
 
 
+def check_peer_names(names) -> None:
+    unknown = sorted(set(names) - set(PEERS))
+    if unknown:
+        raise FretsawError(f"unknown peer(s) {', '.join(unknown)} in --peers; choose from {', '.join(PEERS)}")
+
+
 def peers(model, inputs: tuple[np.ndarray, ...], threads: int, names=PEERS) -> dict:
     """name -> callable (numpy in, numpy out), or None when that peer is not installed. The torch
     peers need a torch model; torch.compile compiles on its first call."""
-    unknown = sorted(set(names) - set(PEERS))
-    if unknown:
-        raise ValueError(f"unknown peer(s) {', '.join(unknown)}; known: {', '.join(PEERS)}")
+    check_peer_names(names)
     runners = {}
     if not isinstance(model, str):
         import torch
@@ -97,11 +103,16 @@ def peers(model, inputs: tuple[np.ndarray, ...], threads: int, names=PEERS) -> d
 def compare(cm, model, inputs: tuple[np.ndarray, ...], repeats: int, names=PEERS) -> dict:
     """Median latency of `cm` and of every installed peer in `names` on `inputs`, each output
     checked against the first peer's (PyTorch for torch models); speedup over the fastest peer."""
-    threads = cm.options.cpu().threads
-    runners = peers(model, inputs, threads, names)
+    cpu = cm.options.cpu()
+    runners = peers(model, inputs, cpu.threads, names)
     got = cm(*inputs)
     reference = None
-    result = {"threads": threads, "cpu": cm.options.cpu().name, "repeats": repeats,
+
+    def check(out, who):
+        scale = float(np.abs(reference).max()) or 1.0
+        np.testing.assert_allclose(out, reference, rtol=RTOL, atol=RTOL * scale, err_msg=f"{who} disagrees")
+
+    result = {"threads": cpu.threads, "cpu": cpu.name, "repeats": repeats,
               "fretsaw_ms": median_ms(lambda: cm(*inputs), repeats), "peers_ms": {}}
     for name, run in runners.items():
         if run is None:
@@ -109,12 +120,10 @@ def compare(cm, model, inputs: tuple[np.ndarray, ...], repeats: int, names=PEERS
             continue
         out = run(*inputs)
         reference = out if reference is None else reference
-        scale = float(np.abs(reference).max()) or 1.0
-        np.testing.assert_allclose(out, reference, rtol=RTOL, atol=RTOL * scale, err_msg=f"{name} disagrees")
+        check(out, name)
         result["peers_ms"][name] = median_ms(lambda: run(*inputs), repeats)
     if reference is not None:
-        scale = float(np.abs(reference).max()) or 1.0
-        np.testing.assert_allclose(got, reference, rtol=RTOL, atol=RTOL * scale, err_msg="fretsaw disagrees")
+        check(got, "fretsaw")
     runners.clear()
     gc.collect()  # ONNX Runtime's session and its thread pool go now, not during the next measurement
     timed = [t for t in result["peers_ms"].values() if t is not None]

@@ -9,7 +9,7 @@ import time
 
 import numpy as np
 
-from fretsaw.benchmark import PEERS, compare, layer_breakdown, median_ms
+from fretsaw.benchmark import PEERS, check_peer_names, compare, layer_breakdown, median_ms
 from fretsaw.errors import FretsawError
 
 
@@ -115,9 +115,7 @@ def compile_command(args) -> int:
 
 def bench_command(args) -> int:
     names = tuple(args.peers.split(",")) if args.peers else PEERS
-    unknown = sorted(set(names) - set(PEERS))
-    if unknown:
-        raise FretsawError(f"unknown peer(s) {', '.join(unknown)} in --peers; choose from {', '.join(PEERS)}")
+    check_peer_names(names)  # before the compile, not after it
     if args.layers and args.model.endswith(".onnx"):
         raise FretsawError("--layers needs a torch model (.pt): an ONNX file's convs cannot be run alone here")
 
@@ -159,6 +157,14 @@ def bench_command(args) -> int:
     return 0
 
 
+def _model_arguments(sub: argparse.ArgumentParser) -> None:
+    """The model file, its input shapes and the target: what `compile` and `bench` both take."""
+    sub.add_argument("model", help="model.onnx or model.pt (a pickled torch.nn.Module)")
+    sub.add_argument("--input-shape", type=_shape, action="append", required=True,
+                     help="shape of an input, e.g. 1,3,224,224 (repeat for several inputs)")
+    sub.add_argument("--target", default="host", help="compilation target (default host)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fretsaw", description="compiler for pattern-pruned CNNs")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -169,20 +175,14 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--repeats", type=int, default=20, help="timed runs (default 20)")
     d.set_defaults(func=demo)
     c = sub.add_parser("compile", help="compile an .onnx file or a torch.save'd nn.Module")
-    c.add_argument("model", help="model.onnx or model.pt (a pickled torch.nn.Module)")
-    c.add_argument("--input-shape", type=_shape, action="append", required=True,
-                   help="shape of an input, e.g. 1,3,224,224 (repeat for several inputs)")
-    c.add_argument("--target", default="host", help="compilation target (default host)")
+    _model_arguments(c)
     c.add_argument("--emit", metavar="STAGE", help="print the IR of STAGE (torch, linalg, pconv, loops, "
                                                     "bufferized, llvm)")
     c.add_argument("-o", "--output", help="write the --emit IR here instead of stdout")
     c.add_argument("--stats-json", metavar="FILE", help="write cm.stats() as JSON")
     c.set_defaults(func=compile_command)
     b = sub.add_parser("bench", help="time a compiled model beside PyTorch eager, torch.compile and ONNX Runtime")
-    b.add_argument("model", help="model.onnx or model.pt (a pickled torch.nn.Module)")
-    b.add_argument("--input-shape", type=_shape, action="append", required=True,
-                   help="shape of an input, e.g. 1,3,224,224 (repeat for several inputs)")
-    b.add_argument("--target", default="host", help="compilation target (default host)")
+    _model_arguments(b)
     b.add_argument("--threads", type=int, default=None, help="threads for fretsaw and every peer (default: all)")
     b.add_argument("--repeats", type=int, default=20, help="timed runs (default 20)")
     b.add_argument("--peers", help=f"comma-separated subset of {','.join(PEERS)} (default: all)")
