@@ -156,15 +156,18 @@ class Conv2d:
         """How to walk the kept kernels: the op's filter order and FKW tables (canonical without)."""
         return fkw_tables.Fkw.of(self.patterns, self.kernel_pattern, **self.fkw_attributes())
 
-    def packed_values(self) -> np.ndarray | None:
-        """The packed weights when they are a constant, else None."""
+    def packed_attr(self) -> ir.DenseElementsAttr | None:
+        """The packed weights' dense constant, or None when they are not one (no copy made)."""
         owner = self.packed_weights.owner
         if not isinstance(owner, ir.OpView) or owner.operation.name != "arith.constant":
             return None
         value = owner.attributes["value"]
-        if not isinstance(value, ir.DenseElementsAttr):
-            return None
-        return elements_to_numpy(value).astype(np.float32)
+        return value if isinstance(value, ir.DenseElementsAttr) else None
+
+    def packed_values(self) -> np.ndarray | None:
+        """The packed weights when they are a constant, else None."""
+        value = self.packed_attr()
+        return None if value is None else elements_to_numpy(value).astype(np.float32)
 
 
 def build_conv2d(input: ir.Value, packed_weights: ir.Value, bias: ir.Value | None, *,

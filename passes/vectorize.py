@@ -254,7 +254,7 @@ def channel_tile(conv: pconv.Conv2d, layout: Layout, width: int, budget: int) ->
 def filter_block(conv: pconv.Conv2d) -> int:
     """Filters computed together (filter-level load sharing): 4 or 2 when every kernel is kept
     with the one pattern (a dense layer: all filters read the same input vectors), else 1."""
-    if len(conv.patterns) != 1 or (conv.kernel_pattern != 0).any() or conv.packed_values() is None:
+    if len(conv.patterns) != 1 or (conv.kernel_pattern != 0).any() or conv.packed_attr() is None:
         return 1
     cout_g = conv.output_shape[1] // conv.groups
     return next(f for f in (4, 2, 1) if cout_g % f == 0)
