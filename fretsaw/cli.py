@@ -1,4 +1,4 @@
-"""The `fretsaw` command line: `demo`, `compile` and `bench`."""
+"""The `fretsaw` command line: `demo`, `compile`, `bench` and `prune`."""
 
 from __future__ import annotations
 
@@ -157,6 +157,51 @@ def bench_command(args) -> int:
     return 0
 
 
+def prune_command(args) -> int:
+    import torch
+
+    from fretsaw import prune
+
+    if args.model.endswith(".onnx"):
+        raise FretsawError("fretsaw prune works on torch models (.pt, a pickled nn.Module): ONNX weights are "
+                           "not trainable here; export the pruned torch model to ONNX afterwards if needed")
+    model = _load_model(args.model)
+    inputs = tuple(torch.zeros(shape) for shape in args.input_shape) if args.input_shape else None
+    library = None
+    if args.library:
+        try:
+            with open(args.library) as source:
+                library = json.load(source)
+        except (OSError, json.JSONDecodeError) as error:
+            raise FretsawError(f"--library {args.library}: {error}; expected a JSON list of patterns like "
+                               f'["010/111/010", "110/110/000"]') from None
+    plan = prune.make_plan(model, args.scheme, args.flops, args.patterns, library=library,
+                           connectivity=args.connectivity, group_shape=args.group_shape,
+                           skip_first=not args.prune_first, inputs=inputs)
+    prune.apply(plan)
+    torch.save(model, args.output)
+    report = prune.report(model, inputs, plan.library)
+    print(f"fretsaw prune: {args.model} -> {args.output}, scheme {args.scheme}, conv FLOPs "
+          f"{report['dense_flops'] / 1e6:.2f} M -> {report['sparse_flops'] / 1e6:.2f} M "
+          f"({report['flops_reduction']:.2f}x; {report['flops_basis']})")
+    for layer in report["layers"]:
+        print(f"  {layer['name'][:28]:28} {'x'.join(map(str, layer['weight_shape'])):16} kernels kept "
+              f"{layer['kept_kernels']:>6}/{layer['kernels']:<6} weights kept {layer['weights_kept']:6.1%}")
+    if report["library"]:
+        print("library: " + ", ".join(report["library"]))
+    if args.report:
+        with open(args.report, "w") as out:
+            json.dump(report, out, indent=2)
+    return 0
+
+
+def _group_shape(text: str) -> tuple[int, int]:
+    shape = _shape(text)
+    if len(shape) != 2:
+        raise argparse.ArgumentTypeError(f"expected filters,channels like 4,4, got '{text}'")
+    return shape
+
+
 def _model_arguments(sub: argparse.ArgumentParser) -> None:
     """The model file, its input shapes and the target: what `compile` and `bench` both take."""
     sub.add_argument("model", help="model.onnx or model.pt (a pickled torch.nn.Module)")
@@ -190,6 +235,23 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also compile and time every conv layer alone beside the peers (torch models)")
     b.add_argument("--json", metavar="FILE", help="write the figures as JSON")
     b.set_defaults(func=bench_command)
+    p = sub.add_parser("prune", help="one-shot projection of a torch model onto a pattern / filter / KGS structure "
+                                     "(training methods: the Python API fretsaw.prune)")
+    p.add_argument("model", help="model.pt (a pickled torch.nn.Module)")
+    p.add_argument("-o", "--output", required=True, help="where to torch.save the pruned nn.Module")
+    p.add_argument("--scheme", default="pattern", choices=("pattern", "filter", "kgs", "vanilla"),
+                   help="what to remove (default pattern: library patterns + whole kernels)")
+    p.add_argument("--flops", type=float, default=3.6, help="conv-FLOPs reduction to reach (default 3.6)")
+    p.add_argument("--patterns", type=int, default=8, help="library size extracted from the weights (default 8)")
+    p.add_argument("--library", metavar="FILE", help='JSON list of 3x3 patterns, e.g. ["010/111/010", ...]')
+    p.add_argument("--connectivity", default="layer", choices=("layer", "global"),
+                   help="the same cut in every layer (default) or ranked over the whole model")
+    p.add_argument("--group-shape", type=_group_shape, default=(4, 4), help="KGS/Vanilla group: filters,channels")
+    p.add_argument("--prune-first", action="store_true", help="prune the first conv too (default: left dense)")
+    p.add_argument("--input-shape", type=_shape, action="append",
+                   help="example input shape for real FLOPs, e.g. 1,3,224,224 (default: per output position)")
+    p.add_argument("--report", metavar="FILE", help="write the pruning report as JSON")
+    p.set_defaults(func=prune_command)
     return parser
 
 

@@ -8,11 +8,7 @@ import numpy as np
 from torch_mlir import ir
 
 from fretsaw.dialect import pconv
-
-
-def pattern_key(pattern: np.ndarray) -> str:
-    """A pattern as rows of 0/1 separated by '/', e.g. '010/111/010'."""
-    return "/".join("".join("1" if v else "0" for v in row) for row in pattern)
+from fretsaw.prune.patterns import pattern_key
 
 
 def layer_name(location) -> str:
