@@ -1,5 +1,5 @@
 # The two commands of the README. Each bootstraps what is missing, then does its job.
-.PHONY: setup demo test unit lit bench clean
+.PHONY: setup demo test unit lit bench bench-prune clean
 
 setup:
 	@bash scripts/bootstrap.sh
@@ -22,6 +22,11 @@ bench: setup
 	.venv/bin/pip install -q -r bench/requirements.txt
 	.venv/bin/python bench/conv_layers.py
 	.venv/bin/python bench/networks.py --json bench/networks.json
+
+# The pruning methods compared on scikit-learn's bundled digits (README's Pruning table).
+bench-prune: setup
+	.venv/bin/pip install -q -r bench/requirements.txt
+	.venv/bin/python bench/prune_digits.py --json bench/prune_digits.json
 
 clean:
 	rm -rf .venv build *.egg-info
