@@ -190,9 +190,10 @@ def _settle(plan: Plan, ranked: dict, budget: float, connectivity: str) -> None:
     trims the weakest kept unit and adds the strongest removed one."""
     for name in plan.keep:
         plan.keep[name] = max(1, plan.keep[name])
+    prefix = {name: costs.cumsum(0).tolist() for name, (_, costs) in ranked.items()}
 
     def spent():
-        return sum(float(ranked[name][1][:count].sum()) for name, count in plan.keep.items())
+        return sum(prefix[name][count - 1] for name, count in plan.keep.items())
 
     def fraction(name):
         return plan.keep[name] / len(ranked[name][0])
