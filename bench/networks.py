@@ -1,5 +1,6 @@
-"""Whole networks at 1x3x224x224 (random weights), pattern-pruned PatDNN-style (8 patterns of 4
-weights per 3x3 kernel, a fraction of 3x3 kernels removed, first conv dense): fretsaw beside the
+"""Whole networks at 1x3x224x224 (random weights), pruned PatDNN-style by `fretsaw.prune.project`
+(8 patterns of 4 weights per 3x3 kernel, then whole kernels of every conv but the first removed by
+L2 norm until the conv FLOPs fall 3.6x): fretsaw beside the
 dense peers running the same model (PyTorch eager, torch.compile, and ONNX Runtime when
 installed: `make bench` installs it), same thread count, one run. Prints a markdown table and, with --json, writes the
 figures.
@@ -18,7 +19,7 @@ from torch import nn
 
 import fretsaw
 from fretsaw.benchmark import compare
-from fretsaw.prune.patterns import random_pattern_prune
+from fretsaw import prune
 
 
 def vgg16() -> nn.Module:
@@ -93,8 +94,8 @@ def measure(name: str, args) -> dict:
             if isinstance(m, nn.BatchNorm2d):  # inference statistics that are not the identity
                 m.running_mean.uniform_(-0.1, 0.1)
                 m.running_var.uniform_(0.5, 1.5)
-        random_pattern_prune(model, num_patterns=8, connectivity=args.connectivity)
     x = torch.randn(1, 3, 224, 224)
+    prune.project(model, "pattern", args.flops, num_patterns=8, inputs=x, inplace=True)
     start = time.perf_counter()
     cm = fretsaw.compile(model, (x,), threads=args.threads)
     compile_s = time.perf_counter() - start
@@ -106,7 +107,7 @@ def measure(name: str, args) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--networks", default=",".join(NETWORKS), help=f"comma-separated: {', '.join(NETWORKS)}")
-    parser.add_argument("--connectivity", type=float, default=0.625, help="fraction of 3x3 kernels kept")
+    parser.add_argument("--flops", type=float, default=3.6, help="conv-FLOPs reduction of the pruning (default 3.6)")
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--threads", type=int, default=None, help="default: every core")
     parser.add_argument("--json", help="also write the rows here")

@@ -57,8 +57,8 @@ def admm(model: nn.Module, train_loader: Iterable, scheme: str = "pattern", flop
     constraint set s (the pattern set and the connectivity set for scheme "pattern", the unit set
     otherwise) has its own auxiliary Z_s (the projection of W + U_s) and dual U_s, updated after
     every epoch; rho grows by `rho_growth` per epoch up to `rho_max` (default: geometrically from
-    `rho` to `rho_max` over the epochs). Then hard projection and
-    `finetune_epochs` of masked fine-tuning. `structure`: the keyword arguments of `project`."""
+    `rho` to `rho_max` over the epochs). Then hard projection and `finetune_epochs` of masked
+    fine-tuning. `structure`: library, connectivity, group_shape, skip_first (as in `project`)."""
     model, plan, info = _start(model, train_loader, scheme, flops, num_patterns, structure)
     sets = plan.constraint_sets()
     aux = [{layer.name: _projected(project_set, layer, layer.weight) for layer in plan.pruned}
