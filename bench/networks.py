@@ -1,8 +1,8 @@
 """Whole networks at 1x3x224x224 (random weights), pruned PatDNN-style by `fretsaw.prune.project`
 (8 patterns of 4 weights per 3x3 kernel, then whole kernels of every conv but the first removed by
 L2 norm until the conv FLOPs fall 3.6x): fretsaw beside the
-dense peers running the same model (PyTorch eager, torch.compile, and ONNX Runtime when
-installed: `make bench` installs it), same thread count, one run. Prints a markdown table and, with --json, writes the
+dense peers running the same model (PyTorch eager, torch.compile, and ONNX Runtime and IREE
+llvm-cpu when installed: `make bench` installs them), same thread count, one run. Prints a markdown table and, with --json, writes the
 figures.
 
     .venv/bin/python bench/networks.py [--networks vgg16,resnet18] [--repeats 10] [--json out.json]
@@ -121,15 +121,15 @@ def main() -> None:
     torch.set_num_threads(cpu.threads)
     print(f"{cpu.threads} thread(s) each; {cpu.name}\n")
     print("| network | fretsaw (pruned) | PyTorch eager (dense) | torch.compile (dense) | ONNX Runtime (dense) "
-          "| speedup over best peer | conv FLOPs cut | useful GFLOP/s | compile |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          "| IREE llvm-cpu (dense) | speedup over best peer | conv FLOPs cut | useful GFLOP/s | compile |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     rows = []
     for name in names:
         row = measure(name, args)
         rows.append(row)
         peer = {k: f"{v:.1f} ms" if v is not None else "not installed (make bench)" for k, v in row["peers_ms"].items()}
         print(f"| {name} | {row['fretsaw_ms']:.1f} ms | {peer['pytorch_eager']} | {peer['torch_compile']} | "
-              f"{peer['onnxruntime']} | "
+              f"{peer['onnxruntime']} | {peer['iree']} | "
               f"{row['speedup_over_best_peer']:.2f}x | {row['conv_flops_reduction']:.2f}x | {row['useful_gflops']:.1f} | "
               f"{row['compile_s']:.0f} s |", flush=True)
     if args.json:

@@ -1,6 +1,6 @@
 """Side-by-side latency of a compiled model and the dense runtimes a user would otherwise use:
-PyTorch eager and torch.compile (for torch models) and ONNX Runtime (when installed; `make bench`
-installs it).
+PyTorch eager and torch.compile (for torch models), ONNX Runtime and IREE llvm-cpu (when
+installed; `make bench` installs them).
 Used by `fretsaw bench` and bench/networks.py. Every peer's output is checked against the
 reference before it is timed."""
 
@@ -9,8 +9,12 @@ from __future__ import annotations
 import gc
 import io
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 
@@ -18,7 +22,13 @@ from fretsaw.errors import FretsawError
 
 RTOL = 1e-4
 SETTLE_S = 0.5  # between runtimes: longer than OpenMP's spin-wait after a parallel region (200 ms)
-PEERS = ("pytorch_eager", "torch_compile", "onnxruntime")
+PEERS = ("pytorch_eager", "torch_compile", "onnxruntime", "iree")
+# IREE llvm-cpu flags: this CPU's features, convs as im2col + matmul, data-tiled matmuls. Measured on
+# ResNet-18 (2 threads, this 2-core AVX2 VM): defaults 356 ms, im2col alone 96 ms, both 37.5 ms;
+# channels-last preprocessing and transpose propagation did not help (378-422 ms).
+IREE_FLAGS = ("--iree-llvmcpu-target-cpu=host", "--iree-global-opt-use-im2col-for-convs", "--iree-opt-data-tiling")
+# What to install for a peer that is missing (the torch peers come with fretsaw).
+INSTALL = {"onnxruntime": "pip install onnxruntime", "iree": "pip install iree-base-compiler iree-base-runtime"}
 
 
 def median_ms(fn, repeats: int) -> float:
@@ -60,6 +70,53 @@ def onnxruntime_runner(onnx: bytes, threads: int):
     return lambda *inputs: session.run(None, dict(zip(names, inputs)))[0]
 
 
+def static_onnx(onnx_bytes: bytes, inputs: tuple[np.ndarray, ...]) -> bytes:
+    """The ONNX model with its inputs fixed to the shapes of `inputs` and every shape inferred
+    (IREE's importer wants typed, shaped outputs; ONNX files often leave them symbolic)."""
+    import onnx
+
+    model = onnx.load_from_string(onnx_bytes)
+    weights = {init.name for init in model.graph.initializer}
+    for value, array in zip([v for v in model.graph.input if v.name not in weights], inputs):
+        value.type.tensor_type.ClearField("shape")
+        for size in array.shape:
+            value.type.tensor_type.shape.dim.add().dim_value = size
+    for value in model.graph.output:
+        value.type.tensor_type.ClearField("shape")
+    return onnx.shape_inference.infer_shapes(model, strict_mode=True).SerializeToString()
+
+
+def iree_runner(onnx: bytes, inputs: tuple[np.ndarray, ...], threads: int):
+    """A callable running the ONNX model compiled by IREE for its llvm-cpu backend (IREE_FLAGS)
+    at the shapes of `inputs` on the local-task driver with `threads` worker threads,
+    or None when IREE's compiler or runtime is not installed."""
+    try:
+        import iree.compiler as ireec
+        import iree.runtime as ireert
+    except ImportError:
+        return None
+    with tempfile.TemporaryDirectory(prefix="fretsaw-iree-") as tmp:
+        source, mlir = Path(tmp) / "model.onnx", Path(tmp) / "model.mlir"
+        source.write_bytes(static_onnx(onnx, inputs))
+        imported = subprocess.run([sys.executable, "-m", "iree.compiler.tools.import_onnx", str(source), "-o", str(mlir)],
+                                  capture_output=True, text=True)
+        if imported.returncode:
+            raise FretsawError(f"IREE could not import the ONNX model: {imported.stderr.strip()[-500:]}; "
+                               f"leave IREE out with --peers")
+        try:
+            vmfb = ireec.compile_file(str(mlir), target_backends=["llvm-cpu"], extra_args=list(IREE_FLAGS))
+        except ireec.CompilerToolError as error:
+            raise FretsawError(f"IREE could not compile the model: {str(error)[-500:]}; leave IREE out with --peers") \
+                from None
+    ireert.flags.parse_flags(f"--task_topology_max_group_count={threads}")
+    context = ireert.SystemContext(config=ireert.Config("local-task"))
+    module = ireert.VmModule.copy_buffer(context.instance, vmfb)
+    context.add_vm_module(module)
+    entry = next(name for name in module.function_names if not name.startswith("__") and "$" not in name)
+    main = context.modules[module.name][entry]
+    return lambda *inputs: np.asarray(main(*inputs).to_host())
+
+
 def torch_runner(module, threads: int):
     import torch
 
@@ -90,13 +147,16 @@ def peers(model, inputs: tuple[np.ndarray, ...], threads: int, names=PEERS) -> d
             runners["pytorch_eager"] = torch_runner(model, threads)
         if "torch_compile" in names:
             runners["torch_compile"] = torch_runner(torch.compile(model), threads)
-    if "onnxruntime" in names:
+    if "onnxruntime" in names or "iree" in names:
         if isinstance(model, str):
             with open(model, "rb") as source:
                 onnx = source.read()
         else:
             onnx = export_onnx(model, inputs)
-        runners["onnxruntime"] = onnxruntime_runner(onnx, threads)
+        if "onnxruntime" in names:
+            runners["onnxruntime"] = onnxruntime_runner(onnx, threads)
+        if "iree" in names:
+            runners["iree"] = iree_runner(onnx, inputs, threads)
     return runners
 
 
@@ -176,3 +236,46 @@ def layer_breakdown(model, inputs: tuple[np.ndarray, ...], threads: int, repeats
                    groups=conv.groups)
         rows.append(row)
     return rows
+
+
+def pyplot():
+    """matplotlib's pyplot on the file-only Agg backend, or a FretsawError saying how to get it."""
+    try:
+        import matplotlib
+    except ImportError:
+        raise FretsawError("--chart needs matplotlib: pip install matplotlib (make bench installs it)") from None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def chart(result: dict, path: str) -> None:
+    """Write a PNG of a `compare` result: fretsaw's and each peer's median latency; with a
+    per-layer breakdown (`result["layers"]`), a second panel of each conv layer's speedup over its
+    fastest peer beside its conv FLOPs cut (the speedup the sparsity could give)."""
+    plt = pyplot()
+    layers = result.get("layers")
+    fig, axes = plt.subplots(1, 2 if layers else 1, figsize=(13 if layers else 6, 4.5), squeeze=False,
+                             gridspec_kw={"width_ratios": [1, 2.5]} if layers else None)
+    timed = {"fretsaw": result["fretsaw_ms"], **{n: ms for n, ms in result["peers_ms"].items() if ms is not None}}
+    ax = axes[0][0]
+    bars = ax.bar(list(timed), list(timed.values()), color=["tab:green"] + ["tab:gray"] * (len(timed) - 1))
+    ax.bar_label(bars, fmt="%.1f", fontsize=8)
+    ax.set_ylabel("median latency (ms)")
+    ax.set_title(f"{result.get('model', 'model')}: {result['threads']} thread(s), {result['cpu']}", fontsize=9)
+    ax.tick_params(axis="x", labelrotation=30, labelsize=8)
+    if layers:
+        ax = axes[0][1]
+        at = np.arange(len(layers))
+        ax.bar(at - 0.2, [row["speedup_over_best_peer"] or 0.0 for row in layers], 0.4, color="tab:green",
+               label="fretsaw speedup over the fastest peer")
+        ax.bar(at + 0.2, [row["conv_flops_reduction"] for row in layers], 0.4, color="tab:blue", alpha=0.5,
+               label="conv FLOPs cut")
+        ax.axhline(1.0, color="black", linewidth=0.8)
+        ax.set_xticks(at, [row["layer"] for row in layers], rotation=60, ha="right", fontsize=7)
+        ax.set_ylabel("x")
+        ax.set_title("each conv layer compiled and timed alone", fontsize=9)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

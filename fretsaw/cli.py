@@ -9,7 +9,7 @@ import time
 
 import numpy as np
 
-from fretsaw.benchmark import PEERS, check_peer_names, compare, layer_breakdown, median_ms
+from fretsaw.benchmark import INSTALL, PEERS, chart, check_peer_names, compare, layer_breakdown, median_ms, pyplot
 from fretsaw.errors import FretsawError
 
 
@@ -118,6 +118,8 @@ def bench_command(args) -> int:
     check_peer_names(names)  # before the compile, not after it
     if args.layers and args.model.endswith(".onnx"):
         raise FretsawError("--layers needs a torch model (.pt): an ONNX file's convs cannot be run alone here")
+    if args.chart:
+        pyplot()  # matplotlib missing: say so before the compile, not after the timing
 
     rng = np.random.default_rng(0)
     inputs = tuple(rng.standard_normal(shape).astype(np.float32) for shape in args.input_shape)
@@ -132,7 +134,7 @@ def bench_command(args) -> int:
                                                  if result["best_peer_ms"] is not None else "; no peer to check against)"))
     print(f"  {'fretsaw':16} {result['fretsaw_ms']:9.2f} ms")
     for name, ms in result["peers_ms"].items():
-        shown = f"{ms:9.2f} ms" if ms is not None else "not installed (pip install onnxruntime, or make bench)"
+        shown = f"{ms:9.2f} ms" if ms is not None else f"not installed ({INSTALL[name]}, or make bench)"
         print(f"  {name:16} {shown}")
     if result["speedup_over_best_peer"] is not None:
         print(f"speedup over the fastest peer: {result['speedup_over_best_peer']:.2f}x; conv FLOPs cut "
@@ -154,6 +156,9 @@ def bench_command(args) -> int:
     if args.json:
         with open(args.json, "w") as out:
             json.dump(result, out, indent=2)
+    if args.chart:
+        chart(result, args.chart)
+        print(f"\nchart written to {args.chart}")
     return 0
 
 
@@ -226,7 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("-o", "--output", help="write the --emit IR here instead of stdout")
     c.add_argument("--stats-json", metavar="FILE", help="write cm.stats() as JSON")
     c.set_defaults(func=compile_command)
-    b = sub.add_parser("bench", help="time a compiled model beside PyTorch eager, torch.compile and ONNX Runtime")
+    b = sub.add_parser("bench", help="time a compiled model beside PyTorch eager, torch.compile, ONNX Runtime and IREE")
     _model_arguments(b)
     b.add_argument("--threads", type=int, default=None, help="threads for fretsaw and every peer (default: all)")
     b.add_argument("--repeats", type=int, default=20, help="timed runs (default 20)")
@@ -234,6 +239,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--layers", action="store_true",
                    help="also compile and time every conv layer alone beside the peers (torch models)")
     b.add_argument("--json", metavar="FILE", help="write the figures as JSON")
+    b.add_argument("--chart", metavar="FILE.png", help="draw the latencies (and with --layers each layer's "
+                                                       "speedup and FLOPs cut) as a PNG; needs matplotlib")
     b.set_defaults(func=bench_command)
     p = sub.add_parser("prune", help="one-shot projection of a torch model onto a pattern / filter / KGS structure "
                                      "(training methods: the Python API fretsaw.prune)")

@@ -169,4 +169,38 @@ def test_cli_bench_unknown_peer(tmp_path):
     onnx_model(tmp_path / "net.onnx")
     result = run(["fretsaw.cli", "bench", str(tmp_path / "net.onnx"), "--input-shape", "1,3,8,8", "--peers", "tvm"])
     assert result.returncode == 1
-    assert "unknown peer(s) tvm in --peers; choose from pytorch_eager, torch_compile, onnxruntime" in result.stderr
+    assert "unknown peer(s) tvm in --peers; choose from pytorch_eager, torch_compile, onnxruntime, iree" in result.stderr
+
+
+def test_iree_peer_matches_pytorch():
+    # IREE llvm-cpu compiles the exported ONNX; installed by make bench, so not on a fresh machine.
+    pytest.importorskip("iree.runtime")
+    from torch import nn
+
+    from fretsaw.benchmark import export_onnx, iree_runner
+    model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                          nn.Linear(8 * 4 * 4, 5)).eval()
+    x = np.random.default_rng(0).standard_normal((1, 3, 8, 8)).astype(np.float32)
+    run_iree = iree_runner(export_onnx(model, (x,)), (x,), threads=1)
+    np.testing.assert_allclose(run_iree(x), model(torch.from_numpy(x)).detach().numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_cli_bench_chart(tmp_path):
+    # --chart draws a PNG when matplotlib is installed (make bench), else says what to install
+    # before compiling anything.
+    from torch import nn
+
+    from fretsaw.prune import random_pattern_prune
+    model = random_pattern_prune(nn.Sequential(nn.Conv2d(3, 8, 3, padding=1)).eval(), skip_first=False)
+    torch.save(model, tmp_path / "m.pt")
+    chart = tmp_path / "bench.png"
+    result = run(["fretsaw.cli", "bench", str(tmp_path / "m.pt"), "--input-shape", "1,3,8,8", "--repeats", "1",
+                  "--threads", "1", "--peers", "pytorch_eager", "--layers", "--chart", str(chart)])
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        assert result.returncode == 1 and "--chart needs matplotlib: pip install matplotlib" in result.stderr
+        assert "fretsaw bench:" not in result.stdout
+        return
+    assert result.returncode == 0, result.stderr
+    assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and f"chart written to {chart}" in result.stdout
