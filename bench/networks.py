@@ -5,7 +5,7 @@ dense peers running the same model (PyTorch eager, torch.compile, and ONNX Runti
 llvm-cpu when installed: `make bench` installs them), same thread count, one run. Prints a markdown table and, with --json, writes the
 figures.
 
-    .venv/bin/python bench/networks.py [--networks vgg16,resnet18] [--repeats 10] [--json out.json]
+    .venv/bin/python bench/networks.py [--networks vgg16,resnet18] [--repeats 10] [--tune] [--json out.json]
 """
 
 from __future__ import annotations
@@ -97,10 +97,10 @@ def measure(name: str, args) -> dict:
     x = torch.randn(1, 3, 224, 224)
     prune.project(model, "pattern", args.flops, num_patterns=8, inputs=x, inplace=True)
     start = time.perf_counter()
-    cm = fretsaw.compile(model, (x,), threads=args.threads)
+    cm = fretsaw.compile(model, (x,), threads=args.threads, tune=args.tune)
     compile_s = time.perf_counter() - start
     row = compare(cm, model, (x.numpy(),), args.repeats)
-    row.update(network=name, compile_s=compile_s)
+    row.update(network=name, compile_s=compile_s, tuning=cm.tuning)
     return row
 
 
@@ -110,6 +110,8 @@ def main() -> None:
     parser.add_argument("--flops", type=float, default=3.6, help="conv-FLOPs reduction of the pruning (default 3.6)")
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--threads", type=int, default=None, help="default: every core")
+    parser.add_argument("--tune", action="store_true",
+                        help="tune every conv's schedule (cached in ~/.cache/fretsaw: the first run searches)")
     parser.add_argument("--json", help="also write the rows here")
     args = parser.parse_args()
     names = args.networks.split(",")

@@ -31,10 +31,10 @@ IREE_FLAGS = ("--iree-llvmcpu-target-cpu=host", "--iree-global-opt-use-im2col-fo
 INSTALL = {"onnxruntime": "pip install onnxruntime", "iree": "pip install iree-base-compiler iree-base-runtime"}
 
 
-def median_ms(fn, repeats: int) -> float:
+def median_ms(fn, repeats: int, settle: float = SETTLE_S) -> float:
     """Median wall time of `fn()` in milliseconds over `repeats` runs, after one warm-up run and
-    a pause that lets the previous runtime's worker threads stop spinning."""
-    time.sleep(SETTLE_S)
+    a pause of `settle` seconds that lets the previous runtime's worker threads stop spinning."""
+    time.sleep(settle)
     fn()  # warm-up
     times = []
     for _ in range(repeats):
@@ -218,9 +218,9 @@ def conv_layers(model, inputs: tuple[np.ndarray, ...]) -> list[tuple[str, object
 
 
 def layer_breakdown(model, inputs: tuple[np.ndarray, ...], threads: int, repeats: int,
-                    names=("pytorch_eager", "onnxruntime")) -> list[dict]:
-    """Each conv layer of a torch model compiled and timed alone (random input of its shape)
-    beside the peers in `names`: where the time goes and where the sparsity pays."""
+                    names=("pytorch_eager", "onnxruntime"), **options) -> list[dict]:
+    """Each conv layer of a torch model compiled (with compile `options`) and timed alone (random
+    input of its shape) beside the peers in `names`: where the time goes and where the sparsity pays."""
     import torch
 
     import fretsaw
@@ -230,7 +230,7 @@ def layer_breakdown(model, inputs: tuple[np.ndarray, ...], threads: int, repeats
     for name, conv, shape in conv_layers(model, inputs):
         layer = torch.nn.Sequential(conv).eval()
         x = rng.standard_normal(shape).astype(np.float32)
-        cm = fretsaw.compile(layer, (torch.from_numpy(x),), threads=threads)
+        cm = fretsaw.compile(layer, (torch.from_numpy(x),), threads=threads, **options)
         row = compare(cm, layer, (x,), repeats, names)
         row.update(layer=name, input_shape=list(shape), kernel=list(conv.kernel_size), stride=list(conv.stride),
                    groups=conv.groups)

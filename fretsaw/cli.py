@@ -92,7 +92,12 @@ def _compile(args, inputs: tuple[np.ndarray, ...], **options):
     if not isinstance(model, str):
         import torch
         example = tuple(torch.from_numpy(x) for x in inputs)
-    return model, fretsaw.compile(model, example, target=args.target, **options)
+    cm = fretsaw.compile(model, example, target=args.target, tune=args.tune, tuning_cache=args.tuning_cache,
+                         **options)
+    if cm.tuning:
+        from fretsaw.tune import summary
+        print(summary(cm.tuning))
+    return model, cm
 
 
 def compile_command(args) -> int:
@@ -127,7 +132,8 @@ def bench_command(args) -> int:
     model, cm = _compile(args, inputs, threads=args.threads)
     compile_s = time.perf_counter() - start
     result = compare(cm, model, inputs, args.repeats, names)
-    result.update(model=args.model, input_shapes=[list(s) for s in args.input_shape], compile_s=compile_s)
+    result.update(model=args.model, input_shapes=[list(s) for s in args.input_shape], compile_s=compile_s,
+                  tuning=cm.tuning)
     print(f"fretsaw bench: {args.model}, inputs {', '.join('x'.join(map(str, s)) for s in args.input_shape)}, "
           f"{result['threads']} thread(s) each, {result['cpu']}, median of {args.repeats} runs "
           f"(compiled in {compile_s:.1f} s" + ("; every output checked against the first peer's)"
@@ -142,7 +148,8 @@ def bench_command(args) -> int:
     print(format_stats(cm.stats()))
     if args.layers:
         layer_names = tuple(n for n in names if n != "torch_compile")  # one torch.compile per layer is too slow
-        result["layers"] = layer_breakdown(model, inputs, result["threads"], args.repeats, layer_names)
+        result["layers"] = layer_breakdown(model, inputs, result["threads"], args.repeats, layer_names,
+                                           tune=args.tune, tuning_cache=args.tuning_cache)
         print(f"\nconv layers compiled and timed alone (median of {args.repeats}):")
         print(f"  {'layer':24} {'input':18} {'k/s/g':>7} {'fretsaw':>9} " + " ".join(f"{n:>14}" for n in layer_names)
               + f" {'speedup':>8} {'FLOPs cut':>9}")
@@ -213,6 +220,10 @@ def _model_arguments(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--input-shape", type=_shape, action="append", required=True,
                      help="shape of an input, e.g. 1,3,224,224 (repeat for several inputs)")
     sub.add_argument("--target", default="host", help="compilation target (default host)")
+    sub.add_argument("--tune", action="store_true",
+                     help="time each conv's register block and channel tile choices and keep the fastest "
+                          "(cached on disk: each layer is searched once per machine)")
+    sub.add_argument("--tuning-cache", metavar="FILE", help="the tuning cache (default ~/.cache/fretsaw/tuning.json)")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -30,12 +30,17 @@ class CompileOptions:
     opt_level:    LLVM optimisation level 0-3 of the generated code.
     threads:      worker threads of the generated code; None = every core fretsaw may use.
     vector_width: fp32 SIMD lanes; None = what the CPU has (AVX-512 16, AVX2 8, else 4).
+    tune:         search each conv's register block and channel tile by timing it alone
+                  (fretsaw/tune.py), cached on disk so each layer is searched once per machine.
+    tuning_cache: the cache file; None = $FRETSAW_CACHE_DIR/tuning.json or ~/.cache/fretsaw/tuning.json.
     """
 
     target: str = "host"
     opt_level: int = 3
     threads: int | None = None
     vector_width: int | None = None
+    tune: bool = False
+    tuning_cache: str | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "target", str(self.target).lower())
@@ -72,9 +77,11 @@ class CompileOptions:
 class CompiledModel:
     """A compiled model: call it like the model (numpy or torch in, numpy out)."""
 
-    def __init__(self, stages: dict[str, ir.Operation], signature: Signature, executable, options: CompileOptions):
+    def __init__(self, stages: dict[str, ir.Operation], signature: Signature, executable, options: CompileOptions,
+                 tuning: list[dict] | None = None):
         self._stages, self.signature, self._executable = stages, signature, executable
         self.options = options
+        self.tuning = tuning or []  # with tune=True: per conv, the schedule chosen and its times
         self._stats = None
 
     def __call__(self, *inputs):
@@ -130,11 +137,15 @@ def compile(model, example_inputs, target: str = "host", **options) -> CompiledM
     run_stage(module, "linalg", lowering_pipeline(model))
     stages["linalg"] = module.operation.clone()
     signature = Signature.of(module, ENTRY)
+    tuning = []
     for name, pipeline in backend.stages():
         run_stage(module, name, pipeline)
+        if name == "pconv" and opts.tune:  # the pconv ops exist now: give each its tuned schedule
+            from fretsaw.tune import tune
+            tuning = tune(module, backend, opts.tuning_cache)
         stages[name] = module.operation.clone()
     executable = backend.emit(module, ENTRY, signature)
-    return CompiledModel(stages, signature, executable, opts)
+    return CompiledModel(stages, signature, executable, opts, tuning)
 
 
 def run_stage(module: ir.Module, name: str, pipeline: str) -> None:

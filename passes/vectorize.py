@@ -110,17 +110,20 @@ class Layout:
         return cls(row, planes, (sh, sw), (dh, dw), rows, vectors, groups, chunks, ceil_div(length, width) * width)
 
 
+def block_score(oh: int, ow: int, width: int, shape: tuple[int, int]) -> tuple:
+    """How register_block ranks a (rows, vectors) block: the most useful outputs per computed
+    output, with about 8 independent FMA chains (enough to hide the FMA latency on two pipes),
+    then the most rows (taps of different rows share input loads), then the fewest registers."""
+    rows, vectors = shape
+    computed = ceil_div(oh, rows) * rows * ceil_div(ow, vectors * width) * vectors * width
+    busy = min(rows * vectors, 8) / 8
+    return (round(busy * oh * ow / computed, 2), rows, -rows * vectors)
+
+
 def register_block(oh: int, ow: int, width: int, accumulators: int) -> tuple[int, int]:
-    """(rows, vectors) of the register block, at most `accumulators` vectors: the most useful
-    outputs per computed output, with about 8 independent FMA chains (enough to hide the FMA
-    latency on two pipes), then the most rows (taps of different rows share input loads)."""
-    def score(shape):
-        rows, vectors = shape
-        computed = ceil_div(oh, rows) * rows * ceil_div(ow, vectors * width) * vectors * width
-        busy = min(rows * vectors, 8) / 8
-        return (round(busy * oh * ow / computed, 2), rows, -rows * vectors)
+    """(rows, vectors) of the register block, at most `accumulators` vectors: the best by block_score."""
     shapes = [(r, v) for v in range(1, accumulators + 1) for r in range(1, min(oh, accumulators // v) + 1)]
-    return max(shapes, key=score)
+    return max(shapes, key=lambda shape: block_score(oh, ow, width, shape))
 
 
 @dataclasses.dataclass
@@ -271,17 +274,35 @@ def block_weights(conv: pconv.Conv2d, fkw, fblock: int) -> ir.Value:
     return arith.ConstantOp(wtype, ir.DenseElementsAttr.get(np.ascontiguousarray(values), type=wtype)).result
 
 
+# A conv's tuned schedule (fretsaw/tune.py): array<i64: rows, vectors, tile>; 0 = the heuristic's.
+SCHEDULE = "fretsaw.schedule"
+
+
+def schedule_of(op) -> tuple[int, int, int]:
+    """The (rows, vectors, tile) the op's `fretsaw.schedule` attribute asks for, zeros without one."""
+    if SCHEDULE not in op.attributes:
+        return 0, 0, 0
+    rows, vectors, tile = ir.DenseI64ArrayAttr(op.attributes[SCHEDULE])
+    return rows, vectors, tile
+
+
 def vectorize_conv2d(op, width: int, accumulators: int, rows: int = 0, vectors: int = 0,
                      tile: int = 0, cache: int = 32768) -> None:
+    """Lower one conv. The register block and channel tile come from the arguments (the pass
+    options) when given, else from the op's tuned schedule, else from the heuristics."""
     conv = pconv.Conv2d(op)
     patterns = conv.patterns
     n, cin, _, _ = conv.input_shape
     _, cout, oh, ow = conv.output_shape
     cin_g, cout_g = cin // conv.groups, cout // conv.groups
     fblock = filter_block(conv)
+    tuned_rows, tuned_vectors, tuned_tile = schedule_of(op)
+    if not (rows and vectors):
+        rows, vectors = tuned_rows, tuned_vectors
     if not (rows and vectors):
         rows, vectors = register_block(oh, ow, width, max(1, accumulators // fblock))
     layout = Layout.of(conv, width, rows, vectors)
+    tile = tile or tuned_tile
     tile = min(tile, cin_g) if tile else channel_tile(conv, layout, width, cache)
     tiles = ceil_div(cin_g, tile)
     chunk = vectors * width

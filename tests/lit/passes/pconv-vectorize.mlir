@@ -1,5 +1,6 @@
 // RUN: fretsaw-opt %s --split-input-file --pass-pipeline='builtin.module(pconv-vectorize{width=4 rows=2 vectors=1}, canonicalize, cse)' | filecheck %s
 // RUN: fretsaw-opt %s --split-input-file --pass-pipeline='builtin.module(pconv-pack-fkw, pconv-vectorize{width=4 tile=2}, canonicalize, cse)' | filecheck %s --check-prefix=TILED
+// RUN: fretsaw-opt %s --split-input-file --pass-pipeline='builtin.module(pconv-vectorize{width=4}, canonicalize, cse)' | filecheck %s --check-prefix=SCHED
 
 // Two patterns (2 and 3 taps), kernel (1, 0) removed, padding 1, bias and relu6, register
 // blocks of 2 output rows x 1 vector of 4 lanes.
@@ -105,4 +106,28 @@ func.func @strided(%x: tensor<1x1x5x5xf32>) -> tensor<1x1x2x2xf32> {
   %w = arith.constant dense<[1.0, 2.0, 3.0]> : tensor<3xf32>
   %0 = "pconv.conv2d"(%x, %w) {patterns = dense<[[[true, false, false], [false, true, false], [false, false, true]]]> : tensor<1x3x3xi1>, kernel_pattern = dense<0> : tensor<1x1xi8>, strides = array<i64: 2, 2>, padding = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>, groups = 1 : i64, activation = "none", operandSegmentSizes = array<i32: 1, 1, 0>} : (tensor<1x1x5x5xf32>, tensor<3xf32>) -> tensor<1x1x2x2xf32>
   return %0 : tensor<1x1x2x2xf32>
+}
+
+// -----
+
+// A tuned schedule on the op (fretsaw/tune.py): `fretsaw.schedule = array<i64: rows, vectors,
+// tile>` replaces the heuristics when the pass options leave them open. Here 1 row x 1 vector:
+// 3 row groups run in parallel, each block one accumulator (2 taps, 2 FMAs), where the heuristic
+// makes one block of all 3 output rows (6 FMAs, no parallel loop left).
+// SCHED-LABEL: func.func @scheduled
+// SCHED: scf.parallel (%{{.*}}) = (%c0) to (%c3)
+// SCHED-COUNT-2: vector.fma
+// SCHED-NOT: vector.fma
+// SCHED-LABEL: func.func @heuristic
+// SCHED-NOT: scf.parallel
+// SCHED-COUNT-6: vector.fma
+func.func @scheduled(%x: tensor<1x1x4x4xf32>) -> tensor<1x1x3x3xf32> {
+  %w = arith.constant dense<[1.0, 2.0]> : tensor<2xf32>
+  %0 = "pconv.conv2d"(%x, %w) {patterns = dense<[[[true, false], [false, true]]]> : tensor<1x2x2xi1>, kernel_pattern = dense<[[0]]> : tensor<1x1xi8>, strides = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>, groups = 1 : i64, activation = "none", operandSegmentSizes = array<i32: 1, 1, 0>, fretsaw.schedule = array<i64: 1, 1, 0>} : (tensor<1x1x4x4xf32>, tensor<2xf32>) -> tensor<1x1x3x3xf32>
+  return %0 : tensor<1x1x3x3xf32>
+}
+func.func @heuristic(%x: tensor<1x1x4x4xf32>) -> tensor<1x1x3x3xf32> {
+  %w = arith.constant dense<[1.0, 2.0]> : tensor<2xf32>
+  %0 = "pconv.conv2d"(%x, %w) {patterns = dense<[[[true, false], [false, true]]]> : tensor<1x2x2xi1>, kernel_pattern = dense<[[0]]> : tensor<1x1xi8>, strides = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>, groups = 1 : i64, activation = "none", operandSegmentSizes = array<i32: 1, 1, 0>} : (tensor<1x1x4x4xf32>, tensor<2xf32>) -> tensor<1x1x3x3xf32>
+  return %0 : tensor<1x1x3x3xf32>
 }
