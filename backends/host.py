@@ -34,8 +34,9 @@ def stages(cpu: CpuTarget) -> tuple[tuple[str, str], ...]:
         ("loops", f"builtin.module(dense-vectorize{{width={cpu.vector_width}}}, "
                    f"pconv-vectorize{{width={cpu.vector_width} accumulators={cpu.accumulators}}}, "
                    "canonicalize, cse)"),
-        # tensors become buffers; function results become caller-owned out-parameters; frees inserted
-        ("bufferized", BUFFERIZE),
+        # tensors become buffers; function results become caller-owned out-parameters; frees inserted;
+        # large per-call buffers become globals allocated once (no page faults on every call)
+        ("bufferized", BUFFERIZE[:-1] + ", persistent-workspace)"),
         # linalg to loops; scf.parallel loops to OpenMP threads; then everything to the LLVM dialect
         # with C-callable wrappers (memref lowering must precede scf-to-cf for OpenMP's alloca scopes)
         ("llvm", f"builtin.module(func.func(llvm-request-c-wrappers), func.func(convert-linalg-to-loops), "

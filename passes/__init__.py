@@ -7,8 +7,10 @@ from fretsaw.passes.lower import Lower
 from fretsaw.passes.raise_ import Raise
 from fretsaw.passes.vectorize import Vectorize
 from fretsaw.passes.verify import Verify
+from fretsaw.passes.workspace import PersistentWorkspace
 
 # pipeline name -> pass class; the pipeline parser looks names up here first.
-REGISTRY: dict[str, type[ModulePass]] = {p.name: p for p in (Raise, Verify, FilterKernelReorder, PackFkw, Lower, Vectorize, DenseVectorize)}
+REGISTRY: dict[str, type[ModulePass]] = {p.name: p for p in (Raise, Verify, FilterKernelReorder, PackFkw, Lower, Vectorize, DenseVectorize,
+                                                         PersistentWorkspace)}
 
 __all__ = ["REGISTRY", "ModulePass"]
