@@ -215,7 +215,7 @@ def _group_shape(text: str) -> tuple[int, int]:
 
 
 def _model_arguments(sub: argparse.ArgumentParser) -> None:
-    """The model file, its input shapes and the target: what `compile` and `bench` both take."""
+    """The model file, its input shapes, the target and tuning: what `compile` and `bench` both take."""
     sub.add_argument("model", help="model.onnx or model.pt (a pickled torch.nn.Module)")
     sub.add_argument("--input-shape", type=_shape, action="append", required=True,
                      help="shape of an input, e.g. 1,3,224,224 (repeat for several inputs)")

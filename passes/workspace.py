@@ -60,9 +60,9 @@ class PersistentWorkspace(ModulePass):
         count = 0
         for fn in [op for op in body.operations if op.operation.name == "func.func"]:
             for block in fn.regions[0].blocks:
-                for op in [o.operation for o in block.operations]:
-                    if not hoistable(op, self.min_bytes):
-                        continue
+                # pick every alloc before changing anything: hoisting erases deallocs further down
+                allocs = [o.operation for o in block.operations if hoistable(o.operation, self.min_bytes)]
+                for op in allocs:
                     count = self._hoist(op, body, f"{PREFIX}{count}") + count
 
     @staticmethod

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from torch import nn
 
 import fretsaw
-from conftest import check_against_torch
+from conftest import ATOL, RTOL, check_against_torch
 from fretsaw.prune import default_library
 
 
@@ -191,3 +191,16 @@ def test_many_reorder_groups_merged_into_work_units():
     cm = check_against_torch(conv_net(conv, "relu"), torch.randn(1, 12, 32, 32))
     groups = cm.ir("pconv").split("filter_groups = dense<[")[1].split("]")[0].split(",")
     assert len(groups) - 1 > 8  # more groups than units wanted (32 / 4 row groups)
+
+
+def test_persistent_workspace_across_calls():
+    # Buffers of 128 KiB and more become globals kept between calls (persistent-workspace):
+    # calls with different inputs must not see each other's data, several hoisted per function.
+    model = nn.Sequential(nn.Conv2d(16, 16, 3, padding=1), nn.ReLU(), nn.Conv2d(16, 16, 3, padding=1),
+                          nn.ReLU(), nn.Conv2d(16, 8, 3, padding=1))
+    prune_(model[2], np.random.default_rng(7), 0.6)
+    cm = check_against_torch(model, torch.randn(1, 16, 96, 96))
+    assert cm.ir("bufferized").count("memref.global \"private\" @__fretsaw_workspace_") >= 3
+    for scale in (2.0, -1.0):
+        x = torch.randn(1, 16, 96, 96) * scale
+        np.testing.assert_allclose(cm(x), model(x).detach().numpy(), rtol=RTOL, atol=ATOL)
