@@ -21,7 +21,8 @@ from tqdm.auto import tqdm
 
 from fretsaw.dialect import pconv
 from fretsaw.errors import FretsawError
-from fretsaw.passes.vectorize import SCHEDULE, Layout, block_score, channel_tile, filter_block, register_block
+from fretsaw.passes.vectorize import (SCHEDULE, Layout, Vectorize, block_score, channel_tile, filter_block,
+                                      register_block)
 from fretsaw.stats import layer_name
 from fretsaw.target import CpuTarget
 
@@ -61,7 +62,7 @@ def candidates(conv: pconv.Conv2d, cpu: CpuTarget) -> tuple[list[tuple[int, int]
     ranked = sorted(shapes, key=lambda shape: block_score(oh, ow, width, shape), reverse=True)
     blocks = [first] + [shape for shape in ranked if shape != first][:BLOCKS - 1]
     cin_g = conv.input_shape[1] // conv.groups
-    tile = channel_tile(conv, Layout.of(conv, width, *first), width, 32768)
+    tile = channel_tile(conv, Layout.of(conv, width, *first), width, Vectorize.cache)
     tiles = [tile] + sorted({t for t in (tile // 2, tile * 2, cin_g) if 0 < t <= cin_g and t != tile})
     return blocks, tiles
 
@@ -94,7 +95,7 @@ def time_schedule(op: ir.Operation, schedule: tuple[int, int, int], backend, rep
     conv = next(iter(pconv.walk_ops(module.operation, pconv.CONV2D)))
     with module.context:
         conv.attributes[SCHEDULE] = ir.DenseI64ArrayAttr.get(list(schedule))
-    for name, pipeline in backend.stages()[1:]:
+    for name, pipeline in backend.stages()[1:]:  # every stage after "pconv", which made the op
         run_stage(module, f"tune-{name}", pipeline)
     shapes = Signature((tuple(op.operands[0].type.shape),), (tuple(op.results[0].type.shape),))
     executable = backend.emit(module, ENTRY, shapes)
