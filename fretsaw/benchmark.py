@@ -199,22 +199,10 @@ def conv_layers(model, inputs: tuple[np.ndarray, ...]) -> list[tuple[str, object
     """(module path, Conv2d, input shape) of every Conv2d a forward pass of `model` runs."""
     import torch
 
-    seen: dict[str, tuple[object, tuple[int, ...]]] = {}
+    from fretsaw.prune.layers import trace
 
-    def record(name):
-        def hook(module, args, output):  # returns None: the output is left alone
-            seen.setdefault(name, (module, tuple(args[0].shape)))
-        return hook
-
-    hooks = [module.register_forward_hook(record(name))
-             for name, module in model.named_modules() if isinstance(module, torch.nn.Conv2d)]
-    try:
-        with torch.no_grad():
-            model(*(torch.from_numpy(x) for x in inputs))
-    finally:
-        for hook in hooks:
-            hook.remove()
-    return [(name, module, shape) for name, (module, shape) in seen.items()]
+    ran = trace(model, tuple(torch.from_numpy(x) for x in inputs), (torch.nn.Conv2d,))
+    return [(name, module, shape) for name, (module, shape, _) in ran.items()]
 
 
 def layer_breakdown(model, inputs: tuple[np.ndarray, ...], threads: int, repeats: int,

@@ -92,13 +92,13 @@ def time_schedule(op: ir.Operation, schedule: tuple[int, int, int], backend, rep
     from fretsaw.compiler import run_stage
 
     module = standalone(op)
+    signature = Signature.of(module, ENTRY)  # now: the stages below lower @main to the LLVM dialect
     conv = next(iter(pconv.walk_ops(module.operation, pconv.CONV2D)))
     with module.context:
         conv.attributes[SCHEDULE] = ir.DenseI64ArrayAttr.get(list(schedule))
     for name, pipeline in backend.stages()[1:]:  # every stage after "pconv", which made the op
         run_stage(module, f"tune-{name}", pipeline)
-    shapes = Signature((tuple(op.operands[0].type.shape),), (tuple(op.results[0].type.shape),))
-    executable = backend.emit(module, ENTRY, shapes)
+    executable = backend.emit(module, ENTRY, signature)
     x = np.random.default_rng(0).standard_normal(op.operands[0].type.shape).astype(np.float32)
     return median_ms(lambda: executable(x), repeats, settle=0.05)
 
@@ -123,7 +123,8 @@ def search(op: ir.Operation, backend, repeats: int) -> dict:
 def tune(module: ir.Module, backend, cache: Path | None = None, repeats: int = 5,
          progress: bool = True) -> list[dict]:
     """Give every pconv.conv2d of `module` its tuned schedule, searching (and caching) the layers
-    the cache does not know yet. Returns one record per conv: key, schedule, times, cached."""
+    the cache does not know yet. Returns one record per conv: its layer name, the schedule (rows,
+    vectors, tile), its time and the heuristic's (ms, default_ms), candidates tried, cached."""
     path = Path(cache) if cache else default_cache()
     try:
         known = json.loads(path.read_text()) if path.exists() else {}
@@ -140,7 +141,7 @@ def tune(module: ir.Module, backend, cache: Path | None = None, repeats: int = 5
         with module.context:
             op.attributes[SCHEDULE] = ir.DenseI64ArrayAttr.get([entry["rows"], entry["vectors"], entry["tile"]])
         records.append({"layer": layer_name(op.location), **entry, "cached": cached})
-        if not cached:
+        if not cached:  # saved after every searched layer: an interrupted tuning keeps what it found
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(known, indent=1, sort_keys=True))
     return records

@@ -46,19 +46,26 @@ def conv_layers(model: nn.Module, inputs=None) -> list[Layer]:
     convs = [(name, m) for name, m in model.named_modules() if isinstance(m, (nn.Conv2d, nn.Conv3d))]
     outputs = {name: 1 for name, _ in convs}
     if inputs is not None:
-        outputs = _output_positions(model, convs, inputs)
+        ran = trace(model, inputs, (nn.Conv2d, nn.Conv3d))
+        out_shapes = {name: out for name, (_, _, out) in ran.items()}
+        # batch x spatial positions; 0 for a conv the forward never ran
+        outputs = {name: out_shapes[name][0] * prod(out_shapes[name][2:]) if name in ran else 0
+                   for name, _ in convs}
     return [Layer(name, conv, outputs[name], pruned=False) for name, conv in convs]
 
 
-def _output_positions(model: nn.Module, convs, inputs) -> dict[str, int]:
-    seen: dict[str, int] = {}
+def trace(model: nn.Module, inputs, kinds: tuple[type, ...]) -> dict[str, tuple[nn.Module, tuple, tuple]]:
+    """One forward pass of `model` on `inputs` (a tensor or tuple; eval mode, no gradients, the
+    mode restored after) recording each module of `kinds` it runs, in the order they first run:
+    name -> (module, input shape, output shape)."""
+    seen: dict[str, tuple[nn.Module, tuple, tuple]] = {}
 
     def hook(name):
-        def record(_module, _args, out):
-            seen[name] = out.shape[0] * prod(out.shape[2:])
+        def record(module, args, out):  # returns None: the output is left alone
+            seen.setdefault(name, (module, tuple(args[0].shape), tuple(out.shape)))
         return record
 
-    handles = [conv.register_forward_hook(hook(name)) for name, conv in convs]
+    handles = [m.register_forward_hook(hook(name)) for name, m in model.named_modules() if isinstance(m, kinds)]
     was_training = model.training
     try:
         model.eval()
@@ -68,7 +75,7 @@ def _output_positions(model: nn.Module, convs, inputs) -> dict[str, int]:
         model.train(was_training)
         for handle in handles:
             handle.remove()
-    return {name: seen.get(name, 0) for name, _ in convs}  # 0: a conv the forward never ran
+    return seen
 
 
 def group_view(t: torch.Tensor, go: int, gi: int) -> torch.Tensor:
