@@ -100,21 +100,23 @@ def row(method, scheme, report, seconds):
             "report": report}
 
 
-def run_methods(dense, train, evaluate, methods, flops, epochs, finetune_epochs, lr, **extra):
-    rows = []
-    for name, scheme, method, options in methods:
+def run_methods(dense, train, evaluate, methods, flops, epochs, finetune_epochs, lr):
+    """Prune `dense` with each (name, scheme, method); returns the table rows and the pruned models."""
+    rows, models = [], []
+    for name, scheme, method in methods:
         torch.manual_seed(0)
         start = time.perf_counter()
         if method is prune.oneshot:  # the same training epochs as the trained methods, all fine-tuning
-            options = {"finetune_epochs": epochs + finetune_epochs, **options}
+            options = {"finetune_epochs": epochs + finetune_epochs}
         else:
-            options = {"epochs": epochs, "finetune_epochs": finetune_epochs, **options}
-        _, report = method(dense, train, scheme=scheme, flops=flops, lr=lr, evaluate=evaluate, **options, **extra)
+            options = {"epochs": epochs, "finetune_epochs": finetune_epochs}
+        model, report = method(dense, train, scheme=scheme, flops=flops, lr=lr, evaluate=evaluate, **options)
         rows.append(row(name, scheme, report, time.perf_counter() - start))
+        models.append(model)
         print(f"  {name:34} {scheme:8} FLOPs cut {report['flops_reduction']:5.2f}x  accuracy "
               f"{report['accuracy']['projected']:5.1f}% projected -> {report['accuracy']['finetuned']:5.1f}% "
               f"fine-tuned  ({rows[-1]['time_s']:.0f} s)")
-    return rows
+    return rows, models
 
 
 def compile_check(model, x):
@@ -156,19 +158,17 @@ def experiment(name, model_class, data, methods, args, epochs, finetune_epochs, 
     dense_acc, dense_s = train_dense(dense, train, evaluate, dense_epochs, args.lr)
     print(f"{name}, seed {seed}: dense {dense_acc:.1f}% test accuracy ({len(x_test)} samples), trained in "
           f"{dense_s:.0f} s; pruned to {args.flops}x fewer conv FLOPs:")
-    rows = run_methods(dense, train, evaluate, methods, args.flops, epochs, finetune_epochs, args.lr)
+    rows, models = run_methods(dense, train, evaluate, methods, args.flops, epochs, finetune_epochs, args.lr)
     return {"seed": seed, "dense_accuracy": dense_acc, "dense_time_s": dense_s, "rows": rows,
-            "dense": dense, "train": train, "test": test}
+            "models": models, "test": test}
 
 
 def two_d_summary(runs: list[dict], args) -> dict:
-    """Print the 2D table, compile an ADMM-pruned model with fretsaw and check it."""
+    """Print the 2D table, compile the last run's ADMM-pruned model with fretsaw and check it."""
     print(f"\n2D, {args.seeds} seed(s), dense accuracy {np.mean([r['dense_accuracy'] for r in runs]):.1f}%:")
     print(table(runs))
     last = runs[-1]
-    admm_model, _ = prune.admm(last["dense"], last["train"], scheme="pattern", flops=args.flops, epochs=args.epochs,
-                               finetune_epochs=args.finetune_epochs, lr=args.lr, progress=False)
-    compiled = compile_check(admm_model, last["test"][0][:1])
+    compiled = compile_check(last["models"][0], last["test"][0][:1])  # methods[0]: ADMM
     print(f"fretsaw.compile of an ADMM-pruned model: output matches PyTorch (max abs diff "
           f"{compiled['max_abs_difference']:.1e}); its stats() count {compiled['flops_reduction']:.2f}x fewer conv FLOPs")
     return {"runs": [_plain(run) for run in runs], "compiled": compiled}
@@ -189,10 +189,10 @@ def main() -> None:
     result = {"date": time.strftime("%Y-%m-%d"), "machine": platform.processor() or platform.machine(),
               "flops": args.flops, "epochs": args.epochs, "finetune_epochs": args.finetune_epochs}
 
-    methods = [("extended ADMM (PatDNN)", "pattern", prune.admm, {}),
-               ("reweighted regularisation (RT3D)", "pattern", prune.reweighted, {}),
-               ("one-shot magnitude projection", "pattern", prune.oneshot, {}),
-               ("L1 filter pruning", "filter", prune.oneshot, {})]
+    methods = [("extended ADMM (PatDNN)", "pattern", prune.admm),
+               ("reweighted regularisation (RT3D)", "pattern", prune.reweighted),
+               ("one-shot magnitude projection", "pattern", prune.oneshot),
+               ("L1 filter pruning", "filter", prune.oneshot)]
     runs = []
     for seed in range(args.seeds):  # --seeds 0: the 3D part only
         x_train, x_test, y_train, y_test = digits(seed)
@@ -203,7 +203,7 @@ def main() -> None:
 
     if not args.skip_3d:
         x_train, x_test, y_train, y_test = digits(0)
-        methods3 = [(method, scheme, fn, {}) for method, fn in (("extended ADMM", prune.admm),
+        methods3 = [(method, scheme, fn) for method, fn in (("extended ADMM", prune.admm),
                                                                  ("reweighted regularisation (RT3D)", prune.reweighted),
                                                                  ("one-shot magnitude projection", prune.oneshot))
                     for scheme in ("kgs", "vanilla")]
@@ -219,7 +219,7 @@ def main() -> None:
 
 
 def _plain(run: dict) -> dict:
-    return {key: value for key, value in run.items() if key not in ("dense", "train", "test")}
+    return {key: value for key, value in run.items() if key not in ("models", "test")}
 
 
 if __name__ == "__main__":
