@@ -1,10 +1,15 @@
-"""MLIR (LLVM dialect) -> LLVM IR text, through the MLIR C API bundled with torch-mlir."""
+"""MLIR (LLVM dialect) -> LLVM IR text, through the MLIR C API bundled with torch-mlir, and that
+text made readable by Debian's LLVM 22 tools (opt-22, llc-22), which are older than the LLVM
+inside the torch-mlir wheel."""
 
 from __future__ import annotations
 
 import ctypes
+import re
+import struct
 from pathlib import Path
 
+import numpy as np
 from torch_mlir import ir
 
 from fretsaw.errors import FretsawError
@@ -45,8 +50,9 @@ def _non_llvm_op(module: ir.Module) -> str | None:
     return found[0] if found else None
 
 
-def translate_to_llvm_ir(module: ir.Module) -> str:
+def translate_to_llvm_ir(module: ir.Module | ir.Operation) -> str:
     """LLVM IR text of `module`, which must be in the LLVM dialect only (OpenMP ops included)."""
+    module = module if isinstance(module, ir.Module) else _ModuleView(module)
     foreign = _non_llvm_op(module)
     if foreign:
         raise FretsawError(f"translation to LLVM IR needs a module in the LLVM dialect only, but it holds "
@@ -59,3 +65,97 @@ def translate_to_llvm_ir(module: ir.Module) -> str:
     text = ctypes.string_at(raw).decode()
     ctypes.CDLL(None).free(ctypes.c_void_p(raw))
     return text
+
+
+class _ModuleView:
+    """An ir.Operation (a cloned builtin.module) where an ir.Module is expected."""
+
+    def __init__(self, operation: ir.Operation):
+        self.operation = operation
+
+
+_ELEMENT_DTYPES = {"f32": np.float32, "f64": np.float64, "f16": np.float16, "i64": np.int64,
+                   "i32": np.int32, "i16": np.int16, "i8": np.int8, "i1": np.bool_}
+
+
+def constants_as_bytes(module: ir.Operation, min_elements: int = 64) -> None:
+    """Turn every large constant global (the weights) into an array of bytes, in place.
+
+    LLVM prints a byte array as one `c"..."` string, which is fast to print and parse and has no
+    float literals for versions to disagree on; with opaque pointers the code that reads a global
+    does not depend on its declared type, so nothing else changes."""
+    globals_ = []
+
+    def visit(op):
+        if op.name == "llvm.mlir.global" and "value" in op.attributes:
+            globals_.append(op)
+        return ir.WalkResult.ADVANCE
+
+    module.walk(visit)
+    for op in globals_:
+        value = op.attributes["value"]
+        if not isinstance(value, ir.DenseElementsAttr) or value.type.rank == 0:
+            continue
+        dtype = _ELEMENT_DTYPES.get(str(value.type.element_type))
+        count = int(np.prod(value.type.shape))
+        if dtype is None or dtype is np.bool_ or count < min_elements:
+            continue
+        if value.is_splat:
+            array = np.full(count, value.get_splat_value().value, dtype=dtype)
+        else:
+            array = np.asarray(np.array(value), dtype=dtype)
+        raw = np.frombuffer(array.tobytes(), dtype=np.int8)
+        with op.context, op.location:
+            byte_type = ir.IntegerType.get_signless(8)
+            op.attributes["value"] = ir.DenseElementsAttr.get(raw, type=ir.RankedTensorType.get([raw.size], byte_type))
+            op.attributes["global_type"] = ir.TypeAttr.get(ir.Type.parse(f"!llvm.array<{raw.size} x i8>"))
+
+
+# Floating-point literals: LLVM newer than 22 prints floats as `f0x<bits>` and as short decimals
+# that are only the nearest float; LLVM 22 wants a double's hex (exactly representable in the
+# type), `0xH`/`0xR` for half/bfloat. A literal's type is the last type keyword before it.
+_FLOAT_TOKEN = re.compile(r"\b(half|bfloat|float|double)\b|(?<![\w.%@$\"])"
+                          r"(f0x[0-9A-Fa-f]+|[-+]?(?:\d+\.\d+(?:e[-+]?\d+)?|inf|nan|qnan|snan))(?![\w.])")
+_SPECIAL = {"inf": float("inf"), "+inf": float("inf"), "-inf": float("-inf"), "nan": float("nan"),
+            "+nan": float("nan"), "qnan": float("nan"), "-nan": float("-nan"), "snan": float("nan")}
+
+
+def _double_hex(value: float) -> str:
+    return "0x%016X" % struct.unpack("<Q", struct.pack("<d", value))[0]
+
+
+def _literal(token: str, kind: str | None) -> str:
+    if kind is None or (kind == "double" and not token.startswith("f0x") and token not in _SPECIAL):
+        return token  # decimal doubles are read alike by both versions
+    if token.startswith("f0x"):
+        bits = int(token[3:], 16)
+        if kind == "float":
+            return _double_hex(float(np.uint32(bits).view(np.float32)))
+        return {"double": "0x%016X", "half": "0xH%04X", "bfloat": "0xR%04X"}[kind] % bits
+    value = _SPECIAL[token] if token in _SPECIAL else float(token)
+    if kind == "float":
+        return _double_hex(float(np.float32(value)))
+    if kind == "half":
+        return "0xH%04X" % int(np.float16(value).view(np.uint16))
+    if kind == "bfloat":
+        return "0xR%04X" % (int(np.float32(value).view(np.uint32)) >> 16)
+    return _double_hex(value)
+
+
+def _fix_line(line: str) -> str:
+    kind = None
+
+    def replace(match):
+        nonlocal kind
+        if match.group(1):
+            kind = match.group(1)
+            return match.group(1)
+        return _literal(match.group(2), kind)
+
+    return _FLOAT_TOKEN.sub(replace, line)
+
+
+def for_llvm22(text: str) -> str:
+    """`text` (from translate_to_llvm_ir) in the syntax LLVM 22's parser reads."""
+    return "\n".join(line if line.startswith(";") or not re.search(r"\d\.\d|f0x|inf|nan", line)
+                     else _fix_line(line) for line in text.split("\n"))

@@ -118,7 +118,7 @@ def main() -> None:
     unknown = sorted(set(names) - set(NETWORKS))
     if unknown:
         parser.error(f"unknown network(s) {', '.join(unknown)}; choose from {', '.join(NETWORKS)}")
-    cpu = fretsaw.CompileOptions(threads=args.threads).cpu()
+    cpu = fretsaw.CompileOptions(threads=args.threads).cpu_target()
     args.threads = cpu.threads
     torch.set_num_threads(cpu.threads)
     print(f"{cpu.threads} thread(s) each; {cpu.name}\n")

@@ -163,7 +163,7 @@ def peers(model, inputs: tuple[np.ndarray, ...], threads: int, names=PEERS) -> d
 def compare(cm, model, inputs: tuple[np.ndarray, ...], repeats: int, names=PEERS) -> dict:
     """Median latency of `cm` and of every installed peer in `names` on `inputs`, each output
     checked against the first peer's (PyTorch for torch models); speedup over the fastest peer."""
-    cpu = cm.options.cpu()
+    cpu = cm.options.cpu_target()
     runners = peers(model, inputs, cpu.threads, names)
     got = cm(*inputs)
     reference = None

@@ -52,7 +52,7 @@ def demo(args) -> int:
     np.testing.assert_allclose(y, ref, rtol=1e-4, atol=1e-5)
     print(f"output matches PyTorch: max abs difference {np.abs(y - ref).max():.2e} (rtol 1e-4, atol 1e-5)\n")
     print(format_stats(cm.stats()))
-    cpu = cm.options.cpu()
+    cpu = cm.options.cpu_target()
     torch.set_num_threads(cpu.threads)
     x_np = x.numpy()
     with torch.no_grad():

@@ -26,13 +26,18 @@ IMPORT_STAGES = ("torch", "linalg")
 class CompileOptions:
     """Options of fretsaw.compile(); strings are accepted and normalised here.
 
-    target:       "host" (x86-64 JIT); more targets arrive with their backends.
+    target:       "host" (x86-64 JIT) or "aarch64" (NEON object for phones, run under qemu).
     opt_level:    LLVM optimisation level 0-3 of the generated code.
-    threads:      worker threads of the generated code; None = every core fretsaw may use.
-    vector_width: fp32 SIMD lanes; None = what the CPU has (AVX-512 16, AVX2 8, else 4).
+    threads:      worker threads of the generated code; None = every core fretsaw may use (host),
+                  4 (aarch64: a phone's big cores; the artifact can change it at run time).
+    vector_width: fp32 SIMD lanes; None = what the CPU has (AVX-512 16, AVX2 8, NEON 4, else 4).
     tune:         search each conv's register block and channel tile by timing it alone
                   (fretsaw/tune.py), cached on disk so each layer is searched once per machine.
     tuning_cache: the cache file; None = $FRETSAW_CACHE_DIR/tuning.json or ~/.cache/fretsaw/tuning.json.
+    cpu:          aarch64: llc's -mcpu, e.g. "cortex-a76" (default "generic").
+    features:     aarch64: llc's -mattr, e.g. "+neon,+fullfp16" (default "+neon").
+    triple:       aarch64: the target triple, "aarch64-linux-gnu" (default) or an Android one such
+                  as "aarch64-linux-android24" (saved, not run under qemu).
     """
 
     target: str = "host"
@@ -41,6 +46,9 @@ class CompileOptions:
     vector_width: int | None = None
     tune: bool = False
     tuning_cache: str | None = None
+    cpu: str | None = None
+    features: str | None = None
+    triple: str | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "target", str(self.target).lower())
@@ -57,12 +65,33 @@ class CompileOptions:
             if int(self.vector_width) not in (1, 2, 4, 8, 16):
                 raise FretsawError(f"vector_width must be 1, 2, 4, 8 or 16 fp32 lanes, got {self.vector_width}")
             object.__setattr__(self, "vector_width", int(self.vector_width))
+        cross = [name for name in ("cpu", "features", "triple") if getattr(self, name) is not None]
+        if self.target == "host" and cross:
+            raise FretsawError(f"{', '.join(cross)}= describe a cross-compilation target: use them with "
+                               f"target='aarch64' (the host target compiles for this machine's CPU)")
+        if self.target != "host" and self.tune:
+            raise FretsawError(f"tune=True times each conv on this machine, which cannot run {self.target} "
+                               f"code at its real speed; tune on the device's own architecture")
+        if self.target == "aarch64" and self.triple is not None and not str(self.triple).startswith("aarch64"):
+            raise FretsawError(f"triple='{self.triple}' is not an AArch64 triple; use e.g. "
+                               f"'aarch64-linux-gnu' or 'aarch64-linux-android24'")
 
-    def cpu(self) -> CpuTarget:
-        """The host CPU description, with the options' overrides applied."""
+    def cpu_target(self) -> CpuTarget:
+        """The description of the CPU compiled for, with the options' overrides applied."""
+        if self.target == "aarch64":
+            from fretsaw.backends.aarch64 import neon_target
+            return neon_target(self.threads or 4, self.vector_width)
         cpu = host_target()
         return dataclasses.replace(cpu, threads=self.threads or cpu.threads,
                                    vector_width=self.vector_width or cpu.vector_width)
+
+    def backend(self):
+        """The backend object these options select."""
+        if self.target == "aarch64":
+            from fretsaw.backends.aarch64 import TRIPLE, AArch64Backend
+            return AArch64Backend(opt_level=self.opt_level, cpu=self.cpu_target(), triple=self.triple or TRIPLE,
+                                  mcpu=self.cpu or "generic", features=self.features or "+neon")
+        return BACKENDS[self.target](opt_level=self.opt_level, cpu=self.cpu_target())
 
     @classmethod
     def from_kwargs(cls, target: str, options: dict[str, Any]) -> "CompileOptions":
@@ -88,6 +117,27 @@ class CompiledModel:
         arrays = self._check_inputs(inputs)
         outputs = self._executable(*arrays)
         return outputs[0] if len(outputs) == 1 else tuple(outputs)
+
+    def run_emulated(self, *inputs):
+        """aarch64: run the cross-compiled model under qemu-aarch64; numpy out, like calling it."""
+        outputs = self._cross("run_emulated").run(*self._check_inputs(inputs))
+        return outputs[0] if len(outputs) == 1 else tuple(outputs)
+
+    def save(self, directory, name: str = "model") -> dict:
+        """aarch64: write `<name>.o`, `<name>.h`, `<name>_api.c`, `<name>_driver.c`, fretsaw_runtime.c,
+        a Makefile and `<name>.json` into `directory`; returns {kind: path}."""
+        return self._cross("save").save(directory, name)
+
+    def assembly(self, name: str = "model") -> str:
+        """aarch64: the generated assembly (entry point `<name>_forward`)."""
+        return self._cross("assembly").assembly(name)
+
+    def _cross(self, method: str):
+        if not hasattr(self._executable, "save"):
+            raise FretsawError(f"{method}() is for cross-compiled models: this one was compiled for "
+                               f"target='{self.options.target}'; compile with target='aarch64' (call the "
+                               f"model itself to run it here)")
+        return self._executable
 
     def _check_inputs(self, inputs) -> list[np.ndarray]:
         expected = self.signature.inputs
@@ -130,7 +180,7 @@ class CompiledModel:
 def compile(model, example_inputs, target: str = "host", **options) -> CompiledModel:
     """Compile a torch.nn.Module (or an ONNX file / onnx.ModelProto) for `target`."""
     opts = CompileOptions.from_kwargs(target, options)
-    backend = BACKENDS[opts.target](opt_level=opts.opt_level, cpu=opts.cpu())
+    backend = opts.backend()
     ctx = make_context()
     module = import_model(model, example_inputs, ctx)
     stages = {"torch": module.operation.clone()}

@@ -6,7 +6,9 @@ cd "$(dirname "$0")/.."
 
 # libmlir-22 ships libmlir_c_runner_utils (memrefCopy), which the torch-mlir wheel lacks;
 # libomp-22-dev ships libomp.so, the OpenMP runtime of the threaded conv loops.
-DEBIAN_PACKAGES=(libmlir-22 libomp-22-dev)
+# llvm-22 (opt-22, llc-22, llvm-mca-22), gcc-aarch64-linux-gnu and qemu-user build and run the
+# AArch64 backend's code; make builds its artifacts.
+DEBIAN_PACKAGES=(libmlir-22 libomp-22-dev llvm-22 gcc-aarch64-linux-gnu qemu-user make)
 missing=()
 for pkg in "${DEBIAN_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

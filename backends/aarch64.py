@@ -1,0 +1,379 @@
+"""The AArch64 backend: NEON code for phones, cross-compiled with LLVM 22 and checked under qemu.
+
+The same stages as the host run with the NEON target description (4 fp32 lanes, 32 vector
+registers); the LLVM-dialect module is translated to LLVM IR, optimised by `opt-22` and compiled
+by `llc-22` into a position-independent object. `save()` writes that object with a C header and
+wrapper whose entry point takes plain float buffers, fretsaw's small runtime (the OpenMP entry
+points over pthreads, memrefCopy), a driver program and a Makefile. `run()` builds the driver
+statically with `aarch64-linux-gnu-gcc` and runs it under `qemu-aarch64`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import shutil
+import subprocess
+import tempfile
+import weakref
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+from torch_mlir import ir
+
+from fretsaw.backends.host import Signature, stages
+from fretsaw.backends.llvmir import constants_as_bytes, for_llvm22, translate_to_llvm_ir
+from fretsaw.errors import FretsawError
+from fretsaw.target import CpuTarget
+
+TRIPLE = "aarch64-linux-gnu"
+RUNTIME = Path(__file__).parent / "runtime" / "fretsaw_runtime.c"
+
+# tool -> the Debian package that ships it (bootstrap.sh installs them)
+TOOLS = {"opt-22": "llvm-22", "llc-22": "llvm-22", "llvm-mca-22": "llvm-22",
+         "aarch64-linux-gnu-gcc": "gcc-aarch64-linux-gnu", "qemu-aarch64": "qemu-user", "make": "make"}
+
+
+def tool(name: str) -> str:
+    """The path of a cross tool, or an error that says which package to install."""
+    path = shutil.which(name)
+    if path is None:
+        package = TOOLS[name]
+        raise FretsawError(f"{name} not found: install Debian's {package} (`apt-get install {package}`, "
+                           f"which `make setup` does)")
+    return path
+
+
+def run_tool(args: list[str], what: str, **kwargs) -> subprocess.CompletedProcess:
+    done = subprocess.run(args, capture_output=True, text=True, **kwargs)
+    if done.returncode != 0:
+        raise FretsawError(f"{what} failed ({' '.join(args[:1])} exit {done.returncode}):\n"
+                           f"{(done.stderr or done.stdout).strip()[-3000:]}")
+    return done
+
+
+def neon_target(threads: int, vector_width: int | None = None) -> CpuTarget:
+    """AArch64 with Advanced SIMD: 4 fp32 lanes in each of 32 vector registers."""
+    return CpuTarget("aarch64-neon", vector_width or 4, threads, registers=32)
+
+
+def c_identifier(name: str) -> str:
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+        raise FretsawError(f"name '{name}' must be a C identifier (letters, digits, '_'; not starting "
+                           f"with a digit): it prefixes the artifact's files and functions")
+    return name
+
+
+@dataclass(frozen=True)
+class AArch64Backend:
+    """AArch64 Linux or Android: an object file for a phone app, checked under qemu-aarch64."""
+
+    name: ClassVar[str] = "aarch64"
+    opt_level: int = 3
+    cpu: CpuTarget = dataclasses.field(default_factory=lambda: neon_target(4))
+    triple: str = TRIPLE
+    mcpu: str = "generic"
+    features: str = "+neon"
+
+    def stages(self) -> tuple[tuple[str, str], ...]:
+        return stages(self.cpu)
+
+    def emit(self, module: ir.Module, entry: str, signature: Signature) -> "AArch64Executable":
+        operation = module.operation.clone()
+        constants_as_bytes(operation)
+        return AArch64Executable(for_llvm22(translate_to_llvm_ir(operation)), entry, signature, self)
+
+    def llc_flags(self) -> list[str]:
+        return [f"-mtriple={self.triple}", f"-mcpu={self.mcpu}", f"-mattr={self.features}"]
+
+
+class AArch64Executable:
+    """The cross-compiled model: objects, assembly, saved artifacts, runs under qemu."""
+
+    def __init__(self, llvm_ir: str, entry: str, signature: Signature, backend: AArch64Backend):
+        self.entry, self.signature, self.backend = entry, signature, backend
+        self._ir = llvm_ir
+        self._bitcode: dict[str, bytes] = {}
+        self._build: Path | None = None
+        self.object("model")  # fail at compile time, not at save time, if the tools are missing
+
+    def __call__(self, *inputs):
+        raise FretsawError(f"this model was compiled for {self.backend.triple}, not for this machine: run it "
+                           f"with cm.run_emulated(...) (qemu-aarch64) or build it into an app with cm.save(dir)")
+
+    def llvm_ir(self, name: str = "model") -> str:
+        """LLVM IR text with the entry point named `<name>_forward` (and its C wrapper)."""
+        name = c_identifier(name)
+        return re.sub(rf"@(_mlir_ciface_)?{re.escape(self.entry)}(?=\()",
+                      lambda m: f"@{m.group(1) or ''}{name}_forward", self._ir)
+
+    def _optimised(self, name: str, workdir: Path) -> Path:
+        bitcode = workdir / f"{name}.bc"
+        if name not in self._bitcode:
+            source = workdir / f"{name}.ll"
+            source.write_text(self.llvm_ir(name))
+            run_tool([tool("opt-22"), f"-passes=default<O{self.backend.opt_level}>", *self.backend.llc_flags(),
+                      str(source), "-o", str(bitcode)], "opt-22 (LLVM IR optimisation)")
+            self._bitcode[name] = bitcode.read_bytes()
+        else:
+            bitcode.write_bytes(self._bitcode[name])
+        return bitcode
+
+    def _llc(self, name: str, filetype: str) -> bytes:
+        with tempfile.TemporaryDirectory(prefix="fretsaw-llc-") as tmp:
+            bitcode = self._optimised(name, Path(tmp))
+            out = Path(tmp) / f"{name}.out"
+            run_tool([tool("llc-22"), f"-O{self.backend.opt_level}", *self.backend.llc_flags(),
+                      "-relocation-model=pic", f"-filetype={filetype}", str(bitcode), "-o", str(out)],
+                     f"llc-22 ({self.backend.triple} code generation)")
+            return out.read_bytes()
+
+    def object(self, name: str = "model") -> bytes:
+        """The ELF relocatable object (position independent) defining `<name>_forward`."""
+        return self._llc(name, "obj")
+
+    def assembly(self, name: str = "model") -> str:
+        return self._llc(name, "asm").decode()
+
+    def save(self, directory, name: str = "model") -> dict[str, Path]:
+        """Write the artifact into `directory`; returns {kind: path}. See the generated header."""
+        name = c_identifier(name)
+        out = Path(directory)
+        out.mkdir(parents=True, exist_ok=True)
+        files = {
+            "object": (f"{name}.o", self.object(name)),
+            "header": (f"{name}.h", c_header(name, self.signature, self.backend)),
+            "wrapper": (f"{name}_api.c", c_wrapper(name, self.signature)),
+            "driver": (f"{name}_driver.c", c_driver(name, self.signature)),
+            "runtime": ("fretsaw_runtime.c", RUNTIME.read_text()),
+            "makefile": ("Makefile", makefile(name)),
+            "manifest": (f"{name}.json", json.dumps(manifest(name, self.signature, self.backend), indent=2) + "\n"),
+        }
+        paths = {}
+        for kind, (filename, content) in files.items():
+            path = out / filename
+            if isinstance(content, bytes):
+                path.write_bytes(content)
+            else:
+                path.write_text(content)
+            paths[kind] = path
+        return paths
+
+    def build(self, directory, name: str = "model") -> Path:
+        """save() and `make` the statically linked driver with aarch64-linux-gnu-gcc; its path."""
+        self.save(directory, name)
+        tool("aarch64-linux-gnu-gcc")
+        run_tool([tool("make"), "-C", str(directory), name], "building the test binary (make)")
+        return Path(directory) / name
+
+    def run(self, *inputs: np.ndarray) -> list[np.ndarray]:
+        """Run the model under qemu-aarch64 on float32 arrays of the signature's shapes."""
+        if not self.backend.triple.startswith("aarch64") or "android" in self.backend.triple:
+            raise FretsawError(f"run_emulated needs a Linux triple (aarch64-linux-gnu), not "
+                               f"{self.backend.triple}: Android binaries need the NDK's linker and a device")
+        qemu = tool("qemu-aarch64")
+        if self._build is None:
+            build = Path(tempfile.mkdtemp(prefix="fretsaw-aarch64-"))
+            weakref.finalize(self, shutil.rmtree, build, ignore_errors=True)
+            self.build(build)
+            self._build = build
+        with tempfile.TemporaryDirectory(prefix="fretsaw-run-") as tmp:
+            args = []
+            for i, array in enumerate(inputs):
+                path = Path(tmp) / f"input{i}.bin"
+                np.ascontiguousarray(array, dtype=np.float32).tofile(path)
+                args.append(str(path))
+            outputs = [Path(tmp) / f"output{i}.bin" for i in range(len(self.signature.outputs))]
+            run_tool([qemu, str(self._build / "model"), *args, *map(str, outputs)],
+                     "running the model under qemu-aarch64", timeout=1800)
+            return [np.fromfile(path, dtype=np.float32).reshape(shape)
+                    for path, shape in zip(outputs, self.signature.outputs)]
+
+
+# ---- the C side of the artifact -------------------------------------------------------------
+
+def _dims(shape) -> str:
+    return "".join(f"[{d}]" for d in shape) or " (a scalar)"
+
+
+def _size(shape) -> int:
+    return int(np.prod(shape, dtype=np.int64))
+
+
+def _params(signature: Signature) -> str:
+    inputs = [f"const float *input{i}" for i in range(len(signature.inputs))]
+    outputs = [f"float *output{i}" for i in range(len(signature.outputs))]
+    return ", ".join(inputs + outputs)
+
+
+def c_header(name: str, signature: Signature, backend: AArch64Backend) -> str:
+    upper = name.upper()
+    shapes = [f" *   input {i}:  float{_dims(s)}  ({_size(s)} floats)" for i, s in enumerate(signature.inputs)]
+    shapes += [f" *   output {i}: float{_dims(s)}  ({_size(s)} floats)" for i, s in enumerate(signature.outputs)]
+    sizes = [f"#define {upper}_INPUT{i}_SIZE {_size(s)}" for i, s in enumerate(signature.inputs)]
+    sizes += [f"#define {upper}_OUTPUT{i}_SIZE {_size(s)}" for i, s in enumerate(signature.outputs)]
+    return f"""/* {name}.h -- generated by fretsaw for {backend.triple} (-mcpu={backend.mcpu} -mattr={backend.features}),
+ * {backend.cpu.vector_width} fp32 lanes, compiled for {backend.cpu.threads} threads.
+ *
+ * {name}_run() runs the model once. Every buffer is float32, C-contiguous (row-major), in the
+ * shapes below -- for images PyTorch's NCHW layout, exactly what tensor.numpy().tofile() writes:
+{chr(10).join(shapes)}
+ * Inputs are only read; outputs are only written. Buffers need no particular alignment.
+ * The weights are compiled into {name}.o (read-only data, FKW-packed); nothing is loaded at run time.
+ *
+ * One call at a time per process: the model keeps its large intermediate buffers in static storage
+ * and its threads in one pool (fretsaw_runtime.c). Threads: the count above by default;
+ * fretsaw_set_num_threads(n) or the environment variable FRETSAW_NUM_THREADS changes it.
+ *
+ * Build: compile {name}_api.c and fretsaw_runtime.c with your C compiler and link them with {name}.o,
+ * -lpthread -lm (the Makefile beside this header shows the commands).
+ */
+#ifndef {upper}_H
+#define {upper}_H
+
+#ifdef __cplusplus
+extern "C" {{
+#endif
+
+#define {upper}_NUM_INPUTS {len(signature.inputs)}
+#define {upper}_NUM_OUTPUTS {len(signature.outputs)}
+{chr(10).join(sizes)}
+
+void {name}_run({_params(signature)});
+void fretsaw_set_num_threads(int threads);
+
+#ifdef __cplusplus
+}}
+#endif
+
+#endif
+"""
+
+
+def _descriptor_type(rank: int) -> str:
+    dims = f" int64_t sizes[{rank}]; int64_t strides[{rank}];" if rank else ""
+    return f"typedef struct {{ float *allocated, *aligned; int64_t offset;{dims} }} fretsaw_memref{rank};"
+
+
+def _descriptor(var: str, pointer: str, shape) -> str:
+    strides = [int(np.prod(shape[i + 1:], dtype=np.int64)) for i in range(len(shape))]
+    dims = (f", {{{', '.join(map(str, shape))}}}, {{{', '.join(map(str, strides))}}}" if shape else "")
+    return f"    fretsaw_memref{len(shape)} {var} = {{(float *){pointer}, (float *){pointer}, 0{dims}}};"
+
+
+def c_wrapper(name: str, signature: Signature) -> str:
+    ranks = sorted({len(s) for s in (*signature.inputs, *signature.outputs)})
+    args = [(f"in{i}", f"input{i}", s) for i, s in enumerate(signature.inputs)]
+    args += [(f"out{i}", f"output{i}", s) for i, s in enumerate(signature.outputs)]
+    proto = ", ".join(f"fretsaw_memref{len(s)} *" for _, _, s in args)
+    return f"""/* {name}_api.c -- generated by fretsaw: {name}_run() on plain float buffers calls the compiled
+ * entry point {name}_forward, which takes MLIR memref descriptors. */
+#include <stdint.h>
+#include "{name}.h"
+
+{chr(10).join(_descriptor_type(r) for r in ranks)}
+
+extern void _mlir_ciface_{name}_forward({proto});
+
+void {name}_run({_params(signature)}) {{
+{chr(10).join(_descriptor(var, ptr, s) for var, ptr, s in args)}
+    _mlir_ciface_{name}_forward({', '.join('&' + var for var, _, _ in args)});
+}}
+"""
+
+
+def c_driver(name: str, signature: Signature) -> str:
+    upper, n_in, n_out = name.upper(), len(signature.inputs), len(signature.outputs)
+    reads = "\n".join(f"    float *input{i} = load(argv[{1 + i}], {upper}_INPUT{i}_SIZE);" for i in range(n_in))
+    allocs = "\n".join(f"    float *output{i} = calloc({upper}_OUTPUT{i}_SIZE, sizeof(float));" for i in range(n_out))
+    writes = "\n".join(f"    store(argv[{1 + n_in + i}], output{i}, {upper}_OUTPUT{i}_SIZE);" for i in range(n_out))
+    call = f"{name}_run({', '.join([f'input{i}' for i in range(n_in)] + [f'output{i}' for i in range(n_out)])})"
+    return f"""/* {name}_driver.c -- generated by fretsaw: runs {name} on raw float32 files.
+ *
+ *   {name} INPUT0.bin ... OUTPUT0.bin ... [REPEATS]
+ *
+ * Each file holds one tensor as raw little-endian float32 in C order (numpy's tofile()). With
+ * REPEATS, the model runs that many more times and the median latency is printed in ms. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include "{name}.h"
+
+static float *load(const char *path, size_t count) {{
+    float *data = malloc(count * sizeof(float));
+    FILE *file = fopen(path, "rb");
+    if (!data || !file || fread(data, sizeof(float), count, file) != count) {{
+        fprintf(stderr, "{name}: cannot read %zu floats from %s\\n", count, path);
+        exit(1);
+    }}
+    fclose(file);
+    return data;
+}}
+
+static void store(const char *path, const float *data, size_t count) {{
+    FILE *file = fopen(path, "wb");
+    if (!file || fwrite(data, sizeof(float), count, file) != count) {{
+        fprintf(stderr, "{name}: cannot write %s\\n", path);
+        exit(1);
+    }}
+    fclose(file);
+}}
+
+static int by_value(const void *a, const void *b) {{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}}
+
+int main(int argc, char **argv) {{
+    if (argc != {1 + n_in + n_out} && argc != {2 + n_in + n_out}) {{
+        fprintf(stderr, "usage: %s{' INPUT.bin' * n_in}{' OUTPUT.bin' * n_out} [REPEATS]\\n", argv[0]);
+        return 2;
+    }}
+{reads}
+{allocs}
+    {call};
+{writes}
+    int repeats = argc == {2 + n_in + n_out} ? atoi(argv[argc - 1]) : 0;
+    if (repeats > 0) {{
+        double *ms = malloc(repeats * sizeof(double));
+        for (int r = 0; r < repeats; r++) {{
+            struct timespec t0, t1;
+            clock_gettime(CLOCK_MONOTONIC, &t0);
+            {call};
+            clock_gettime(CLOCK_MONOTONIC, &t1);
+            ms[r] = (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6;
+        }}
+        qsort(ms, repeats, sizeof(double), by_value);
+        printf("{name}: median %.3f ms over %d runs\\n", ms[repeats / 2], repeats);
+    }}
+    return 0;
+}}
+"""
+
+
+def makefile(name: str) -> str:
+    return f"""# Generated by fretsaw. `make` builds the driver {name} (static, runs under qemu-aarch64 or on
+# a device); `make lib{name}.so` a shared library with {name}_run. For Android, use the NDK's clang:
+#   make CC=$NDK/toolchains/llvm/prebuilt/linux-x86_64/bin/aarch64-linux-android24-clang LDFLAGS=
+CC = aarch64-linux-gnu-gcc
+CFLAGS ?= -O2
+LDFLAGS ?= -static
+LIBS = -lpthread -lm
+MAKEFLAGS += --no-builtin-rules
+
+{name}: {name}_driver.c {name}_api.c fretsaw_runtime.c {name}.o {name}.h
+\t$(CC) $(CFLAGS) $(LDFLAGS) -o $@ {name}_driver.c {name}_api.c fretsaw_runtime.c {name}.o $(LIBS)
+
+lib{name}.so: {name}_api.c fretsaw_runtime.c {name}.o {name}.h
+\t$(CC) $(CFLAGS) -shared -fPIC -o $@ {name}_api.c fretsaw_runtime.c {name}.o $(LIBS)
+"""
+
+
+def manifest(name: str, signature: Signature, backend: AArch64Backend) -> dict:
+    return {"name": name, "entry": f"{name}_run", "triple": backend.triple, "cpu": backend.mcpu,
+            "features": backend.features, "vector_width": backend.cpu.vector_width,
+            "threads": backend.cpu.threads, "dtype": "float32", "layout": "C-contiguous",
+            "inputs": [list(s) for s in signature.inputs], "outputs": [list(s) for s in signature.outputs]}
