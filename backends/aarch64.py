@@ -55,6 +55,15 @@ def run_tool(args: list[str], what: str, **kwargs) -> subprocess.CompletedProces
     return done
 
 
+def check_llvm_warnings(stderr: str, tool_name: str, triple: str) -> None:
+    """LLVM only warns about an unknown -mcpu or -mattr and goes on without it: make it an error."""
+    found = re.search(r"'([^']*)' is not a recognized (processor|feature)", stderr)
+    if found:
+        kind, flag = ("cpu", "mcpu") if found.group(2) == "processor" else ("feature", "mattr")
+        raise FretsawError(f"{kind} '{found.group(1)}' is not "
+                           f"known to {tool_name}; list the valid ones with `{tool_name} -mtriple={triple} -{flag}=help`")
+
+
 def neon_target(threads: int, vector_width: int | None = None) -> CpuTarget:
     """AArch64 with Advanced SIMD: 4 fp32 lanes in each of 32 vector registers."""
     return CpuTarget("aarch64-neon", vector_width or 4, threads, registers=32)
@@ -77,9 +86,12 @@ class AArch64Backend:
     triple: str = TRIPLE
     mcpu: str = "generic"
     features: str = "+neon"
+    mca_regions: bool = False  # instrument the SIMD inner loops for fretsaw/mca.py
 
     def stages(self) -> tuple[tuple[str, str], ...]:
-        return stages(self.cpu)
+        if not self.mca_regions:
+            return stages(self.cpu)
+        return tuple((name, text[:-1] + ", mca-regions)" if name == "loops" else text) for name, text in stages(self.cpu))
 
     def emit(self, module: ir.Module, entry: str, signature: Signature) -> "AArch64Executable":
         operation = module.operation.clone()
@@ -115,8 +127,9 @@ class AArch64Executable:
         if name not in self._bitcode:
             source = workdir / f"{name}.ll"
             source.write_text(self.llvm_ir(name))
-            run_tool([tool("opt-22"), f"-passes=default<O{self.backend.opt_level}>", *self.backend.llc_flags(),
-                      str(source), "-o", str(bitcode)], "opt-22 (LLVM IR optimisation)")
+            done = run_tool([tool("opt-22"), f"-passes=default<O{self.backend.opt_level}>", *self.backend.llc_flags(),
+                             str(source), "-o", str(bitcode)], "opt-22 (LLVM IR optimisation)")
+            check_llvm_warnings(done.stderr, "llc-22", self.backend.triple)
             self._bitcode[name] = bitcode.read_bytes()
         else:
             bitcode.write_bytes(self._bitcode[name])

@@ -87,7 +87,7 @@ def constants_as_bytes(module: ir.Operation, min_elements: int = 64) -> None:
     globals_ = []
 
     def visit(op):
-        if op.name == "llvm.mlir.global" and "value" in op.attributes:
+        if op.name == "llvm.mlir.global" and "value" in op.attributes and "constant" in op.attributes:
             globals_.append(op)
         return ir.WalkResult.ADVANCE
 

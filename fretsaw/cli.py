@@ -87,6 +87,9 @@ def _shape(text: str) -> tuple[int, ...]:
 def _compile(args, inputs: tuple[np.ndarray, ...], **options):
     import fretsaw
 
+    for name in ("cpu", "features", "triple"):
+        if getattr(args, name) is not None:
+            options[name] = getattr(args, name)
     model = _load_model(args.model)
     example = inputs
     if not isinstance(model, str):
@@ -102,7 +105,13 @@ def _compile(args, inputs: tuple[np.ndarray, ...], **options):
 
 def compile_command(args) -> int:
     inputs = tuple(np.zeros(shape, dtype=np.float32) for shape in args.input_shape)
-    _, cm = _compile(args, inputs)
+    if args.save and args.target == "host":
+        raise FretsawError("--save writes a cross-compiled artifact: add --target aarch64")
+    options = {"threads": args.threads} if args.threads else {}
+    _, cm = _compile(args, inputs, **options)
+    if args.save:
+        paths = cm.save(args.save, args.name)
+        print(f"wrote {', '.join(str(p) for p in paths.values())}")
     if args.emit:
         text = cm.ir(args.emit, elide_weights=False)
         if args.output:
@@ -118,7 +127,60 @@ def compile_command(args) -> int:
     return 0
 
 
+def bench_aarch64(args) -> int:
+    """`fretsaw bench --target aarch64`: the model checked under qemu, then llvm-mca's estimate of
+    every conv layer's inner loops, sparse vs dense (fretsaw/mca.py)."""
+    import torch
+
+    from fretsaw.mca import DEFAULT_CPU, layer_estimates
+
+    if args.model.endswith(".onnx"):
+        raise FretsawError("--target aarch64 estimates each conv of a torch model (.pt) alone: an ONNX file's "
+                           "convs cannot be cut out here; compile it with `fretsaw compile --target aarch64`")
+    for flag in ("layers", "chart", "peers", "tune"):
+        if getattr(args, flag):
+            raise FretsawError(f"--{flag} times on this machine and does not apply to --target aarch64, "
+                               f"which estimates cycles with llvm-mca")
+    mcpu = args.cpu or DEFAULT_CPU
+    rng = np.random.default_rng(0)
+    inputs = tuple(rng.standard_normal(shape).astype(np.float32) for shape in args.input_shape)
+    model, cm = _compile(args, inputs, cpu=mcpu, threads=args.threads)
+    got = cm.run_emulated(*inputs)
+    with torch.no_grad():
+        want = model(*(torch.from_numpy(x) for x in inputs))
+    for g, w in zip(got if isinstance(got, tuple) else (got,), want if isinstance(want, tuple) else (want,)):
+        np.testing.assert_allclose(g, w.numpy(), rtol=1e-4, atol=1e-5)
+    print(f"fretsaw bench --target aarch64: {args.model} compiled for {cm.options.backend().triple} "
+          f"(-mcpu={mcpu}), run under qemu-aarch64: output matches PyTorch (rtol 1e-4)")
+    print(f"estimated cycles per output element of each conv's SIMD inner loops on {mcpu} (llvm-mca-22 cycles "
+          f"per iteration x iterations counted under qemu), pruned vs the same layer dense:")
+    print(f"  {'layer':24} {'input':16} {'k/s/g':>7} {'kept':>6} {'sparse':>9} {'dense':>9} {'speedup':>8} {'FLOPs cut':>9}")
+
+    def show(row):
+        print(f"  {row['layer'][:24]:24} {'x'.join(map(str, row['input_shape'])):16} "
+              f"{row['kernel'][0]}/{row['stride'][0]}/{row['groups']:<3} {row['weights_kept']:6.1%} "
+              f"{row['sparse_cycles_per_output']:9.2f} {row['dense_cycles_per_output']:9.2f} "
+              + (f"{row['estimated_speedup']:7.2f}x" if row["estimated_speedup"] else f"{'n/a':>8}")
+              + (f" {row['flops_reduction']:8.2f}x" if row["flops_reduction"] else f" {'n/a':>9}"), flush=True)
+
+    rows = layer_estimates(model, inputs, mcpu, args.features or "+neon", progress=show)
+    sparse = sum(r["sparse_cycles_per_output"] * r["outputs"] for r in rows)
+    dense = sum(r["dense_cycles_per_output"] * r["outputs"] for r in rows)
+    result = {"model": args.model, "target": "aarch64", "cpu": mcpu, "input_shapes": [list(s) for s in args.input_shape],
+              "layers": rows, "sparse_cycles": sparse, "dense_cycles": dense,
+              "estimated_speedup": dense / sparse if sparse else None}
+    if sparse:
+        print(f"all convs: {sparse / 1e6:.2f} M cycles pruned vs {dense / 1e6:.2f} M dense: estimated "
+              f"{dense / sparse:.2f}x (inner loops only; llvm-mca assumes L1 hits)")
+    if args.json:
+        with open(args.json, "w") as out:
+            json.dump(result, out, indent=2)
+    return 0
+
+
 def bench_command(args) -> int:
+    if args.target == "aarch64":
+        return bench_aarch64(args)
     names = tuple(args.peers.split(",")) if args.peers else PEERS
     check_peer_names(names)  # before the compile, not after it
     if args.layers and args.model.endswith(".onnx"):
@@ -219,7 +281,10 @@ def _model_arguments(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("model", help="model.onnx or model.pt (a pickled torch.nn.Module)")
     sub.add_argument("--input-shape", type=_shape, action="append", required=True,
                      help="shape of an input, e.g. 1,3,224,224 (repeat for several inputs)")
-    sub.add_argument("--target", default="host", help="compilation target (default host)")
+    sub.add_argument("--target", default="host", choices=("host", "aarch64"), help="compilation target (default host)")
+    sub.add_argument("--cpu", help="aarch64: llc's -mcpu, e.g. cortex-a76 (default generic)")
+    sub.add_argument("--features", help="aarch64: llc's -mattr, e.g. +neon,+fullfp16 (default +neon)")
+    sub.add_argument("--triple", help="aarch64: target triple, e.g. aarch64-linux-android24 (default aarch64-linux-gnu)")
     sub.add_argument("--tune", action="store_true",
                      help="time each conv's register block and channel tile choices and keep the fastest "
                           "(cached on disk: each layer is searched once per machine)")
@@ -241,6 +306,10 @@ def build_parser() -> argparse.ArgumentParser:
                                                     "bufferized, llvm)")
     c.add_argument("-o", "--output", help="write the --emit IR here instead of stdout")
     c.add_argument("--stats-json", metavar="FILE", help="write cm.stats() as JSON")
+    c.add_argument("--threads", type=int, help="threads of the generated code (default: all cores; aarch64 4)")
+    c.add_argument("--save", metavar="DIR", help="aarch64: write the object, C header, wrapper, driver, runtime "
+                                                 "and Makefile into DIR")
+    c.add_argument("--name", default="model", help="with --save: prefix of the files and of NAME_run (default model)")
     c.set_defaults(func=compile_command)
     b = sub.add_parser("bench", help="time a compiled model beside PyTorch eager, torch.compile, ONNX Runtime and IREE")
     _model_arguments(b)

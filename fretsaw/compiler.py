@@ -38,6 +38,8 @@ class CompileOptions:
     features:     aarch64: llc's -mattr, e.g. "+neon,+fullfp16" (default "+neon").
     triple:       aarch64: the target triple, "aarch64-linux-gnu" (default) or an Android one such
                   as "aarch64-linux-android24" (saved, not run under qemu).
+    mca_regions:  aarch64: mark the SIMD inner loops for llvm-mca and count their iterations
+                  (the `mca-regions` pass; what `fretsaw bench --target aarch64` measures with).
     """
 
     target: str = "host"
@@ -49,6 +51,7 @@ class CompileOptions:
     cpu: str | None = None
     features: str | None = None
     triple: str | None = None
+    mca_regions: bool = False
 
     def __post_init__(self):
         object.__setattr__(self, "target", str(self.target).lower())
@@ -66,6 +69,7 @@ class CompileOptions:
                 raise FretsawError(f"vector_width must be 1, 2, 4, 8 or 16 fp32 lanes, got {self.vector_width}")
             object.__setattr__(self, "vector_width", int(self.vector_width))
         cross = [name for name in ("cpu", "features", "triple") if getattr(self, name) is not None]
+        cross += ["mca_regions"] if self.mca_regions else []
         if self.target == "host" and cross:
             raise FretsawError(f"{', '.join(cross)}= describe a cross-compilation target: use them with "
                                f"target='aarch64' (the host target compiles for this machine's CPU)")
@@ -90,7 +94,8 @@ class CompileOptions:
         if self.target == "aarch64":
             from fretsaw.backends.aarch64 import TRIPLE, AArch64Backend
             return AArch64Backend(opt_level=self.opt_level, cpu=self.cpu_target(), triple=self.triple or TRIPLE,
-                                  mcpu=self.cpu or "generic", features=self.features or "+neon")
+                                  mcpu=self.cpu or "generic", features=self.features or "+neon",
+                                  mca_regions=self.mca_regions)
         return BACKENDS[self.target](opt_level=self.opt_level, cpu=self.cpu_target())
 
     @classmethod

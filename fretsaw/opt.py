@@ -3,6 +3,7 @@ textual pass pipeline that mixes fretsaw's passes with upstream ones, prints the
 
     fretsaw-opt input.mlir --pass-pipeline='builtin.module(pconv-raise, canonicalize)'
     fretsaw-opt --list-passes
+    fretsaw-opt llvm-dialect.mlir --mlir-to-llvmir | opt-22 ... | llc-22 ...
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ def parse_args(argv):
     parser.add_argument("--split-input-file", action="store_true",
                         help="process each '// -----' separated chunk on its own")
     parser.add_argument("--list-passes", action="store_true", help="list fretsaw's passes and exit")
+    parser.add_argument("--mlir-to-llvmir", action="store_true",
+                        help="after the pipeline, print LLVM IR (readable by LLVM 22's opt/llc) instead of MLIR; "
+                             "the module must then be in the LLVM dialect")
     parser.add_argument("-o", "--output", default="-", help="output file, '-' for stdout (default)")
     parser.add_argument("--mlir-print-debuginfo", action="store_true", help="print locations")
     parser.add_argument("--mlir-elide-elementsattrs-if-larger", type=int, default=None, metavar="N",
@@ -66,6 +70,10 @@ def process(text: str, pipeline: str, args, source: str) -> str:
         pconv.verify_module(module.operation)
     if pipeline:
         run_pipeline(module, pipeline, stage="fretsaw-opt")
+    if args.mlir_to_llvmir:
+        from fretsaw.backends.llvmir import constants_as_bytes, for_llvm22, translate_to_llvm_ir
+        constants_as_bytes(module.operation)
+        return for_llvm22(translate_to_llvm_ir(module))
     return module.operation.get_asm(enable_debug_info=args.mlir_print_debuginfo,
                                     large_elements_limit=args.mlir_elide_elementsattrs_if_larger)
 

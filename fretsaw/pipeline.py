@@ -50,6 +50,12 @@ def split_top_level(text: str) -> list[str]:
     return [item for item in items if item]
 
 
+def joined(stages) -> str:
+    """One `builtin.module(...)` pipeline running a backend's (name, pipeline) stages in order."""
+    inner = [text.strip()[len("builtin.module("):-1] for _, text in stages]
+    return f"builtin.module({', '.join(inner)})"
+
+
 def parse_options(text: str) -> dict[str, str]:
     """`key=value other=1 flag` -> dict (a bare key means true)."""
     options = {}

@@ -4,6 +4,7 @@ from fretsaw.passes.base import ModulePass
 from fretsaw.passes.dense import DenseVectorize
 from fretsaw.passes.fkw import FilterKernelReorder, PackFkw
 from fretsaw.passes.lower import Lower
+from fretsaw.passes.mca import McaRegions
 from fretsaw.passes.raise_ import Raise
 from fretsaw.passes.vectorize import Vectorize
 from fretsaw.passes.verify import Verify
@@ -11,6 +12,6 @@ from fretsaw.passes.workspace import PersistentWorkspace
 
 # pipeline name -> pass class; the pipeline parser looks names up here first.
 REGISTRY: dict[str, type[ModulePass]] = {p.name: p for p in (Raise, Verify, FilterKernelReorder, PackFkw, Lower, Vectorize, DenseVectorize,
-                                                         PersistentWorkspace)}
+                                                         PersistentWorkspace, McaRegions)}
 
 __all__ = ["REGISTRY", "ModulePass"]

@@ -13,3 +13,9 @@ config.excludes = ["lit.cfg.py", "Output"]
 bindir = os.path.dirname(sys.executable)
 config.environment["PATH"] = os.pathsep.join([bindir, os.environ.get("PATH", "")])
 config.environment["PYTHONWARNINGS"] = "ignore"
+
+# %aarch64-stages: the AArch64 backend's stages as one pipeline (what fretsaw.compile runs).
+from fretsaw.backends.aarch64 import AArch64Backend  # noqa: E402
+from fretsaw.pipeline import joined  # noqa: E402
+
+config.substitutions.append(("%aarch64-stages", joined(AArch64Backend().stages())))

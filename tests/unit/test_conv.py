@@ -111,7 +111,7 @@ def test_register_blocks_at_image_edges(size):
 
 
 @pytest.mark.parametrize("keep,padding,kernel", [(1.0, 1, 3), (0.5, 1, 3), (0.5, 0, 3), (1.0, 0, 1)])
-def test_blocks_that_tile_the_output_exactly(keep, padding, kernel):
+def test_blocks_that_tile_the_output_exactly(avx2_host, keep, padding, kernel):
     # 16x16 outputs, 8 lanes: the register blocks cover the output exactly, so they are stored
     # into the result itself, with no padded temporary and no copy-out (no masked tail stores);
     # without padding the input is read in place too (no copy into the flat layout).
@@ -120,7 +120,7 @@ def test_blocks_that_tile_the_output_exactly(keep, padding, kernel):
     if keep < 1.0:
         prune_(conv, np.random.default_rng(5), keep)
     model, x = conv_net(conv, "relu").eval(), torch.randn(1, 6, size, size)
-    cm = fretsaw.compile(model, (x,), vector_width=8)
+    cm = fretsaw.compile(model, (x,))
     loops = cm.ir("loops")
     assert "vector.maskedstore" not in loops
     assert ("memref.alloc() : memref<1x6x" in loops) == bool(padding)  # the flat input copy
@@ -156,7 +156,7 @@ def test_batch_of_two():
 
 
 @pytest.mark.parametrize("cout,stride,kernel", [(8, 1, 1), (12, 2, 1), (6, 2, 3), (16, 1, 3)])
-def test_dense_filter_blocks(cout, stride, kernel):
+def test_dense_filter_blocks(avx2_host, cout, stride, kernel):
     # Dense layers (1x1 and 3x3, any stride) compute blocks of 4 or 2 filters that share each
     # input vector; the blocks split evenly into the threads' work units.
     conv = nn.Conv2d(10, cout, kernel, stride=stride, padding=kernel // 2)

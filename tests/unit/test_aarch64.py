@@ -1,0 +1,240 @@
+"""The AArch64 backend: NEON code cross-compiled with opt-22/llc-22, linked with
+aarch64-linux-gnu-gcc and run under qemu-aarch64, compared with PyTorch on the same masked weights
+(tolerances of conftest: rtol 1e-4, atol 1e-5)."""
+
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from torch import nn
+
+import fretsaw
+from conftest import check_against_torch
+from fretsaw import FretsawError
+from fretsaw.examples import NETWORKS, randomize_batchnorm
+from fretsaw.prune import random_pattern_prune
+from test_conv import conv_net, prune_
+from test_networks import TwoInputs
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+EM_AARCH64 = 183  # ELF e_machine
+
+
+def check(model, *inputs, **options):
+    return check_against_torch(model, *inputs, target="aarch64", **options)
+
+
+@pytest.mark.parametrize("kernel,stride,padding,dilation,groups,cin,cout", [
+    (3, 1, 1, 1, 1, 8, 12),   # the pattern conv
+    (3, 2, 1, 1, 1, 6, 8),    # stride 2: phase planes
+    (3, 1, 2, 2, 1, 4, 6),    # dilation
+    (1, 1, 0, 1, 1, 16, 8),   # 1x1
+    (3, 1, 1, 1, 8, 8, 8),    # depthwise
+    (3, 2, 1, 1, 2, 4, 6),    # groups, strided
+    (5, 1, 2, 1, 1, 3, 4),    # 5x5
+])
+def test_conv_variants_under_qemu(kernel, stride, padding, dilation, groups, cin, cout):
+    conv = nn.Conv2d(cin, cout, kernel, stride, padding, dilation, groups, bias=True)
+    if kernel == 3:
+        prune_(conv, np.random.default_rng(2), keep=0.5)
+    cm = check(conv_net(conv, "relu6" if groups > 1 else "relu"), torch.randn(1, cin, 11, 13))
+    assert cm.options.cpu_target().vector_width == 4  # NEON
+
+
+@settings(max_examples=4, deadline=None)
+@given(cin=st.integers(1, 6), cout=st.integers(1, 6), size=st.integers(5, 12), stride=st.sampled_from([1, 2]),
+       keep=st.sampled_from([1.0, 0.5, 0.2]), seed=st.integers(0, 99))
+def test_random_pattern_convs_under_qemu(cin, cout, size, stride, keep, seed):
+    torch.manual_seed(seed)
+    conv = nn.Conv2d(cin, cout, 3, stride, 1, bias=True)
+    prune_(conv, np.random.default_rng(seed), keep)
+    check(conv_net(conv, "relu"), torch.randn(1, cin, size, size))
+
+
+@pytest.mark.parametrize("name", sorted(NETWORKS))
+def test_small_networks_pattern_pruned_under_qemu(name):
+    model = randomize_batchnorm(NETWORKS[name](width=8)).eval()
+    random_pattern_prune(model, num_patterns=8, connectivity=0.5, seed=3)
+    cm = check(model, torch.randn(1, 3, 32, 32))
+    assert cm.stats()["flops_reduction"] > 1.0
+
+
+def test_two_inputs_two_outputs_and_linear_under_qemu():
+    check(TwoInputs(), torch.randn(1, 3, 5, 5), torch.randn(1, 3, 5, 5))
+    check(nn.Sequential(nn.Flatten(), nn.Linear(48, 16), nn.ReLU()), torch.randn(2, 3, 4, 4))
+
+
+@pytest.fixture(scope="module")
+def small_vgg():
+    torch.manual_seed(0)
+    model = randomize_batchnorm(NETWORKS["vgg"](width=8)).eval()
+    random_pattern_prune(model, num_patterns=8, connectivity=0.5, seed=1)
+    x = torch.randn(1, 3, 32, 32)
+    return model, x, fretsaw.compile(model, (x,), target="aarch64", threads=3)
+
+
+@pytest.mark.parametrize("threads", ["1", "2", "5"])
+def test_thread_count_changes_nothing_but_speed(small_vgg, monkeypatch, threads):
+    model, x, cm = small_vgg
+    monkeypatch.setenv("FRETSAW_NUM_THREADS", threads)
+    with torch.no_grad():
+        want = model(x).numpy()
+    got = cm.run_emulated(x)
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+    monkeypatch.setenv("FRETSAW_NUM_THREADS", "3")
+    np.testing.assert_array_equal(cm.run_emulated(x), got)  # static split: same sums in the same order
+
+
+def test_saved_artifact(small_vgg, tmp_path):
+    _, x, cm = small_vgg
+    paths = cm.save(tmp_path, name="vgg")
+    assert {p.name for p in paths.values()} == {"vgg.o", "vgg.h", "vgg_api.c", "vgg_driver.c",
+                                                 "fretsaw_runtime.c", "Makefile", "vgg.json"}
+    obj = paths["object"].read_bytes()
+    assert obj[:4] == b"\x7fELF" and int.from_bytes(obj[18:20], "little") == EM_AARCH64
+    header = paths["header"].read_text()
+    assert "void vgg_run(const float *input0, float *output0);" in header
+    assert "#define VGG_INPUT0_SIZE 3072" in header and "float[1][3][32][32]" in header
+    assert json.loads(paths["manifest"].read_text())["outputs"] == [[1, 10]]
+    # the shared library exports the entry point and the runtime, nothing undefined but libc/libm
+    subprocess.run(["make", "-C", str(tmp_path), "libvgg.so"], check=True, capture_output=True)
+    symbols = subprocess.run(["aarch64-linux-gnu-nm", "-D", "--defined-only", str(tmp_path / "libvgg.so")],
+                             check=True, capture_output=True, text=True).stdout
+    assert re.search(r" T vgg_run$", symbols, re.M) and re.search(r" T __kmpc_fork_call$", symbols, re.M)
+    # the driver: raw float32 files in and out, and a latency with REPEATS
+    subprocess.run(["make", "-C", str(tmp_path), "vgg"], check=True, capture_output=True)
+    x.numpy().tofile(tmp_path / "x.bin")
+    run = subprocess.run(["qemu-aarch64", str(tmp_path / "vgg"), str(tmp_path / "x.bin"), str(tmp_path / "y.bin"), "3"],
+                         check=True, capture_output=True, text=True)
+    assert re.match(r"vgg: median [0-9.]+ ms over 3 runs", run.stdout)
+    np.testing.assert_array_equal(np.fromfile(tmp_path / "y.bin", np.float32).reshape(1, 10), cm.run_emulated(x))
+
+
+def test_readme_c_program(small_vgg, tmp_path):
+    """The README's C program, built and linked as the README says, prints the model's outputs."""
+    model, _, cm = small_vgg
+    text = README.read_text()
+    program = re.search(r"```c\n(.*?)```", text, re.S).group(1)
+    build = re.search(r"^(aarch64-linux-gnu-gcc .*app\.c.*)$", text, re.M).group(1)
+    cm.save(tmp_path / "model")
+    (tmp_path / "app.c").write_text(program)
+    subprocess.run(build, shell=True, cwd=tmp_path, check=True, capture_output=True)
+    printed = subprocess.run(["qemu-aarch64", str(tmp_path / "app")], check=True, capture_output=True, text=True).stdout
+    image = (np.arange(3 * 32 * 32) % 7 * 0.1).astype(np.float32).reshape(1, 3, 32, 32)
+    with torch.no_grad():
+        want = model(torch.from_numpy(image)).numpy().ravel()
+    np.testing.assert_allclose(np.array(printed.split(), dtype=np.float32), want, rtol=1e-4, atol=1e-5)
+
+
+def test_cpu_and_features_reach_llc():
+    conv = nn.Conv2d(4, 8, 3, padding=1)
+    prune_(conv, np.random.default_rng(0), keep=0.5)
+    cm = check(conv_net(conv, "relu"), torch.randn(1, 4, 9, 9), cpu="cortex-a76", features="+neon,+fullfp16")
+    assert re.search(r"fmla\s+v\d+\.4s", cm.assembly())
+    with pytest.raises(FretsawError, match=r"cpu 'cortex-z99' is not known to llc-22.*-mcpu=help"):
+        fretsaw.compile(conv_net(conv, "relu").eval(), (torch.randn(1, 4, 9, 9),), target="aarch64", cpu="cortex-z99")
+    with pytest.raises(FretsawError, match=r"feature '\+warp' is not known to llc-22.*-mattr=help"):
+        fretsaw.compile(conv_net(conv, "relu").eval(), (torch.randn(1, 4, 9, 9),), target="aarch64",
+                        features="+neon,+warp")
+
+
+def test_android_triple_saves_but_does_not_emulate(tmp_path):
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU()).eval()
+    cm = fretsaw.compile(model, (torch.randn(1, 3, 6, 6),), target="aarch64", triple="aarch64-linux-android24")
+    obj = cm.save(tmp_path)["object"].read_bytes()
+    assert int.from_bytes(obj[18:20], "little") == EM_AARCH64
+    with pytest.raises(FretsawError, match="Android binaries need the NDK"):
+        cm.run_emulated(torch.randn(1, 3, 6, 6))
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU()).eval(), torch.randn(1, 3, 6, 6)
+
+
+def test_errors_say_what_to_do(tiny, tmp_path):
+    model, x = tiny
+    cm = fretsaw.compile(model, (x,), target="aarch64")
+    with pytest.raises(FretsawError, match=r"compiled for aarch64-linux-gnu.*run_emulated"):
+        cm(x)
+    with pytest.raises(FretsawError, match="must be a C identifier"):
+        cm.save(tmp_path, name="my-model")
+    host = fretsaw.compile(model, (x,))
+    with pytest.raises(FretsawError, match=r"save\(\) is for cross-compiled models.*target='aarch64'"):
+        host.save(tmp_path)
+    with pytest.raises(FretsawError, match=r"cpu= describe a cross-compilation target"):
+        fretsaw.compile(model, (x,), cpu="cortex-a76")
+    with pytest.raises(FretsawError, match="tune=True times each conv on this machine"):
+        fretsaw.compile(model, (x,), target="aarch64", tune=True)
+    with pytest.raises(FretsawError, match="not an AArch64 triple"):
+        fretsaw.compile(model, (x,), target="aarch64", triple="x86_64-linux-gnu")
+
+
+def test_missing_cross_tools_are_named(tiny, monkeypatch):
+    model, x = tiny
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with pytest.raises(FretsawError, match=r"opt-22 not found: install Debian's llvm-22"):
+        fretsaw.compile(model, (x,), target="aarch64")
+
+
+def test_cli_saves_an_artifact(tiny, tmp_path):
+    model, _ = tiny
+    torch.save(model, tmp_path / "m.pt")
+    from fretsaw.cli import main
+    assert main(["compile", str(tmp_path / "m.pt"), "--input-shape", "1,3,6,6", "--target", "aarch64",
+                 "--cpu", "cortex-a55", "--threads", "2", "--save", str(tmp_path / "out"), "--name", "tiny"]) == 0
+    manifest = json.loads((tmp_path / "out" / "tiny.json").read_text())
+    assert manifest["cpu"] == "cortex-a55" and manifest["threads"] == 2 and manifest["inputs"] == [[1, 3, 6, 6]]
+    assert main(["compile", str(tmp_path / "m.pt"), "--input-shape", "1,3,6,6", "--save", str(tmp_path)]) == 1
+
+
+def test_mca_counts_every_kept_kernel_once_per_register_block():
+    """The counting run is exact: a conv's kernel loops iterate once per kept kernel and register
+    block, so halving the kept kernels halves the iterations, block for block."""
+    from fretsaw.mca import estimate
+
+    per_kernel = []
+    for keep in (1.0, 0.5):
+        conv = nn.Conv2d(8, 8, 3, padding=1)
+        _, alive = prune_(conv, np.random.default_rng(4), keep)
+        result = estimate(nn.Sequential(conv).eval(), (np.random.rand(1, 8, 12, 12).astype(np.float32),))
+        iterations = sum(region["iterations"] for region in result["regions"])
+        assert all(region["cycles_per_iteration"] > 0 for region in result["regions"])
+        per_kernel.append(iterations / alive.sum())
+    assert per_kernel[0] == per_kernel[1] and per_kernel[0] == int(per_kernel[0])
+
+
+def test_bench_aarch64_estimates_sparse_vs_dense(tmp_path, capsys):
+    from fretsaw.cli import main
+
+    model = randomize_batchnorm(NETWORKS["vgg"](width=8)).eval()
+    random_pattern_prune(model, num_patterns=8, connectivity=0.5, seed=0)
+    torch.save(model, tmp_path / "vgg.pt")
+    assert main(["bench", str(tmp_path / "vgg.pt"), "--input-shape", "1,3,16,16", "--target", "aarch64",
+                 "--cpu", "cortex-a55", "--json", str(tmp_path / "est.json")]) == 0
+    result = json.loads((tmp_path / "est.json").read_text())
+    first, *pruned = result["layers"]
+    assert result["cpu"] == "cortex-a55" and len(pruned) == 5
+    assert first["estimated_speedup"] == pytest.approx(1.0, rel=0.02)  # the dense first conv: the same code
+    assert all(row["sparse_cycles_per_output"] < row["dense_cycles_per_output"] for row in pruned)
+    assert all(row["estimated_speedup"] > 2 for row in pruned)  # ~4.5x fewer FLOPs in each
+    assert result["estimated_speedup"] == pytest.approx(result["dense_cycles"] / result["sparse_cycles"])
+    out = capsys.readouterr().out
+    assert "output matches PyTorch" in out and "estimated" in out and "features.1.0" in out
+    with pytest.raises(FretsawError, match="--layers times on this machine"):
+        main_raising(["bench", str(tmp_path / "vgg.pt"), "--input-shape", "1,3,16,16", "--target", "aarch64",
+                      "--layers"])
+
+
+def main_raising(argv):
+    """Run the CLI's command function directly, so that its FretsawError reaches the test."""
+    from fretsaw.cli import build_parser
+
+    args = build_parser().parse_args(argv)
+    return args.func(args)
