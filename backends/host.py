@@ -24,15 +24,18 @@ BUFFERIZE = ("builtin.module(one-shot-bufferize{bufferize-function-boundaries "
              "buffer-deallocation-pipeline, convert-bufferization-to-memref, canonicalize, cse)")
 
 
-def stages(cpu: CpuTarget) -> tuple[tuple[str, str], ...]:
-    """The stages after import, read top to bottom; each is (name, pipeline text)."""
+def stages(cpu: CpuTarget, f16: bool = False) -> tuple[tuple[str, str], ...]:
+    """The stages after import, read top to bottom; each is (name, pipeline text). With `f16` the
+    convs compute in fp16, twice the fp32 lanes per register (AArch64 +fullfp16)."""
+    conv = (f"width={2 * cpu.vector_width} accumulators={cpu.accumulators} f16=true" if f16
+            else f"width={cpu.vector_width} accumulators={cpu.accumulators}")
     return (
         # convolutions with constant weights become pconv ops, sparsity recovered from the weights
         ("pconv", "builtin.module(pconv-raise, canonicalize, cse, pconv-filter-kernel-reorder, pconv-pack-fkw)"),
         # linear layers and pconv ops become SIMD loops (pconv: over kept kernels and taps,
         # register-blocked, tiled over input channels); the rest is still linalg on tensors
         ("loops", f"builtin.module(dense-vectorize{{width={cpu.vector_width}}}, "
-                   f"pconv-vectorize{{width={cpu.vector_width} accumulators={cpu.accumulators}}}, "
+                   f"pconv-vectorize{{{conv}}}, "
                    "canonicalize, cse)"),
         # tensors become buffers; function results become caller-owned out-parameters; frees inserted;
         # large per-call buffers become globals allocated once (no page faults on every call)

@@ -40,6 +40,8 @@ class CompileOptions:
                   as "aarch64-linux-android24" (saved, not run under qemu).
     mca_regions:  aarch64: mark the SIMD inner loops for llvm-mca and count their iterations
                   (the `mca-regions` pass; what `fretsaw bench --target aarch64` measures with).
+    fp16:         aarch64: convolutions compute in fp16 (8 lanes per NEON register; adds
+                  +fullfp16 to the features); inputs, outputs and the other layers stay fp32.
     """
 
     target: str = "host"
@@ -52,6 +54,7 @@ class CompileOptions:
     features: str | None = None
     triple: str | None = None
     mca_regions: bool = False
+    fp16: bool = False
 
     def __post_init__(self):
         object.__setattr__(self, "target", str(self.target).lower())
@@ -69,7 +72,7 @@ class CompileOptions:
                 raise FretsawError(f"vector_width must be 1, 2, 4, 8 or 16 fp32 lanes, got {self.vector_width}")
             object.__setattr__(self, "vector_width", int(self.vector_width))
         cross = [name for name in ("cpu", "features", "triple") if getattr(self, name) is not None]
-        cross += ["mca_regions"] if self.mca_regions else []
+        cross += [name for name in ("mca_regions", "fp16") if getattr(self, name)]
         if self.target == "host" and cross:
             raise FretsawError(f"{', '.join(cross)}= describe a cross-compilation target: use them with "
                                f"target='aarch64' (the host target compiles for this machine's CPU)")
@@ -93,9 +96,12 @@ class CompileOptions:
         """The backend object these options select."""
         if self.target == "aarch64":
             from fretsaw.backends.aarch64 import TRIPLE, AArch64Backend
+            features = self.features or "+neon"
+            if self.fp16 and "+fullfp16" not in features.split(","):
+                features += ",+fullfp16"
             return AArch64Backend(opt_level=self.opt_level, cpu=self.cpu_target(), triple=self.triple or TRIPLE,
-                                  mcpu=self.cpu or "generic", features=self.features or "+neon",
-                                  mca_regions=self.mca_regions)
+                                  mcpu=self.cpu or "generic", features=features,
+                                  mca_regions=self.mca_regions, fp16=self.fp16)
         return BACKENDS[self.target](opt_level=self.opt_level, cpu=self.cpu_target())
 
     @classmethod

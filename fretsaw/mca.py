@@ -73,14 +73,16 @@ def loop_counts(cm, inputs: tuple[np.ndarray, ...], regions: int) -> list[int]:
         return [int(line) for line in (tmp / "counts.txt").read_text().split()]
 
 
-def estimate(model, inputs: tuple[np.ndarray, ...], mcpu: str = DEFAULT_CPU, features: str = "+neon") -> dict:
-    """Estimated inner-loop cycles of `model` compiled for AArch64: {cycles, loops, per region}."""
+def estimate(model, inputs: tuple[np.ndarray, ...], mcpu: str = DEFAULT_CPU, features: str = "+neon",
+             fp16: bool = False) -> dict:
+    """Estimated inner-loop cycles of `model` compiled for AArch64: {cycles, regions: per loop}."""
     import torch
 
     import fretsaw
 
     example = tuple(torch.from_numpy(x) for x in inputs)
-    cm = fretsaw.compile(model, example, target="aarch64", threads=1, cpu=mcpu, features=features, mca_regions=True)
+    cm = fretsaw.compile(model, example, target="aarch64", threads=1, cpu=mcpu, features=features, fp16=fp16,
+                         mca_regions=True)
     cycles = region_cycles(cm.assembly(), mcpu)
     if not cycles:
         return {"cycles": 0.0, "regions": []}
@@ -107,7 +109,7 @@ def densified(conv):
 
 
 def layer_estimates(model, inputs: tuple[np.ndarray, ...], mcpu: str = DEFAULT_CPU, features: str = "+neon",
-                    progress=None) -> list[dict]:
+                    fp16: bool = False, progress=None) -> list[dict]:
     """Per conv layer of a torch model: estimated inner-loop cycles per output, sparse and dense."""
     import torch
 
@@ -119,8 +121,8 @@ def layer_estimates(model, inputs: tuple[np.ndarray, ...], mcpu: str = DEFAULT_C
         x = rng.standard_normal(shape).astype(np.float32)
         with torch.no_grad():
             outputs = int(np.prod(conv(torch.from_numpy(x)).shape))
-        sparse = estimate(torch.nn.Sequential(conv).eval(), (x,), mcpu, features)
-        dense = estimate(torch.nn.Sequential(densified(conv)).eval(), (x,), mcpu, features)
+        sparse = estimate(torch.nn.Sequential(conv).eval(), (x,), mcpu, features, fp16)
+        dense = estimate(torch.nn.Sequential(densified(conv)).eval(), (x,), mcpu, features, fp16)
         kept = float((conv.weight != 0).float().mean())
         rows.append({"layer": name, "input_shape": list(shape), "outputs": outputs, "kernel": list(conv.kernel_size),
                      "stride": list(conv.stride), "groups": conv.groups, "weights_kept": kept,

@@ -40,7 +40,7 @@ from fretsaw.dialect import pconv
 from fretsaw.dialect import fkw as fkw_tables
 from fretsaw.dialect.fkw import gather_kernels, taps_of
 from fretsaw.passes.base import ModulePass, verify_pconv
-from fretsaw.passes.lower import add, f32, index, load, load_index, loop, mul, read_buffer, store, table
+from fretsaw.passes.lower import add, index, load, load_index, loop, mul, read_buffer, store, table
 
 
 @contextmanager
@@ -144,17 +144,27 @@ class PatternRuns:
         counts = np.bincount(key, minlength=tiles * runs)
         return cls(np.concatenate([[0], np.cumsum(counts)]), np.argsort(key, kind="stable"))
 
-    def weights(self, conv: pconv.Conv2d, fkw) -> tuple[ir.Value, np.ndarray]:
+    def weights(self, conv: pconv.Conv2d, fkw, element: ir.Type) -> tuple[ir.Value, np.ndarray]:
         """The packed weights as the loops read them, and each read kernel's first weight: FKW
         order with one tile; regathered tile by tile (so each tile's weights are contiguous)
-        when the weights are constant."""
+        when the weights are constant. `element` f16 needs constant weights (rounded here)."""
         values = conv.packed_values()
-        if values is None or np.array_equal(self.kernels, np.arange(len(self.kernels))):
+        in_order = np.array_equal(self.kernels, np.arange(len(self.kernels)))
+        if values is None or (in_order and isinstance(element, ir.F32Type)):
             return conv.packed_weights, fkw.weight[self.kernels]
+        if in_order:
+            return weight_constant(values, element), fkw.weight[self.kernels]
         taps = taps_of(conv.patterns)[fkw.pattern[self.kernels]]
         regathered, starts = gather_kernels(values, fkw.weight[self.kernels], taps)
-        wtype = conv.packed_weights.type
-        return arith.ConstantOp(wtype, ir.DenseElementsAttr.get(regathered, type=wtype)).result, starts
+        return weight_constant(regathered, element), starts
+
+
+def weight_constant(values: np.ndarray, element: ir.Type) -> ir.Value:
+    """A 1-D weight constant of `element` type (f32 or f16) holding `values`."""
+    dtype = np.float16 if isinstance(element, ir.F16Type) else np.float32
+    data = np.ascontiguousarray(values, dtype=dtype).ravel()
+    ttype = ir.RankedTensorType.get([data.size], element)
+    return arith.ConstantOp(ttype, ir.DenseElementsAttr.get(data, type=ttype)).result
 
 
 def unit_bounds(fkw, patterns: np.ndarray, row_groups: int) -> np.ndarray:
@@ -171,16 +181,34 @@ def unit_bounds(fkw, patterns: np.ndarray, row_groups: int) -> np.ndarray:
     return np.unique(np.concatenate([[0], groups[picks], [groups[-1]]]))
 
 
-def vector_type(width: int) -> ir.VectorType:
-    return ir.VectorType.get([width], ir.F32Type.get())
+def vector_type(width: int, element: ir.Type | None = None) -> ir.VectorType:
+    return ir.VectorType.get([width], element or ir.F32Type.get())
 
 
 def splat(vtype: ir.VectorType, value: float) -> ir.Value:
-    return arith.ConstantOp(vtype, ir.DenseElementsAttr.get_splat(vtype, ir.FloatAttr.get_f32(value))).result
+    attr = ir.FloatAttr.get(vtype.element_type, value)
+    return arith.ConstantOp(vtype, ir.DenseElementsAttr.get_splat(vtype, attr)).result
+
+
+def element_of(buffer) -> ir.Type:
+    return ir.MemRefType(buffer.type).element_type
 
 
 def vload(width: int, buffer, indices) -> ir.Value:
-    return vector.LoadOp(vector_type(width), buffer, [index(i) for i in indices]).result
+    """A vector of `width` elements of the buffer's type."""
+    return vector.LoadOp(vector_type(width, element_of(buffer)), buffer, [index(i) for i in indices]).result
+
+
+def convert(value: ir.Value, element: ir.Type) -> ir.Value:
+    """`value` (a float or a vector of floats) as `element` (f32 <-> f16), unchanged when it is one."""
+    vtype = value.type
+    is_vector = isinstance(vtype, ir.VectorType)
+    source = vtype.element_type if is_vector else vtype
+    if source == element:
+        return value
+    target = vector_type(vtype.shape[0], element) if is_vector else element
+    wider = element.width > source.width
+    return (arith.ExtFOp(target, value) if wider else arith.TruncFOp(target, value)).result
 
 
 def vstore(value, buffer, indices) -> None:
@@ -188,32 +216,34 @@ def vstore(value, buffer, indices) -> None:
 
 
 def copy_rows(width: int, source, target, rows: int, length: int, source_at, target_at) -> None:
-    """Copy `rows` rows of `length` floats with full vectors and one masked tail."""
+    """Copy `rows` rows of `length` floats with full vectors and one masked tail, converting
+    to the target's float type."""
     full, tail = divmod(length, width)
+    to = element_of(target)
     with loop(0, rows) as r:
         with loop(0, full) as j:
             x = mul(j, width)
-            vstore(vload(width, source, source_at(r, x)), target, target_at(r, x))
+            vstore(convert(vload(width, source, source_at(r, x)), to), target, target_at(r, x))
         if tail:
             mask = vector.ConstantMaskOp(ir.VectorType.get([width], ir.IntegerType.get_signless(1)), [tail]).result
-            zero = splat(vector_type(width), 0.0)
+            vtype = vector_type(width, element_of(source))
             x = index(full * width)
-            value = vector.MaskedLoadOp(vector_type(width), source, [index(i) for i in source_at(r, x)],
-                                        mask, zero).result
-            vector.MaskedStoreOp(target, [index(i) for i in target_at(r, x)], mask, value)
+            value = vector.MaskedLoadOp(vtype, source, [index(i) for i in source_at(r, x)],
+                                        mask, splat(vtype, 0.0)).result
+            vector.MaskedStoreOp(target, [index(i) for i in target_at(r, x)], mask, convert(value, to))
 
 
-def flat_input(conv: pconv.Conv2d, layout: Layout, width: int) -> ir.Value:
-    """memref<N x C x planes x in_length>: the zero-padded input split into its phase planes, each
-    plane's rows laid end to end (channels in parallel)."""
+def flat_input(conv: pconv.Conv2d, layout: Layout, width: int, element: ir.Type) -> ir.Value:
+    """memref<N x C x planes x in_length x element>: the zero-padded input split into its phase
+    planes, each plane's rows laid end to end (channels in parallel), converted to `element`."""
     n, c, h, w = conv.input_shape
     top, left, _, _ = conv.padding
     sh, sw = layout.strides
     source = read_buffer(conv.input)
-    flat = memref.AllocOp(ir.MemRefType.get([n, c, len(layout.planes), layout.in_length], ir.F32Type.get()),
+    flat = memref.AllocOp(ir.MemRefType.get([n, c, len(layout.planes), layout.in_length], element),
                           [], []).result
     with loop(0, n) as i, parallel(0, c) as ch:
-        zeros = splat(vector_type(width), 0.0)
+        zeros = splat(vector_type(width, element), 0.0)
         with loop(0, len(layout.planes)) as plane, loop(0, layout.in_length // width) as j:
             vstore(zeros, flat, [i, ch, plane, mul(j, width)])
         if (sh, sw) == (1, 1):
@@ -227,7 +257,7 @@ def flat_input(conv: pconv.Conv2d, layout: Layout, width: int) -> ir.Value:
                 end_col = max(first_col, (w - 1 + left - px) // sw + 1)
                 with loop(first_row, end_row) as q, loop(first_col, end_col) as qx:
                     value = load(source, [i, ch, add(mul(q, sh), py - top), add(mul(qx, sw), px - left)])
-                    store(value, flat, [i, ch, p, add(mul(q, layout.row), qx)])
+                    store(convert(value, element), flat, [i, ch, p, add(mul(q, layout.row), qx)])
     return flat
 
 
@@ -263,15 +293,13 @@ def filter_block(conv: pconv.Conv2d) -> int:
     return next(f for f in (4, 2, 1) if cout_g % f == 0)
 
 
-def block_weights(conv: pconv.Conv2d, fkw, fblock: int) -> ir.Value:
+def block_weights(conv: pconv.Conv2d, fkw, fblock: int, element: ir.Type) -> ir.Value:
     """A dense layer's weights as its filter blocks read them: block, input channel, filter of the
     block, tap."""
     cout, cin_g = conv.kernel_pattern.shape
     mask = conv.patterns[0]
     dense = fkw_tables.unpack(conv.packed_values(), fkw, conv.patterns, (cout, cin_g))[:, :, mask]
-    values = dense.reshape(cout // fblock, fblock, cin_g, -1).transpose(0, 2, 1, 3).ravel()
-    wtype = conv.packed_weights.type
-    return arith.ConstantOp(wtype, ir.DenseElementsAttr.get(np.ascontiguousarray(values), type=wtype)).result
+    return weight_constant(dense.reshape(cout // fblock, fblock, cin_g, -1).transpose(0, 2, 1, 3), element)
 
 
 # A conv's tuned schedule (fretsaw/tune.py): array<i64: rows, vectors, tile>; 0 = the heuristic's.
@@ -287,9 +315,11 @@ def schedule_of(op) -> tuple[int, int, int]:
 
 
 def vectorize_conv2d(op, width: int, accumulators: int, rows: int = 0, vectors: int = 0,
-                     tile: int = 0, cache: int = 32768) -> None:
+                     tile: int = 0, cache: int = 32768, f16: bool = False) -> None:
     """Lower one conv. The register block and channel tile come from the arguments (the pass
-    options) when given, else from the op's tuned schedule, else from the heuristics."""
+    options) when given, else from the op's tuned schedule, else from the heuristics. With `f16`
+    (constant weights only) the input copy, weights and accumulators are fp16, `width` fp16 lanes;
+    partial sums between channel tiles and the output stay fp32."""
     conv = pconv.Conv2d(op)
     patterns = conv.patterns
     n, cin, _, _ = conv.input_shape
@@ -315,18 +345,20 @@ def vectorize_conv2d(op, width: int, accumulators: int, rows: int = 0, vectors: 
         bounds = unit_bounds(fkw, patterns, layout.groups)
     split = len(bounds) - 1
     with ir.InsertionPoint(op), op.location:
-        vtype = vector_type(width)
+        f32_type = ir.F32Type.get()
+        element = ir.F16Type.get() if f16 and conv.packed_values() is not None else f32_type
+        vtype = vector_type(width, element)
         exact = (layout.out_rows, layout.out_cols(width)) == (oh, ow)
         # no padding, stride 1 and blocks that tile the output: every read stays inside its input
-        # row, so the input is read in place instead of copied into the flat layout
-        direct = exact and conv.strides == [1, 1] and not any(conv.padding)
-        x = read_buffer(conv.input) if direct else flat_input(conv, layout, width)
+        # row, so the input is read in place instead of copied into the flat layout (fp32 only)
+        direct = exact and conv.strides == [1, 1] and not any(conv.padding) and element == f32_type
+        x = read_buffer(conv.input) if direct else flat_input(conv, layout, width, element)
         if fblock == 1:  # the kernel runs' tables; filter blocks read a regular layout instead
-            weights, offsets = runs.weights(conv, fkw)
+            weights, offsets = runs.weights(conv, fkw, element)
             order, begin, channel, offset = (
                 table(t) for t in (fkw.order, runs.begin, fkw.index[runs.kernels], offsets))
         else:
-            weights = block_weights(conv, fkw, fblock)
+            weights = block_weights(conv, fkw, fblock, element)
         w = read_buffer(weights)
         b = read_buffer(conv.bias) if conv.bias is not None else None
         unit = table(bounds)
@@ -349,8 +381,9 @@ def vectorize_conv2d(op, width: int, accumulators: int, rows: int = 0, vectors: 
                     return [i_n, ci, plane, add(corner, row * layout.row + col)]
 
                 def bias(cos):
-                    values = [load(b, [co]) if b is not None else f32(0.0) for co in cos]
-                    return [vector.BroadcastOp(vtype, value).result for value in values for _ in at]
+                    values = [convert(load(b, [co]), element) if b is not None else splat(vtype, 0.0) for co in cos]
+                    return [value if value.type == vtype else vector.BroadcastOp(vtype, value).result
+                            for value in values for _ in at]
 
                 def kernels(q, cos, tl, accs):
                     """The filter at position q (or filter block q) over channel tile tl."""
@@ -405,10 +438,10 @@ def vectorize_conv2d(op, width: int, accumulators: int, rows: int = 0, vectors: 
                 def store_block(cos, accs):
                     for i, acc in enumerate(accs):
                         y, xo = at[i % len(at)]
-                        vstore(acc, tmp, [i_n, cos[i // len(at)], y, xo])
+                        vstore(convert(acc, f32_type), tmp, [i_n, cos[i // len(at)], y, xo])
 
                 def load_block(cos):
-                    return [vload(width, tmp, [i_n, co, y, xo]) for co in cos for y, xo in at]
+                    return [convert(vload(width, tmp, [i_n, co, y, xo]), element) for co in cos for y, xo in at]
 
                 @contextmanager
                 def filters():
@@ -465,9 +498,11 @@ class Vectorize(ModulePass):
     vectors: int = 0
     tile: int = 0           # input channels per cache tile; 0 = chosen per conv by channel_tile()
     cache: int = 32768      # bytes of cache the input rows of a channel tile may take (about L1)
+    f16: bool = False       # compute in fp16 (AArch64 +fullfp16): `width` is then fp16 lanes
 
     def run(self, module: ir.Operation) -> None:
         verify_pconv(module)
         for op in pconv.walk_ops(module, pconv.CONV2D):
-            vectorize_conv2d(op, self.width, self.accumulators, self.rows, self.vectors, self.tile, self.cache)
+            vectorize_conv2d(op, self.width, self.accumulators, self.rows, self.vectors, self.tile, self.cache,
+                             self.f16)
         module.verify()

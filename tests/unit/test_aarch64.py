@@ -17,6 +17,7 @@ from torch import nn
 import fretsaw
 from conftest import check_against_torch
 from fretsaw import FretsawError
+from fretsaw.backends.aarch64 import FP16_TOLERANCE
 from fretsaw.examples import NETWORKS, randomize_batchnorm
 from fretsaw.prune import random_pattern_prune
 from test_conv import conv_net, prune_
@@ -238,3 +239,44 @@ def main_raising(argv):
 
     args = build_parser().parse_args(argv)
     return args.func(args)
+
+
+# fp16 convs: stated tolerance FP16_TOLERANCE (max abs error <= 1% of max |PyTorch output|; they
+# measure 0.1-0.4%); a wrong result is off by its own size.
+
+
+def check_fp16(model, x):
+    cm = fretsaw.compile(model.eval(), (x,), target="aarch64", fp16=True)
+    got = cm.run_emulated(x)
+    with torch.no_grad():
+        want = model(x).numpy()
+    assert np.abs(got - want).max() <= FP16_TOLERANCE * np.abs(want).max()
+    return cm
+
+
+@pytest.mark.parametrize("cin,cout,kernel,stride,keep", [(16, 16, 3, 1, 0.5), (32, 24, 3, 2, 0.5),
+                                                         (16, 8, 1, 1, 1.0), (24, 24, 3, 1, 1.0)])
+def test_fp16_convs_under_qemu(cin, cout, kernel, stride, keep):
+    conv = nn.Conv2d(cin, cout, kernel, stride, kernel // 2)
+    if kernel == 3:
+        prune_(conv, np.random.default_rng(0), keep)
+    cm = check_fp16(conv_net(conv, "relu"), torch.randn(1, cin, 14, 15))
+    assembly = cm.assembly()
+    assert re.search(r"fmla\s+v\d+\.8h", assembly) and not re.search(r"fmla\s+v\d+\.4s", assembly)
+    assert "+fullfp16" in cm.options.backend().features.split(",")  # added by fp16=True
+
+
+@pytest.mark.parametrize("name", sorted(NETWORKS))
+def test_fp16_small_networks_under_qemu(name):
+    model = randomize_batchnorm(NETWORKS[name](width=8)).eval()
+    random_pattern_prune(model, num_patterns=8, connectivity=0.5, seed=3)
+    check_fp16(model, torch.randn(1, 3, 32, 32))
+
+
+def test_fp16_is_for_aarch64(tiny, tmp_path):
+    model, x = tiny
+    with pytest.raises(FretsawError, match=r"fp16= describe a cross-compilation target"):
+        fretsaw.compile(model, (x,), fp16=True)
+    cm = fretsaw.compile(model, (x,), target="aarch64", fp16=True, features="+neon")
+    manifest = json.loads(cm.save(tmp_path)["manifest"].read_text())
+    assert manifest["fp16_convs"] and manifest["features"] == "+neon,+fullfp16"

@@ -1,4 +1,5 @@
 // RUN: fretsaw-opt %s --pass-pipeline='%aarch64-stages' --mlir-to-llvmir | opt-22 -passes='default<O3>' -mtriple=aarch64-linux-gnu -mattr=+neon | llc-22 -O3 -mtriple=aarch64-linux-gnu -mattr=+neon | filecheck %s
+// RUN: fretsaw-opt %s --pass-pipeline='%aarch64-fp16-stages' --mlir-to-llvmir | opt-22 -passes='default<O3>' -mtriple=aarch64-linux-gnu -mattr=+neon,+fullfp16 | llc-22 -O3 -mtriple=aarch64-linux-gnu -mattr=+neon,+fullfp16 | filecheck %s --check-prefix=FP16
 
 // The AArch64 backend's stages (NEON: 4 fp32 lanes, 32 registers), then Debian's opt-22 and
 // llc-22 as fretsaw.compile(target="aarch64") runs them.
@@ -13,6 +14,13 @@
 // CHECK-COUNT-16: fmla v{{[0-9]+}}.4s, v{{[0-9]+}}.4s, v{{[0-9]+}}.{{4s|s\[0\]}}
 // CHECK-NOT: fmla
 // CHECK: b.ne .LBB
+// With fp16 convs (fretsaw.compile(..., fp16=True)) the same loop runs on 8 fp16 lanes (.8h):
+// the same 16 FMAs cover twice the outputs.
+// FP16-LABEL: {{^}}pattern..omp_par
+// FP16: ld1r { v{{[0-9]+}}.8h }
+// FP16-COUNT-16: fmla v{{[0-9]+}}.8h, v{{[0-9]+}}.8h, v{{[0-9]+}}.{{8h|h\[0\]}}
+// FP16-NOT: fmla
+// FP16: b.ne .LBB
 func.func @pattern(%x: tensor<1x4x6x10xf32>) -> tensor<1x2x6x10xf32> {
   %w = arith.constant dense<[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 11.0, 12.0, 13.0, 14.0, 15.0, 16.0]> : tensor<16xf32>
   %0 = "pconv.conv2d"(%x, %w) {patterns = dense<[[[false, true, false], [true, true, true], [false, false, false]]]> : tensor<1x3x3xi1>, kernel_pattern = dense<[[0, -1, 0, 0], [-1, 0, -1, -1]]> : tensor<2x4xi8>, strides = array<i64: 1, 1>, padding = array<i64: 1, 1, 1, 1>, dilations = array<i64: 1, 1>, groups = 1 : i64, activation = "none", fretsaw.schedule = array<i64: 2, 2, 0>, operandSegmentSizes = array<i32: 1, 1, 0>} : (tensor<1x4x6x10xf32>, tensor<16xf32>) -> tensor<1x2x6x10xf32>
