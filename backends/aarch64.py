@@ -114,7 +114,8 @@ class AArch64Executable:
     def __init__(self, llvm_ir: str, entry: str, signature: Signature, backend: AArch64Backend):
         self.entry, self.signature, self.backend = entry, signature, backend
         self._ir = llvm_ir
-        self._bitcode: dict[str, bytes] = {}
+        self._bitcode: dict[str, bytes] = {}  # name -> opt-22's output
+        self._code: dict[tuple[str, str], bytes] = {}  # (name, obj | asm) -> llc-22's output
         self._build: Path | None = None
         self.object("model")  # fail at compile time, not at save time, if the tools are missing
 
@@ -142,13 +143,16 @@ class AArch64Executable:
         return bitcode
 
     def _llc(self, name: str, filetype: str) -> bytes:
+        if (name, filetype) in self._code:
+            return self._code[name, filetype]
         with tempfile.TemporaryDirectory(prefix="fretsaw-llc-") as tmp:
             bitcode = self._optimised(name, Path(tmp))
             out = Path(tmp) / f"{name}.out"
             run_tool([tool("llc-22"), f"-O{self.backend.opt_level}", *self.backend.llc_flags(),
                       "-relocation-model=pic", f"-filetype={filetype}", str(bitcode), "-o", str(out)],
                      f"llc-22 ({self.backend.triple} code generation)")
-            return out.read_bytes()
+            self._code[name, filetype] = out.read_bytes()
+        return self._code[name, filetype]
 
     def object(self, name: str = "model") -> bytes:
         """The ELF relocatable object (position independent) defining `<name>_forward`."""
