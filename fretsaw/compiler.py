@@ -78,7 +78,8 @@ class CompileOptions:
                                f"target='aarch64' (the host target compiles for this machine's CPU)")
         if self.target != "host" and self.tune:
             raise FretsawError(f"tune=True times each conv on this machine, which cannot run {self.target} "
-                               f"code at its real speed; tune on the device's own architecture")
+                               f"code at its real speed: compile for {self.target} without tune (the heuristics "
+                               f"then choose each conv's schedule for its registers and lanes)")
         if self.target == "aarch64" and self.triple is not None and not str(self.triple).startswith("aarch64"):
             raise FretsawError(f"triple='{self.triple}' is not an AArch64 triple; use e.g. "
                                f"'aarch64-linux-gnu' or 'aarch64-linux-android24'")

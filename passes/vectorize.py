@@ -11,7 +11,8 @@ loaded once and feeds every (tap, output row) that reads it (kernel-level load-r
 elimination: a tap of row kh for output row r reads the same vector as tap kh-1 for row r+1).
 Input channels are cut into tiles whose block rows fit in L1; each filter's partial sums are
 parked in the output between tiles. Work units (row groups x ranges of filters) run on threads
-through scf.parallel.
+through scf.parallel. With `f16=true` (AArch64 +fullfp16) the flat input copy, the weights and the
+accumulators are fp16 (`width` fp16 lanes); the parked partial sums and the output stay fp32.
 
 Before:
   %y = "pconv.conv2d"(%x, %w) {patterns = dense<...> : tensor<2x3x3xi1>, ...}
@@ -234,7 +235,7 @@ def copy_rows(width: int, source, target, rows: int, length: int, source_at, tar
 
 
 def flat_input(conv: pconv.Conv2d, layout: Layout, width: int, element: ir.Type) -> ir.Value:
-    """memref<N x C x planes x in_length x element>: the zero-padded input split into its phase
+    """memref<N x C x planes x in_length> of `element`: the zero-padded input split into its phase
     planes, each plane's rows laid end to end (channels in parallel), converted to `element`."""
     n, c, h, w = conv.input_shape
     top, left, _, _ = conv.padding
