@@ -155,7 +155,14 @@ def _fix_line(line: str) -> str:
     return _FLOAT_TOKEN.sub(replace, line)
 
 
+def _has_float_literal(line: str) -> bool:
+    """Comments and byte-string globals (the weights, see constants_as_bytes) hold none: their
+    bytes may spell anything and are never rewritten."""
+    if line.startswith(";") or ' c"' in line:
+        return False
+    return re.search(r"\d\.\d|f0x|inf|nan", line) is not None
+
+
 def for_llvm22(text: str) -> str:
     """`text` (from translate_to_llvm_ir) in the syntax LLVM 22's parser reads."""
-    return "\n".join(line if line.startswith(";") or not re.search(r"\d\.\d|f0x|inf|nan", line)
-                     else _fix_line(line) for line in text.split("\n"))
+    return "\n".join(_fix_line(line) if _has_float_literal(line) else line for line in text.split("\n"))

@@ -280,3 +280,20 @@ def test_fp16_is_for_aarch64(tiny, tmp_path):
     cm = fretsaw.compile(model, (x,), target="aarch64", fp16=True, features="+neon")
     manifest = json.loads(cm.save(tmp_path)["manifest"].read_text())
     assert manifest["fp16_convs"] and manifest["features"] == "+neon,+fullfp16"
+
+
+def test_llvm22_literals():
+    """The newer LLVM's float syntax becomes LLVM 22's; byte strings (the weights) are never touched."""
+    from fretsaw.backends.llvmir import for_llvm22
+
+    text = "\n".join([
+        "@w = private constant [4 x float] [float f0x3F800000, float -2.5e-01, float 0.1, float -inf], align 64",
+        "  %1 = fadd float %0, 3.602110e-02",
+        "  %2 = fmul double %1, 1.5",
+        '@b = private constant [9 x i8] c"float 0.1", align 64',
+    ])
+    out = for_llvm22(text).split("\n")
+    assert out[0] == ("@w = private constant [4 x float] [float 0x3FF0000000000000, float 0xBFD0000000000000, "
+                      "float 0x3FB99999A0000000, float 0xFFF0000000000000], align 64")
+    assert out[1] == "  %1 = fadd float %0, " + "0x%016X" % np.float64(np.float32(3.602110e-02)).view(np.uint64)
+    assert out[2:] == text.split("\n")[2:]
