@@ -13,7 +13,6 @@ from typing import ClassVar
 import numpy as np
 from torch_mlir import ir
 from torch_mlir.execution_engine import ExecutionEngine
-from torch_mlir.runtime import get_ranked_memref_descriptor
 
 from fretsaw.errors import FretsawError
 from fretsaw.target import CpuTarget, host_target
@@ -89,18 +88,38 @@ class Signature:
         return cls(tuple(tuple(t.shape) for t in ftype.inputs), tuple(tuple(t.shape) for t in ftype.results))
 
 
+def memref_descriptor(shape: tuple[int, ...]) -> ctypes.Structure:
+    """An MLIR memref descriptor (allocated, aligned, offset, sizes, strides) for a C-contiguous
+    float32 array of `shape`, its data pointers still to be set."""
+    rank = len(shape)
+    fields = [("allocated", ctypes.c_void_p), ("aligned", ctypes.c_void_p), ("offset", ctypes.c_longlong)]
+    if rank:
+        fields += [("shape", ctypes.c_longlong * rank), ("strides", ctypes.c_longlong * rank)]
+    descriptor = type(f"MemRef{rank}D", (ctypes.Structure,), {"_fields_": fields})()
+    if rank:
+        descriptor.shape[:] = list(shape)
+        descriptor.strides[:] = [int(np.prod(shape[i + 1:], dtype=np.int64)) for i in range(rank)]
+    return descriptor
+
+
 class HostExecutable:
-    """The JIT-compiled entry point; call it with float32 arrays of the signature's shapes."""
+    """The JIT-compiled entry point; call it with C-contiguous float32 arrays of the signature's
+    shapes. The memref descriptors are built once (building them per call with torch-mlir's
+    get_ranked_memref_descriptor cost about 130 us per array); a call only sets their data
+    pointers, so one executable serves one caller at a time."""
 
     def __init__(self, module: ir.Module, entry: str, signature: Signature, opt_level: int):
         self.entry, self.signature = entry, signature
         self._module = module  # keeps the context alive as long as the engine
         self._engine = ExecutionEngine(module, opt_level=opt_level, shared_libs=runtime_libraries())
+        self._descriptors = [memref_descriptor(shape) for shape in (*signature.inputs, *signature.outputs)]
+        self._args = [ctypes.pointer(ctypes.pointer(d)) for d in self._descriptors]
 
     def __call__(self, *inputs: np.ndarray) -> list[np.ndarray]:
         outputs = [np.empty(shape, dtype=np.float32) for shape in self.signature.outputs]
-        args = [ctypes.pointer(ctypes.pointer(get_ranked_memref_descriptor(a))) for a in (*inputs, *outputs)]
-        self._engine.invoke(self.entry, *args)
+        for descriptor, array in zip(self._descriptors, (*inputs, *outputs)):
+            descriptor.allocated = descriptor.aligned = array.ctypes.data
+        self._engine.invoke(self.entry, *self._args)
         return outputs
 
 

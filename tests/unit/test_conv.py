@@ -204,3 +204,18 @@ def test_persistent_workspace_across_calls():
     for scale in (2.0, -1.0):
         x = torch.randn(1, 16, 96, 96) * scale
         np.testing.assert_allclose(cm(x), model(x).detach().numpy(), rtol=RTOL, atol=ATOL)
+
+
+def test_calls_reuse_descriptors_not_outputs():
+    # The memref descriptors are built once per compiled model; each call points them at its own
+    # arrays: a non-contiguous or torch input is accepted, and every call returns a fresh output.
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU()).eval()
+    x = torch.randn(1, 3, 8, 8)
+    cm = fretsaw.compile(model, (x,))
+    first = cm(x)
+    wide = torch.randn(1, 3, 8, 16)[..., ::2]  # a strided view: copied to contiguous before the call
+    second = cm(wide)
+    assert first is not second
+    with torch.no_grad():
+        np.testing.assert_allclose(first, model(x).numpy(), rtol=RTOL, atol=ATOL)
+        np.testing.assert_allclose(second, model(wide).numpy(), rtol=RTOL, atol=ATOL)
