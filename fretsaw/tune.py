@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 from fretsaw.dialect import pconv
 from fretsaw.errors import FretsawError
 from fretsaw.passes.vectorize import (SCHEDULE, Layout, Vectorize, block_score, channel_tile, filter_block,
-                                      register_block)
+                                      lane_width, register_block)
 from fretsaw.stats import layer_name
 from fretsaw.target import CpuTarget
 
@@ -54,7 +54,7 @@ def layer_key(conv: pconv.Conv2d, cpu: CpuTarget) -> str:
 def candidates(conv: pconv.Conv2d, cpu: CpuTarget) -> tuple[list[tuple[int, int]], list[int]]:
     """Register blocks (the heuristic's first) and channel tiles (the heuristic's first) to try."""
     _, _, oh, ow = conv.output_shape
-    width = cpu.vector_width
+    width = lane_width(ow, cpu.vector_width)  # what pconv-vectorize will use for this conv
     budget = max(1, cpu.accumulators // filter_block(conv))
     first = register_block(oh, ow, width, budget)
     shapes = [(r, v) for r in range(1, min(MAX_ROWS, oh) + 1) for v in range(1, MAX_VECTORS + 1)
