@@ -89,12 +89,12 @@ def test_vector_widths_and_threads(width, threads):
         np.testing.assert_allclose(cm(x), model(x).numpy(), rtol=1e-4, atol=1e-5)
 
 
-@pytest.mark.parametrize("cin,cout,groups,activation,keep", [(80, 6, 1, "relu", 0.5), (96, 8, 2, "relu6", 0.5),
-                                                             (56, 5, 1, "none", 0.5), (80, 8, 1, "relu", 1.0),
-                                                             (96, 12, 3, "relu6", 1.0)])
+@pytest.mark.parametrize("cin,cout,groups,activation,keep", [(208, 6, 1, "relu", 0.5), (224, 8, 2, "relu6", 0.5),
+                                                             (112, 5, 1, "none", 0.5), (208, 8, 1, "relu", 1.0),
+                                                             (336, 12, 3, "relu6", 1.0)])
 def test_channel_tiles(cin, cout, groups, activation, keep):
     # More input channels per group than one cache tile holds at any vector width (at most about
-    # 25 for these 8x8 images): partial sums are parked in the output between tiles, the bias
+    # 102 for these 8x8 images): partial sums are parked in the output between tiles, the bias
     # comes first and the activation last. keep=1.0 is a dense layer: blocks of filters share loads.
     conv = nn.Conv2d(cin, cout, 3, padding=1, groups=groups)
     if keep < 1.0:
