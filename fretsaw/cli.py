@@ -164,7 +164,8 @@ def bench_aarch64(args) -> int:
           f"PyTorch ({rule})")
     print(f"estimated cycles per output element of each conv's SIMD inner loops on {mcpu} (llvm-mca-22 cycles "
           f"per iteration x iterations counted under qemu), pruned vs the same layer dense:")
-    print(f"  {'layer':24} {'input':16} {'k/s/g':>7} {'kept':>6} {'sparse':>9} {'dense':>9} {'speedup':>8} {'FLOPs cut':>9}")
+    print(f"  {'layer':24} {'input':16} {'k/s/g':>7} {'kept':>6} {'sparse':>9} {'dense':>9} {'speedup':>8} "
+          f"{'FLOPs cut':>9}")
 
     def show(row):
         print(f"  {row['layer'][:24]:24} {'x'.join(map(str, row['input_shape'])):16} "
@@ -177,8 +178,8 @@ def bench_aarch64(args) -> int:
     sparse = sum(r["sparse_cycles_per_output"] * r["outputs"] for r in rows)
     dense = sum(r["dense_cycles_per_output"] * r["outputs"] for r in rows)
     result = {"model": args.model, "target": "aarch64", "cpu": mcpu, "fp16": args.fp16,
-              "input_shapes": [list(s) for s in args.input_shape], "layers": rows, "sparse_cycles": sparse, "dense_cycles": dense,
-              "estimated_speedup": dense / sparse if sparse else None}
+              "input_shapes": [list(s) for s in args.input_shape], "layers": rows, "sparse_cycles": sparse,
+              "dense_cycles": dense, "estimated_speedup": dense / sparse if sparse else None}
     if sparse:
         print(f"all convs: {sparse / 1e6:.2f} M cycles pruned vs {dense / 1e6:.2f} M dense: estimated "
               f"{dense / sparse:.2f}x (inner loops only; llvm-mca assumes L1 hits)")
@@ -291,10 +292,12 @@ def _model_arguments(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("model", help="model.onnx or model.pt (a pickled torch.nn.Module)")
     sub.add_argument("--input-shape", type=_shape, action="append", required=True,
                      help="shape of an input, e.g. 1,3,224,224 (repeat for several inputs)")
-    sub.add_argument("--target", default="host", choices=("host", "aarch64"), help="compilation target (default host)")
+    sub.add_argument("--target", default="host", choices=("host", "aarch64"),
+                     help="compilation target (default host)")
     sub.add_argument("--cpu", help="aarch64: llc's -mcpu, e.g. cortex-a76 (default generic)")
     sub.add_argument("--features", help="aarch64: llc's -mattr, e.g. +neon,+fullfp16 (default +neon)")
-    sub.add_argument("--triple", help="aarch64: target triple, e.g. aarch64-linux-android24 (default aarch64-linux-gnu)")
+    sub.add_argument("--triple", help="aarch64: target triple, e.g. aarch64-linux-android24 "
+                                      "(default aarch64-linux-gnu)")
     sub.add_argument("--fp16", action="store_true", help="aarch64: convolutions compute in fp16 (adds +fullfp16)")
     sub.add_argument("--tune", action="store_true",
                      help="time each conv's register block and channel tile choices and keep the fastest "
