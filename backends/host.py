@@ -88,6 +88,11 @@ class Signature:
         return cls(tuple(tuple(t.shape) for t in ftype.inputs), tuple(tuple(t.shape) for t in ftype.results))
 
 
+def row_major_strides(shape) -> list[int]:
+    """Element strides of a C-contiguous array of `shape`."""
+    return [int(np.prod(shape[i + 1:], dtype=np.int64)) for i in range(len(shape))]
+
+
 def memref_descriptor(shape: tuple[int, ...]) -> ctypes.Structure:
     """An MLIR memref descriptor (allocated, aligned, offset, sizes, strides) for a C-contiguous
     float32 array of `shape`, its data pointers still to be set."""
@@ -98,7 +103,7 @@ def memref_descriptor(shape: tuple[int, ...]) -> ctypes.Structure:
     descriptor = type(f"MemRef{rank}D", (ctypes.Structure,), {"_fields_": fields})()
     if rank:
         descriptor.shape[:] = list(shape)
-        descriptor.strides[:] = [int(np.prod(shape[i + 1:], dtype=np.int64)) for i in range(rank)]
+        descriptor.strides[:] = row_major_strides(shape)
     return descriptor
 
 

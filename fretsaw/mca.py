@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from fretsaw.backends.aarch64 import run_tool, tool
+from fretsaw.backends.aarch64 import run_driver, run_tool, tool
 from fretsaw.errors import FretsawError
 from fretsaw.passes.mca import COUNTS
 
@@ -57,19 +56,10 @@ def loop_counts(cm, inputs: tuple[np.ndarray, ...], regions: int) -> list[int]:
     """Iterations of each marked loop in one run of `cm` under qemu-aarch64 (one thread)."""
     with tempfile.TemporaryDirectory(prefix="fretsaw-count-") as tmp:
         tmp = Path(tmp)
-        cm.save(tmp)
         (tmp / "counts.c").write_text(_COUNTS_C.format(symbol=COUNTS, n=regions))
-        run_tool([tool("aarch64-linux-gnu-gcc"), "-O2", "-static", "-o", str(tmp / "counted"),
-                  *(str(tmp / f) for f in ("model_driver.c", "model_api.c", "fretsaw_runtime.c", "model.o",
-                                           "counts.c")), "-lpthread", "-lm"], "building the counting binary")
-        args = []
-        for i, array in enumerate(inputs):
-            array.astype(np.float32).tofile(tmp / f"in{i}.bin")
-            args.append(str(tmp / f"in{i}.bin"))
-        args += [str(tmp / f"out{i}.bin") for i in range(len(cm.signature.outputs))]
+        binary = cm._cross("estimate").build(tmp, extra=("counts.c",))  # the driver, counts.c linked in
         env = dict(os.environ, FRETSAW_NUM_THREADS="1", FRETSAW_MCA_COUNTS=str(tmp / "counts.txt"))
-        run_tool([tool("qemu-aarch64"), str(tmp / "counted"), *args], "the counting run under qemu-aarch64",
-                 env=env, timeout=3600)
+        run_driver(binary, cm.signature, inputs, env=env, timeout=3600)
         return [int(line) for line in (tmp / "counts.txt").read_text().split()]
 
 
