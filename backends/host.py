@@ -45,7 +45,7 @@ def stages(cpu: CpuTarget, f16: bool = False) -> tuple[tuple[str, str], ...]:
                  f"convert-scf-to-openmp{{num-threads={cpu.threads}}}, lower-affine, convert-vector-to-llvm, "
                  "expand-strided-metadata, finalize-memref-to-llvm, convert-scf-to-cf, convert-cf-to-llvm, "
                  "convert-openmp-to-llvm, convert-math-to-llvm, convert-math-to-libm, convert-arith-to-llvm, "
-                 "convert-index-to-llvm, convert-func-to-llvm, "
+                 "convert-index-to-llvm, convert-ub-to-llvm, convert-func-to-llvm, "
                  "reconcile-unrealized-casts)"),
     )
 

@@ -1,5 +1,5 @@
-"""dense-vectorize: the layers that stay dense (linear layers' matmuls) become SIMD loops, so they
-do not give the sparse convs' win back.
+"""dense-vectorize: the layers that stay dense (linear layers' matmuls, pooling) become SIMD loops,
+so they do not give the sparse convs' win back.
 
 1. A linalg.transpose of a constant (how torch-mlir imports a linear layer's weight) is folded
    at compile time, so the weights are read K x N, row by row, instead of transposed per call.
@@ -7,6 +7,11 @@ do not give the sparse convs' win back.
    over chunks of N (scf.parallel), then per row of A and register block of up to `vectors`
    vectors of N, K steps that each broadcast one A value and multiply-add one contiguous row
    segment of B into the block, which stays in registers.
+3. Each static linalg.pooling_nchw_max / pooling_nchw_sum (max and average pooling; torch-mlir pads
+   the input with tensor.pad first) becomes loops: threads over channels, then per vector of
+   output columns and output row, one masked load per window tap that reads the unpadded input
+   directly (lanes left of, right of, above or below the image take the pad value: no padded
+   copy), strided lanes picked with one shuffle, folded with maximumf / addf.
 (Upstream's transform-dialect tiling + vectorisation was tried first; on this MLIR it turned the
 1 x K x N tiles into transposed B reads and per-lane reductions instead of this broadcast form.)
 
@@ -31,7 +36,8 @@ from torch_mlir.dialects import arith, bufferization, memref, scf, vector
 from fretsaw.dialect import pconv
 from fretsaw.passes.base import ModulePass
 from fretsaw.passes.lower import add, index, load, loop, mul, read_buffer
-from fretsaw.passes.vectorize import parallel, vector_type, vload, vstore
+from fretsaw.passes.raise_ import producer, scalar_constant
+from fretsaw.passes.vectorize import lane_width, parallel, splat, vector_type, vload, vstore
 
 PLAIN_MATMUL = ("[affine_map<(d0, d1, d2) -> (d0, d2)>, affine_map<(d0, d1, d2) -> (d2, d1)>, "
                 "affine_map<(d0, d1, d2) -> (d0, d1)>]")
@@ -110,9 +116,85 @@ def vectorize_matmul(op, width: int, vectors: int, chunk: int) -> None:
     op.erase()
 
 
+POOLS = {"linalg.pooling_nchw_max": arith.MaximumFOp, "linalg.pooling_nchw_sum": arith.AddFOp}
+
+
+def pool_input(value: ir.Value) -> tuple[ir.Value, int, int, float] | None:
+    """(unpadded input, top pad, left pad, pad value) of a pooling input: a tensor.pad of a
+    constant on H and W is read through, anything else is read as it is."""
+    pad = producer(value, "tensor.pad")
+    if pad is None:
+        return value, 0, 0, 0.0
+    low, high = list(pad.attributes["static_low"]), list(pad.attributes["static_high"])
+    yielded = scalar_constant(pad.regions[0].blocks[0].operations[0].operands[0])
+    if len(pad.operands) != 1 or low[:2] != [0, 0] or high[:2] != [0, 0] or yielded is None:
+        return None
+    return pad.operands[0], low[2], low[3], yielded
+
+
+def vectorize_pool(op, width: int) -> None:
+    """Max or sum pooling (NCHW) as SIMD loops that read the unpadded input with masked loads."""
+    combine = POOLS[op.operation.name]
+    read = pool_input(op.operands[0])
+    start = fill_value(op.operands[2])
+    if read is None or start is None:
+        return
+    source_value, top, left, pad_value = read
+    n, c, h, w = source_value.type.shape
+    kh_size, kw_size = op.operands[1].type.shape
+    _, _, oh, ow = op.results[0].type.shape
+    sh, sw = (int(v) for v in pconv.elements_to_numpy(op.attributes["strides"]))
+    dh, dw = (int(v) for v in pconv.elements_to_numpy(op.attributes["dilations"]))
+    lanes = lane_width(ow, width)
+    span = lanes * sw  # input columns one output vector's window column covers
+    i1 = ir.IntegerType.get_signless(1)
+    with ir.InsertionPoint(op), op.location:
+        source = read_buffer(source_value)
+        out = memref.AllocOp(ir.MemRefType.get([n, c, oh, ow], ir.F32Type.get()), [], []).result
+        pad_vector = splat(vector_type(span), pad_value)
+        picks = [lane * sw for lane in range(lanes)]
+        with loop(0, n) as image, parallel(0, c) as channel, loop(0, -(-ow // lanes)) as j:
+            ow0 = mul(j, lanes)
+            columns, column_masks = [], []
+            for kw in range(kw_size):  # the lanes of window column kw inside the image, per vector
+                first = arith.SubIOp(add(mul(ow0, sw), kw * dw), index(left)).result
+                inside = vector.CreateMaskOp(ir.VectorType.get([span], i1), [arith.SubIOp(index(w), first).result])
+                before = vector.CreateMaskOp(ir.VectorType.get([span], i1), [arith.SubIOp(index(0), first).result])
+                columns.append(first)
+                column_masks.append(arith.AndIOp(inside.result, arith.XOrIOp(
+                    before.result, splat_mask(span, True)).result).result)
+            written = vector.CreateMaskOp(ir.VectorType.get([lanes], i1), [arith.SubIOp(index(ow), ow0).result])
+            with loop(0, oh) as row:
+                acc = vector.BroadcastOp(vector_type(lanes), start).result
+                for kh in range(kh_size):
+                    r = arith.SubIOp(add(mul(row, sh), kh * dh), index(top)).result
+                    r_inside = arith.AndIOp(
+                        arith.CmpIOp(arith.CmpIPredicate.sge, r, index(0)).result,
+                        arith.CmpIOp(arith.CmpIPredicate.slt, r, index(h)).result).result
+                    r_clamped = arith.MinSIOp(arith.MaxSIOp(r, index(0)).result, index(h - 1)).result
+                    r_mask = vector.BroadcastOp(ir.VectorType.get([span], i1), r_inside).result
+                    for kw in range(kw_size):
+                        mask = arith.AndIOp(column_masks[kw], r_mask).result
+                        x = vector.MaskedLoadOp(vector_type(span), source, [image, channel, r_clamped, columns[kw]],
+                                                mask, pad_vector).result
+                        if sw > 1:
+                            x = vector.ShuffleOp(x, x, picks).result
+                        acc = combine(acc, x).result
+                vector.MaskedStoreOp(out, [image, channel, row, ow0], written.result, acc)
+        result = bufferization.ToTensorOp(op.results[0].type, out, restrict=True, writable=True).result
+    op.results[0].replace_all_uses_with(result)
+    op.erase()
+
+
+def splat_mask(lanes: int, value: bool) -> ir.Value:
+    vtype = ir.VectorType.get([lanes], ir.IntegerType.get_signless(1))
+    return arith.ConstantOp(vtype, ir.DenseElementsAttr.get_splat(vtype, ir.BoolAttr.get(value))).result
+
+
 @dataclasses.dataclass(frozen=True)
 class DenseVectorize(ModulePass):
-    """Fold constant weight transposes; lower linalg.matmul to threaded SIMD loops."""
+    """Fold constant weight transposes; lower linalg.matmul and NCHW max/sum pooling to threaded
+    SIMD loops."""
 
     name: ClassVar[str] = "dense-vectorize"
     width: int = 8    # fp32 lanes of the target's vectors
@@ -126,4 +208,10 @@ class DenseVectorize(ModulePass):
             static = all(isinstance(v.type, ir.RankedTensorType) and v.type.has_static_shape for v in op.operands)
             if plain and static:  # (a matmul with transposing or broadcasting maps stays upstream's)
                 vectorize_matmul(op, self.width, self.vectors, self.chunk)
+        for name in POOLS:
+            for op in pconv.walk_ops(module, name):
+                static = all(isinstance(v.type, ir.RankedTensorType) and v.type.has_static_shape
+                             and v.type.element_type == ir.F32Type.get() for v in op.operands)
+                if static:
+                    vectorize_pool(op, self.width)
         module.verify()

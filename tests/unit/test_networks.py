@@ -2,6 +2,8 @@
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from torch import nn
 
 from conftest import check_against_torch
@@ -39,6 +41,26 @@ def test_fresh_batchnorm_conv_is_raised(affine):
                                   nn.AdaptiveMaxPool2d(2)])
 def test_pooling(pool):
     check_against_torch(nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), pool), torch.randn(1, 3, 8, 8))
+
+
+@settings(max_examples=25, deadline=None)
+@given(channels=st.integers(1, 5), batch=st.integers(1, 2), height=st.integers(3, 40), width=st.integers(3, 40),
+       kernel=st.integers(1, 4), stride=st.integers(1, 3), pad=st.integers(0, 2), dilation=st.integers(1, 2),
+       ceil=st.booleans(), kind=st.sampled_from(["max", "avg", "avg_exclude_pad"]))
+def test_pooling_random_shapes(channels, batch, height, width, kernel, stride, pad, dilation, ceil, kind):
+    # Max and average pooling take dense-vectorize's SIMD loops (masked loads of the unpadded input)
+    # whatever the window, stride, padding, dilation and rounding; rows wider than a vector too.
+    pad = min(pad, kernel // 2)
+    span = dilation * (kernel - 1) + 1
+    if min(height, width) + 2 * pad < span:
+        return  # no output pixel
+    if kind == "max":
+        pool = nn.MaxPool2d(kernel, stride, pad, dilation=dilation, ceil_mode=ceil)
+    else:
+        pool = nn.AvgPool2d(kernel, stride, pad, ceil_mode=ceil, count_include_pad=kind == "avg")
+    model = nn.Sequential(nn.Conv2d(2, channels, 1), pool)
+    cm = check_against_torch(model, torch.randn(batch, 2, height, width))
+    assert "linalg.pooling" not in cm.ir("loops") and "vector.maskedload" in cm.ir("loops")
 
 
 def test_linear_and_flatten():

@@ -57,3 +57,63 @@ func.func @transposed_a(%a: tensor<4x1xf32>, %b: tensor<4x8xf32>) -> tensor<1x8x
          ins(%a, %b : tensor<4x1xf32>, tensor<4x8xf32>) outs(%f : tensor<1x8xf32>) -> tensor<1x8xf32>
   return %y : tensor<1x8xf32>
 }
+
+// -----
+
+// A 3x3 stride-2 max pool with a -inf pad of 1, as torch-mlir imports it. The padded copy goes:
+// threads over channels, then per vector of 4 output columns the three window columns' lane masks
+// (input columns -1, 1, .., 5 for kw 0: lanes 1..5 are inside the 5-column image; kw 1: lanes
+// 0..4; kw 2: 0..3), per output row and window tap one masked load of 8 unpadded input columns
+// (-inf in the lanes outside, and in all lanes of a row above or below the image) and a shuffle
+// of its even lanes, folded with maximumf; one masked store of the 3 output columns.
+// CHECK-LABEL: func.func @max_pool
+// CHECK-NOT: tensor.pad
+// CHECK-NOT: linalg.pooling_nchw_max
+// CHECK: %[[NINF:.*]] = arith.constant dense<0xFF800000> : vector<8xf32>
+// CHECK: scf.parallel
+// CHECK: %[[BELOW6:.*]] = vector.constant_mask [6] : vector<8xi1>
+// CHECK: %[[BELOW1:.*]] = vector.constant_mask [1] : vector<8xi1>
+// CHECK: %[[FROM1:.*]] = arith.xori %[[BELOW1]]
+// CHECK: %[[KW0:.*]] = arith.andi %[[BELOW6]], %[[FROM1]]
+// CHECK: %[[KW1:.*]] = vector.constant_mask [5] : vector<8xi1>
+// CHECK: %[[KW2:.*]] = vector.constant_mask [4] : vector<8xi1>
+// CHECK: %[[STORED:.*]] = vector.constant_mask [3] : vector<4xi1>
+// CHECK: scf.for
+// CHECK: %[[ROW:.*]] = vector.broadcast %{{.*}} : i1 to vector<8xi1>
+// CHECK: %[[M0:.*]] = arith.andi %[[KW0]], %[[ROW]]
+// CHECK: %[[L0:.*]] = vector.maskedload %{{.*}}[%c0, %{{.*}}, %{{.*}}, %c-1], %[[M0]], %[[NINF]] : memref<1x2x5x5xf32>, vector<8xi1>, vector<8xf32> into vector<8xf32>
+// CHECK: vector.shuffle %[[L0]], %{{.*}} [0, 2, 4, 6]
+// CHECK-COUNT-8: vector.maskedload
+// CHECK-NOT: vector.maskedload
+// CHECK: vector.maskedstore %{{.*}}, %[[STORED]], %{{.*}} : memref<1x2x3x3xf32>
+func.func @max_pool(%x: tensor<1x2x5x5xf32>) -> tensor<1x2x3x3xf32> {
+  %ninf = arith.constant 0xFF800000 : f32
+  %p = tensor.pad %x low[0, 0, 1, 1] high[0, 0, 1, 1] {
+  ^bb0(%a: index, %b: index, %c: index, %d: index):
+    tensor.yield %ninf : f32
+  } : tensor<1x2x5x5xf32> to tensor<1x2x7x7xf32>
+  %e = tensor.empty() : tensor<1x2x3x3xf32>
+  %f = linalg.fill ins(%ninf : f32) outs(%e : tensor<1x2x3x3xf32>) -> tensor<1x2x3x3xf32>
+  %k = tensor.empty() : tensor<3x3xf32>
+  %y = linalg.pooling_nchw_max {dilations = dense<1> : vector<2xi64>, strides = dense<2> : vector<2xi64>}
+         ins(%p, %k : tensor<1x2x7x7xf32>, tensor<3x3xf32>) outs(%f : tensor<1x2x3x3xf32>) -> tensor<1x2x3x3xf32>
+  return %y : tensor<1x2x3x3xf32>
+}
+
+// -----
+
+// A sum pool over an unpadded input (the sum of an average pool): stride 1, contiguous lanes, addf.
+// CHECK-LABEL: func.func @sum_pool
+// CHECK-NOT: linalg.pooling_nchw_sum
+// CHECK-COUNT-4: vector.maskedload {{.*}} into vector<4xf32>
+// CHECK-NOT: vector.shuffle
+// CHECK: arith.addf {{.*}} : vector<4xf32>
+func.func @sum_pool(%x: tensor<1x1x4x4xf32>) -> tensor<1x1x3x3xf32> {
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<1x1x3x3xf32>
+  %f = linalg.fill ins(%zero : f32) outs(%e : tensor<1x1x3x3xf32>) -> tensor<1x1x3x3xf32>
+  %k = tensor.empty() : tensor<2x2xf32>
+  %y = linalg.pooling_nchw_sum {dilations = dense<1> : vector<2xi64>, strides = dense<1> : vector<2xi64>}
+         ins(%x, %k : tensor<1x1x4x4xf32>, tensor<2x2xf32>) outs(%f : tensor<1x1x3x3xf32>) -> tensor<1x1x3x3xf32>
+  return %y : tensor<1x1x3x3xf32>
+}
