@@ -1,6 +1,9 @@
 """Numerics of single convolutions against PyTorch: kernel sizes, stride, padding, dilation,
 groups (depthwise included), bias, fused relu / relu6, and pattern / connectivity pruning."""
 
+import math
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -194,13 +197,18 @@ def test_many_reorder_groups_merged_into_work_units():
 
 
 def test_persistent_workspace_across_calls():
-    # Buffers of 128 KiB and more become globals kept between calls (persistent-workspace):
-    # calls with different inputs must not see each other's data, several hoisted per function.
+    # Buffers of 128 KiB and more become views of one global kept between calls (persistent-workspace),
+    # buffers not live together sharing bytes: calls with different inputs must not see each other's
+    # data, and the arena is smaller than the buffers it holds.
     model = nn.Sequential(nn.Conv2d(16, 16, 3, padding=1), nn.ReLU(), nn.Conv2d(16, 16, 3, padding=1),
                           nn.ReLU(), nn.Conv2d(16, 8, 3, padding=1))
     prune_(model[2], np.random.default_rng(7), 0.6)
     cm = check_against_torch(model, torch.randn(1, 16, 96, 96))
-    assert cm.ir("bufferized").count("memref.global \"private\" @__fretsaw_workspace_") >= 3
+    bufferized = cm.ir("bufferized")
+    assert bufferized.count("memref.global \"private\" @__fretsaw_workspace_") == 1
+    views = re.findall(r"memref.view .* to memref<([0-9x]+)xf32>", bufferized)
+    arena = int(re.search(r"@__fretsaw_workspace_0 : memref<([0-9]+)xi8>", bufferized).group(1))
+    assert len(views) >= 3 and arena < sum(4 * math.prod(map(int, v.split("x"))) for v in views)
     for scale in (2.0, -1.0):
         x = torch.randn(1, 16, 96, 96) * scale
         np.testing.assert_allclose(cm(x), model(x).detach().numpy(), rtol=RTOL, atol=ATOL)
