@@ -21,8 +21,8 @@ from tqdm.auto import tqdm
 
 from fretsaw.dialect import pconv
 from fretsaw.errors import FretsawError
-from fretsaw.passes.vectorize import (SCHEDULE, Layout, Vectorize, block_score, channel_tile, filter_block,
-                                      lane_width, register_block)
+from fretsaw.passes.vectorize import (SCHEDULE, Layout, Vectorize, block_accumulators, block_score, channel_tile,
+                                      filter_block, lane_width, register_block)
 from fretsaw.stats import layer_name
 from fretsaw.target import CpuTarget
 
@@ -55,7 +55,8 @@ def candidates(conv: pconv.Conv2d, cpu: CpuTarget) -> tuple[list[tuple[int, int]
     """Register blocks (the heuristic's first) and channel tiles (the heuristic's first) to try."""
     _, _, oh, ow = conv.output_shape
     width = lane_width(ow, cpu.vector_width)  # what pconv-vectorize will use for this conv
-    budget = max(1, cpu.accumulators // filter_block(conv))
+    fblock = filter_block(conv)
+    budget = max(1, block_accumulators(cpu.accumulators, fblock) // fblock)
     first = register_block(oh, ow, width, budget)
     shapes = [(r, v) for r in range(1, min(MAX_ROWS, oh) + 1) for v in range(1, MAX_VECTORS + 1)
               if r * v <= budget and (v - 1) * width < ow]

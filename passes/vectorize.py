@@ -307,6 +307,17 @@ def filter_block(conv: pconv.Conv2d) -> int:
     return next(f for f in (4, 2, 1) if cout_g % f == 0)
 
 
+def block_accumulators(accumulators: int, fblock: int) -> int:
+    """Accumulators of a register block of `fblock` filters: all of them for one filter, half the
+    registers for filter blocks, whose unrolled taps broadcast `fblock` weights each and keep more
+    of them live. AVX-512 (26 accumulators), dense layers, blocks of 4 filters, 4 / 5 / 6 vectors
+    per filter (median ms): 3->64 7x7/2 @224 0.66 / 0.83 / 1.01; 3->32 3x3/2 @224 0.077 / 0.101 /
+    0.102; 64->64 3x3 @56 0.62 / 0.73 / 0.73; 64->128 3x3/2 @56 0.35 / 0.39 / 0.41."""
+    if fblock == 1:
+        return accumulators
+    return min(accumulators, (accumulators + 6) // 2)
+
+
 def block_weights(conv: pconv.Conv2d, fkw, fblock: int, element: ir.Type) -> ir.Value:
     """A dense layer's weights as its filter blocks read them: block, input channel, filter of the
     block, tap."""
@@ -345,7 +356,7 @@ def vectorize_conv2d(op, width: int, accumulators: int, rows: int = 0, vectors: 
     if not (rows and vectors):
         rows, vectors = tuned_rows, tuned_vectors
     if not (rows and vectors):
-        rows, vectors = register_block(oh, ow, width, max(1, accumulators // fblock))
+        rows, vectors = register_block(oh, ow, width, max(1, block_accumulators(accumulators, fblock) // fblock))
     layout = Layout.of(conv, width, rows, vectors)
     tile = tile or tuned_tile
     tile = min(tile, cin_g) if tile else channel_tile(conv, layout, width, cache)
