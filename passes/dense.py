@@ -3,7 +3,8 @@ so they do not give the sparse convs' win back.
 
 1. A linalg.transpose of a constant (how torch-mlir imports a linear layer's weight) is folded
    at compile time, so the weights are read K x N, row by row, instead of transposed per call.
-2. Each static linalg.matmul whose N is a multiple of the vector width becomes loops: threads
+2. Each static linalg.matmul whose N is a multiple of the vector width (or of a half, a quarter,
+   ... of it, down to 4 lanes: 1000 classes take 8 of AVX-512's 16) becomes loops: threads
    over chunks of N (scf.parallel), then per row of A and register block of up to `vectors`
    vectors of N, K steps that each broadcast one A value and multiply-add one contiguous row
    segment of B into the block, which stays in registers.
@@ -87,6 +88,8 @@ def vectorize_matmul(op, width: int, vectors: int, chunk: int) -> None:
     start = fill_value(op.operands[2])
     m, k = a_value.type.shape
     n = b_value.type.shape[1]
+    while n % width and width > 4:  # 1000 classes: 8 lanes when 16 do not divide N
+        width //= 2
     v = register_block(n, width, vectors)
     if v is None or start is None:
         return

@@ -123,12 +123,14 @@ def test_whole_network_pattern_pruned(name):
     assert pruned and all(key.count("1") == 4 for layer in pruned for key in layer["pattern_histogram"])
 
 
-@pytest.mark.parametrize("k,n,batch", [(64, 32, 1), (100, 40, 3), (300, 24, 2), (48, 10, 1)])
+@pytest.mark.parametrize("k,n,batch", [(64, 32, 1), (100, 40, 3), (300, 24, 2), (48, 10, 1), (128, 1000, 1)])
 def test_linear_layers(k, n, batch):
-    # N a multiple of the vector width (8 on AVX2) takes the SIMD lowering; 10 outputs stay scalar.
+    # N a multiple of the vector width, or of half of it and so on down to 4 lanes, takes the SIMD
+    # lowering (1000 classes: 8 lanes on AVX-512); 10 outputs stay scalar.
     model = nn.Sequential(nn.Linear(k, n), nn.ReLU())
     cm = check_against_torch(model, torch.randn(batch, k))
     assert "linalg.transpose" not in cm.ir("loops")  # the weight transpose was folded at compile time
+    assert ("vector.fma" in cm.ir("loops")) == (n % 4 == 0)
 
 
 class SharedInput(nn.Module):

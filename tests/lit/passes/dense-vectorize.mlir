@@ -1,4 +1,5 @@
 // RUN: fretsaw-opt %s --split-input-file --pass-pipeline='builtin.module(dense-vectorize{width=4 vectors=2 chunk=8}, canonicalize, cse)' | filecheck %s
+// RUN: fretsaw-opt %s --split-input-file --pass-pipeline='builtin.module(dense-vectorize{width=8 vectors=2 chunk=8}, canonicalize, cse)' | filecheck %s --check-prefix=WIDE
 
 // A linear layer as torch-mlir imports it: the constant weight is transposed, then multiplied.
 // The transpose is folded at compile time; the matmul becomes SIMD loops over 16 outputs:
@@ -41,6 +42,21 @@ func.func @narrow(%x: tensor<1x2xf32>) -> tensor<1x10xf32> {
   %f = linalg.fill ins(%zero : f32) outs(%e : tensor<1x10xf32>) -> tensor<1x10xf32>
   %y = linalg.matmul ins(%x, %t : tensor<1x2xf32>, tensor<2x10xf32>) outs(%f : tensor<1x10xf32>) -> tensor<1x10xf32>
   return %y : tensor<1x10xf32>
+}
+
+// -----
+
+// With width=8 (the WIDE run), N = 12 is not a multiple of 8 lanes but of 4: vectors of 4 (as
+// 1000 classes take 8 of AVX-512's 16).
+// WIDE-LABEL: func.func @half_width
+// WIDE-NOT: linalg.matmul
+// WIDE: vector.fma {{.*}} : vector<4xf32>
+func.func @half_width(%x: tensor<1x2xf32>, %w: tensor<2x12xf32>) -> tensor<1x12xf32> {
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<1x12xf32>
+  %f = linalg.fill ins(%zero : f32) outs(%e : tensor<1x12xf32>) -> tensor<1x12xf32>
+  %y = linalg.matmul ins(%x, %w : tensor<1x2xf32>, tensor<2x12xf32>) outs(%f : tensor<1x12xf32>) -> tensor<1x12xf32>
+  return %y : tensor<1x12xf32>
 }
 
 // -----
