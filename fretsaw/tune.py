@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 from fretsaw.dialect import pconv
 from fretsaw.errors import FretsawError
 from fretsaw.passes.vectorize import (SCHEDULE, Layout, Vectorize, block_accumulators, block_score, channel_tile,
-                                      filter_block, lane_width, register_block)
+                                      filter_block, lane_width, output_plane, register_block)
 from fretsaw.stats import layer_name
 from fretsaw.target import CpuTarget
 
@@ -53,7 +53,7 @@ def layer_key(conv: pconv.Conv2d, cpu: CpuTarget) -> str:
 
 def candidates(conv: pconv.Conv2d, cpu: CpuTarget) -> tuple[list[tuple[int, int]], list[int]]:
     """Register blocks (the heuristic's first) and channel tiles (the heuristic's first) to try."""
-    _, _, oh, ow = conv.output_shape
+    oh, ow = output_plane(conv)  # a pointwise conv's H x W is one row of H*W
     width = lane_width(ow, cpu.vector_width)  # what pconv-vectorize will use for this conv
     fblock = filter_block(conv)
     budget = max(1, block_accumulators(cpu.accumulators, fblock) // fblock)

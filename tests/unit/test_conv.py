@@ -153,6 +153,17 @@ def test_random_shapes(cin, cout, size, kernel, stride, pad, dilation, bias, kee
     check_against_torch(conv_net(conv, activation), torch.randn(1, cin, size, size))
 
 
+@pytest.mark.parametrize("size,batch,activation", [(28, 1, "relu"), (14, 2, "relu6"), (7, 1, "none"), (5, 3, "relu")])
+def test_pointwise_over_flattened_pixels(size, batch, activation):
+    # 1x1 stride-1 convs run over one row of H*W pixels (vectors across the row ends): 28x28 tiles
+    # exactly into vectors of 16 (input read in place), the others leave a partial last block.
+    conv = nn.Conv2d(24, 40, 1)
+    with torch.no_grad():  # connectivity pruning: 40% of the kernels kept
+        conv.weight.mul_(torch.from_numpy(np.random.default_rng(size).random((40, 24, 1, 1)) < 0.4).float())
+    cm = check_against_torch(conv_net(conv, activation), torch.randn(batch, 24, size, size))
+    assert f"output_shape [{batch}, 24, 1, {size * size}]" in cm.ir("loops")
+
+
 def test_batch_of_two():
     conv = nn.Conv2d(3, 4, 3, padding=1)
     check_against_torch(conv_net(conv, "relu"), torch.randn(2, 3, 6, 6))

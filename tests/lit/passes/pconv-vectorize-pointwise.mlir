@@ -1,0 +1,33 @@
+// RUN: fretsaw-opt %s --split-input-file --pass-pipeline='builtin.module(pconv-vectorize{width=16 accumulators=26}, canonicalize, cse)' | filecheck %s
+
+// A 1x1 stride-1 unpadded conv over 28x28 is computed over one row of 784 pixels: the input and
+// the result are reshaped (views once bufferized), the output vectors run across the row ends,
+// and 7 vectors of 16 lanes tile the 784 pixels exactly, so the input is read in place (no
+// flat-layout copy) and the result is the blocks' buffer (no copy out).
+// CHECK-LABEL: func.func @pointwise
+// CHECK: %[[ROWS:.*]] = tensor.collapse_shape %arg0 {{\[\[}}0], [1], [2, 3]] : tensor<1x2x28x28xf32> into tensor<1x2x784xf32>
+// CHECK: %[[ROW:.*]] = tensor.expand_shape %[[ROWS]] {{.*}} output_shape [1, 2, 1, 784]
+// CHECK: %[[X:.*]] = bufferization.to_buffer %[[ROW]] read_only : tensor<1x2x1x784xf32> to memref<1x2x1x784xf32>
+// CHECK: scf.for {{.*}} iter_args({{.*}}) -> (vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>)
+// CHECK-COUNT-7: vector.load %[[X]]
+// CHECK-NOT: memref.copy
+// CHECK: %[[OUT:.*]] = tensor.collapse_shape %{{.*}} : tensor<1x2x1x784xf32> into tensor<1x2x784xf32>
+// CHECK: %[[Y:.*]] = tensor.expand_shape %[[OUT]] {{.*}} output_shape [1, 2, 28, 28]
+// CHECK: return %[[Y]]
+func.func @pointwise(%x: tensor<1x2x28x28xf32>) -> tensor<1x2x28x28xf32> {
+  %w = arith.constant dense<[1.0, 2.0, 3.0]> : tensor<3xf32>
+  %0 = "pconv.conv2d"(%x, %w) {patterns = dense<true> : tensor<1x1x1xi1>, kernel_pattern = dense<[[0, -1], [0, 0]]> : tensor<2x2xi8>, strides = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>, groups = 1 : i64, activation = "none", operandSegmentSizes = array<i32: 1, 1, 0>} : (tensor<1x2x28x28xf32>, tensor<3xf32>) -> tensor<1x2x28x28xf32>
+  return %0 : tensor<1x2x28x28xf32>
+}
+
+// -----
+
+// Stride 2 (a ResNet shortcut) keeps its 2-D plane.
+// CHECK-LABEL: func.func @strided
+// CHECK-NOT: tensor.collapse_shape
+// CHECK: vector.fma
+func.func @strided(%x: tensor<1x2x28x28xf32>) -> tensor<1x2x14x14xf32> {
+  %w = arith.constant dense<[1.0, 2.0, 3.0]> : tensor<3xf32>
+  %0 = "pconv.conv2d"(%x, %w) {patterns = dense<true> : tensor<1x1x1xi1>, kernel_pattern = dense<[[0, -1], [0, 0]]> : tensor<2x2xi8>, strides = array<i64: 2, 2>, padding = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>, groups = 1 : i64, activation = "none", operandSegmentSizes = array<i32: 1, 1, 0>} : (tensor<1x2x28x28xf32>, tensor<3xf32>) -> tensor<1x2x14x14xf32>
+  return %0 : tensor<1x2x14x14xf32>
+}
