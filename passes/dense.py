@@ -13,6 +13,11 @@ so they do not give the sparse convs' win back.
    output columns and output row, one masked load per window tap that reads the unpadded input
    directly (lanes left of, right of, above or below the image take the pad value: no padded
    copy), strided lanes picked with one shuffle, folded with maximumf / addf.
+4. Each elementwise linalg.generic (every iterator parallel, every map the identity, f32 tensors
+   of one static shape, a body of arith float ops, abs, sqrt or fma) becomes one loop over the flattened elements:
+   threads over chunks, a vector per step (a masked one for the tail), the body's ops applied to
+   vectors (values from outside the body broadcast). Run after linalg-fuse-elementwise-ops, a
+   residual add and its ReLU are one pass over memory on both threads instead of two serial ones.
 (Upstream's transform-dialect tiling + vectorisation was tried first; on this MLIR it turned the
 1 x K x N tiles into transposed B reads and per-lane reductions instead of this broadcast form.)
 
@@ -119,6 +124,91 @@ def vectorize_matmul(op, width: int, vectors: int, chunk: int) -> None:
     op.erase()
 
 
+ELEMENTWISE_CHUNK = 16384  # elements per thread work item: 64 KiB of each operand
+ELEMENTWISE = {"arith.addf", "arith.subf", "arith.mulf", "arith.divf", "arith.negf", "arith.maximumf",
+               "arith.minimumf", "arith.maxnumf", "arith.minnumf", "arith.cmpf", "arith.select", "arith.constant",
+               "math.absf", "math.sqrt", "math.fma"}  # (math ops LLVM has vector intrinsics for)
+
+
+def elementwise_body(op) -> bool:
+    """Whether a linalg.generic is elementwise over identically shaped f32 tensors with a body
+    pconv's vector code can replay: arith float ops (and abs, sqrt, fma) that never read the output."""
+    if any(str(t) != '#linalg.iterator_type<parallel>' for t in op.attributes["iterator_types"]):
+        return False
+    maps = list(ir.ArrayAttr(op.attributes["indexing_maps"]))
+    values = list(op.operands) + list(op.results)
+    if not values or any(not isinstance(v.type, ir.RankedTensorType) or not v.type.has_static_shape
+                         or v.type.element_type != ir.F32Type.get() or v.type.shape != values[0].type.shape
+                         for v in values):
+        return False
+    rank = len(values[0].type.shape)
+    if any(ir.AffineMapAttr(m).value != ir.AffineMap.get_identity(rank) for m in maps):
+        return False
+    block = op.regions[0].blocks[0]
+    outs = list(block.arguments)[len(op.inputs):]
+    if any(len(list(a.uses)) for a in outs) or len(op.results) != 1:
+        return False
+    body = list(block.operations)
+    return all(o.operation.name in ELEMENTWISE for o in body[:-1]) and all(
+        isinstance(r.type, (ir.F32Type, ir.IntegerType)) for o in body[:-1] for r in o.results)
+
+
+def replay(block: ir.Block, inputs: list, vtype: ir.VectorType) -> ir.Value:
+    """The generic's body applied to vectors: `inputs` for its input arguments."""
+    values = dict(zip(list(block.arguments), inputs))
+    mask_type = ir.VectorType.get(vtype.shape, ir.IntegerType.get_signless(1))
+
+    def operand(v):
+        if v in values:
+            return values[v]
+        return vector.BroadcastOp(mask_type if isinstance(v.type, ir.IntegerType) else vtype, v).result
+
+    for o in list(block.operations)[:-1]:
+        o = o.operation
+        if o.name == "arith.constant":
+            values[o.results[0]] = operand(arith.ConstantOp(o.results[0].type, o.attributes["value"]).result)
+            continue
+        result_type = mask_type if isinstance(o.results[0].type, ir.IntegerType) else vtype
+        attributes = {name: o.attributes[name] for name in o.attributes}
+        new = ir.Operation.create(o.name, results=[result_type], operands=[operand(v) for v in o.operands],
+                                  attributes=attributes)
+        values[o.results[0]] = new.results[0]
+    return operand(list(block.operations)[-1].operands[0])
+
+
+def vectorize_elementwise(op, width: int, chunk: int) -> None:
+    """An elementwise linalg.generic as one threaded vector loop over its flattened elements."""
+    shape = list(op.results[0].type.shape)
+    total = int(np.prod(shape))
+    full, tail = divmod(total, width)
+    per_chunk = max(1, min(full, chunk // width))
+    chunks = -(-full // per_chunk) if full else 0
+    f32 = ir.F32Type.get()
+    with ir.InsertionPoint(op), op.location:
+        vtype = vector_type(width)
+        flat_type = ir.MemRefType.get([total], f32)
+        everything = ir.ArrayAttr.get([ir.ArrayAttr.get([ir.IntegerAttr.get(ir.IntegerType.get_signless(64), d)
+                                                         for d in range(len(shape))])])
+        ins = [memref.CollapseShapeOp(flat_type, read_buffer(v), everything).result for v in op.inputs]
+        out = memref.AllocOp(ir.MemRefType.get(shape, f32), [], []).result
+        flat_out = memref.CollapseShapeOp(flat_type, out, everything).result
+        block = op.regions[0].blocks[0]
+        if chunks:
+            with parallel(0, chunks) as c:
+                end = arith.MinUIOp(mul(add(c, 1), per_chunk), index(full)).result
+                with loop(mul(c, per_chunk), end) as v:
+                    at = mul(v, width)
+                    vstore(replay(block, [vload(width, x, [at]) for x in ins], vtype), flat_out, [at])
+        if tail:
+            mask = vector.ConstantMaskOp(ir.VectorType.get([width], ir.IntegerType.get_signless(1)), [tail]).result
+            at = index(full * width)
+            loaded = [vector.MaskedLoadOp(vtype, x, [at], mask, splat(vtype, 0.0)).result for x in ins]
+            vector.MaskedStoreOp(flat_out, [at], mask, replay(block, loaded, vtype))
+        result = bufferization.ToTensorOp(op.results[0].type, out, restrict=True, writable=True).result
+    op.results[0].replace_all_uses_with(result)
+    op.erase()
+
+
 POOLS = {"linalg.pooling_nchw_max": arith.MaximumFOp, "linalg.pooling_nchw_sum": arith.AddFOp}
 
 
@@ -211,6 +301,9 @@ class DenseVectorize(ModulePass):
             static = all(isinstance(v.type, ir.RankedTensorType) and v.type.has_static_shape for v in op.operands)
             if plain and static:  # (a matmul with transposing or broadcasting maps stays upstream's)
                 vectorize_matmul(op, self.width, self.vectors, self.chunk)
+        for op in pconv.walk_ops(module, "linalg.generic"):
+            if elementwise_body(op):
+                vectorize_elementwise(op, self.width, ELEMENTWISE_CHUNK)
         for name in POOLS:
             for op in pconv.walk_ops(module, name):
                 static = all(isinstance(v.type, ir.RankedTensorType) and v.type.has_static_shape

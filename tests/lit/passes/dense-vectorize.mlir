@@ -133,3 +133,52 @@ func.func @sum_pool(%x: tensor<1x1x4x4xf32>) -> tensor<1x1x3x3xf32> {
          ins(%x, %k : tensor<1x1x4x4xf32>, tensor<2x2xf32>) outs(%f : tensor<1x1x3x3xf32>) -> tensor<1x1x3x3xf32>
   return %y : tensor<1x1x3x3xf32>
 }
+
+// -----
+
+// An elementwise generic (a residual add and its ReLU, fused) over 18 elements: one loop over the
+// flattened buffers (threads over chunks of 16384 elements: here one, so the scf.parallel folds
+// away), 4 whole vectors of 4 with the body replayed on vectors (the scalar 0.0 broadcast), then
+// a masked tail of 2.
+// CHECK-LABEL: func.func @add_relu
+// CHECK-NOT: linalg.generic
+// CHECK: %[[A:.*]] = memref.collapse_shape %{{.*}} {{\[\[}}0, 1, 2, 3]] : memref<1x2x3x3xf32> into memref<18xf32>
+// CHECK: scf.for
+// CHECK: %[[X:.*]] = vector.load %{{.*}} : memref<18xf32>, vector<4xf32>
+// CHECK: %[[Y:.*]] = vector.load %{{.*}} : memref<18xf32>, vector<4xf32>
+// CHECK: %[[S:.*]] = arith.addf %[[X]], %[[Y]] : vector<4xf32>
+// CHECK: arith.cmpf ugt, %[[S]], %{{.*}} : vector<4xf32>
+// CHECK: arith.select {{.*}} : vector<4xi1>, vector<4xf32>
+// CHECK: vector.store
+// CHECK: vector.constant_mask [2] : vector<4xi1>
+// CHECK-COUNT-2: vector.maskedload
+// CHECK: vector.maskedstore
+func.func @add_relu(%x: tensor<1x2x3x3xf32>, %y: tensor<1x2x3x3xf32>) -> tensor<1x2x3x3xf32> {
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<1x2x3x3xf32>
+  %r = linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>, affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>, affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>],
+                       iterator_types = ["parallel", "parallel", "parallel", "parallel"]}
+       ins(%x, %y : tensor<1x2x3x3xf32>, tensor<1x2x3x3xf32>) outs(%e : tensor<1x2x3x3xf32>) {
+  ^bb0(%a: f32, %b: f32, %o: f32):
+    %s = arith.addf %a, %b : f32
+    %c = arith.cmpf ugt, %s, %zero : f32
+    %m = arith.select %c, %s, %zero : f32
+    linalg.yield %m : f32
+  } -> tensor<1x2x3x3xf32>
+  return %r : tensor<1x2x3x3xf32>
+}
+
+// -----
+
+// A body that reads the output (an accumulation) stays a linalg.generic.
+// CHECK-LABEL: func.func @reads_output
+// CHECK: linalg.generic
+func.func @reads_output(%x: tensor<8xf32>, %acc: tensor<8xf32>) -> tensor<8xf32> {
+  %r = linalg.generic {indexing_maps = [affine_map<(d0) -> (d0)>, affine_map<(d0) -> (d0)>], iterator_types = ["parallel"]}
+       ins(%x : tensor<8xf32>) outs(%acc : tensor<8xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %s = arith.addf %a, %o : f32
+    linalg.yield %s : f32
+  } -> tensor<8xf32>
+  return %r : tensor<8xf32>
+}
