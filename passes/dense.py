@@ -1,5 +1,5 @@
-"""dense-vectorize: the layers that stay dense (linear layers' matmuls, pooling) become SIMD loops,
-so they do not give the sparse convs' win back.
+"""dense-vectorize: the layers that stay dense (linear layers' matmuls, pooling, elementwise ops)
+become SIMD loops, so they do not give the sparse convs' win back.
 
 1. A linalg.transpose of a constant (how torch-mlir imports a linear layer's weight) is folded
    at compile time, so the weights are read K x N, row by row, instead of transposed per call.
@@ -12,7 +12,8 @@ so they do not give the sparse convs' win back.
    the input with tensor.pad first) becomes loops: threads over channels, then per vector of
    output columns and output row, one masked load per window tap that reads the unpadded input
    directly (lanes left of, right of, above or below the image take the pad value: no padded
-   copy), strided lanes picked with one shuffle, folded with maximumf / addf.
+   copy; a row's first vector is emitted apart and shifts its lanes, so no load starts outside
+   its row), strided lanes picked with one shuffle, folded with maximumf / addf.
 4. Each elementwise linalg.generic (every iterator parallel, every map the identity, f32 tensors
    of one static shape, a body of arith float ops, abs, sqrt or fma) becomes one loop over the flattened elements:
    threads over chunks, a vector per step (a masked one for the tail), the body's ops applied to
@@ -132,7 +133,8 @@ ELEMENTWISE = {"arith.addf", "arith.subf", "arith.mulf", "arith.divf", "arith.ne
 
 def elementwise_body(op) -> bool:
     """Whether a linalg.generic is elementwise over identically shaped f32 tensors with a body
-    pconv's vector code can replay: arith float ops (and abs, sqrt, fma) that never read the output."""
+    `replay` can apply to vectors: arith float ops (and abs, sqrt, fma) on the inputs and on f32 or
+    i1 values from outside, never reading the output."""
     if any(str(t) != '#linalg.iterator_type<parallel>' for t in op.attributes["iterator_types"]):
         return False
     maps = list(ir.ArrayAttr(op.attributes["indexing_maps"]))
@@ -149,8 +151,9 @@ def elementwise_body(op) -> bool:
     if any(len(list(a.uses)) for a in outs) or len(op.results) != 1:
         return False
     body = list(block.operations)
+    scalar = (ir.F32Type.get(), ir.IntegerType.get_signless(1))
     return all(o.operation.name in ELEMENTWISE for o in body[:-1]) and all(
-        isinstance(r.type, (ir.F32Type, ir.IntegerType)) for o in body[:-1] for r in o.results)
+        v.type in scalar for o in body[:-1] for v in list(o.operands) + list(o.results))
 
 
 def replay(block: ir.Block, inputs: list, vtype: ir.VectorType) -> ir.Value:
@@ -226,7 +229,11 @@ def pool_input(value: ir.Value) -> tuple[ir.Value, int, int, float] | None:
 
 
 def vectorize_pool(op, width: int) -> None:
-    """Max or sum pooling (NCHW) as SIMD loops that read the unpadded input with masked loads."""
+    """Max or sum pooling (NCHW) as SIMD loops that read the unpadded input with masked loads.
+    Every load starts inside its input row: the first vector of a row, whose window columns start
+    left of the image, is emitted on its own and loads from column 0, its lanes moved right by the
+    (static) overhang with the pad value shifted in; a load starting right of the image has no
+    lane inside it and reads from the row's last column."""
     combine = POOLS[op.operation.name]
     read = pool_input(op.operands[0])
     start = fill_value(op.operands[2])
@@ -240,22 +247,28 @@ def vectorize_pool(op, width: int) -> None:
     dh, dw = (int(v) for v in pconv.elements_to_numpy(op.attributes["dilations"]))
     lanes = lane_width(ow, width)
     span = lanes * sw  # input columns one output vector's window column covers
-    i1 = ir.IntegerType.get_signless(1)
+    if left > span:
+        return  # a pad wider than a vector's span: the second vector would start left of the image too
     with ir.InsertionPoint(op), op.location:
+        i1 = ir.IntegerType.get_signless(1)
+        mask_type = ir.VectorType.get([span], i1)
         source = read_buffer(source_value)
         out = memref.AllocOp(ir.MemRefType.get([n, c, oh, ow], ir.F32Type.get()), [], []).result
         pad_vector = splat(vector_type(span), pad_value)
         picks = [lane * sw for lane in range(lanes)]
-        with loop(0, n) as image, parallel(0, c) as channel, loop(0, -(-ow // lanes)) as j:
+
+        def output_vector(image, channel, j, first_vector: bool):
+            """Output columns j*lanes.. of every output row."""
             ow0 = mul(j, lanes)
-            columns, column_masks = [], []
-            for kw in range(kw_size):  # the lanes of window column kw inside the image, per vector
+            reads = []  # per window column: (start column, lane mask, static right shift)
+            for kw in range(kw_size):
+                if first_vector and kw * dw < left:
+                    shift = left - kw * dw
+                    reads.append((index(0), vector.ConstantMaskOp(mask_type, [min(span - shift, w)]).result, shift))
+                    continue
                 first = arith.SubIOp(add(mul(ow0, sw), kw * dw), index(left)).result
-                inside = vector.CreateMaskOp(ir.VectorType.get([span], i1), [arith.SubIOp(index(w), first).result])
-                before = vector.CreateMaskOp(ir.VectorType.get([span], i1), [arith.SubIOp(index(0), first).result])
-                columns.append(first)
-                column_masks.append(arith.AndIOp(inside.result, arith.XOrIOp(
-                    before.result, splat_mask(span, True)).result).result)
+                inside = vector.CreateMaskOp(mask_type, [arith.SubIOp(index(w), first).result]).result
+                reads.append((arith.MinSIOp(first, index(w - 1)).result, inside, 0))
             written = vector.CreateMaskOp(ir.VectorType.get([lanes], i1), [arith.SubIOp(index(ow), ow0).result])
             with loop(0, oh) as row:
                 acc = vector.BroadcastOp(vector_type(lanes), start).result
@@ -265,15 +278,25 @@ def vectorize_pool(op, width: int) -> None:
                         arith.CmpIOp(arith.CmpIPredicate.sge, r, index(0)).result,
                         arith.CmpIOp(arith.CmpIPredicate.slt, r, index(h)).result).result
                     r_clamped = arith.MinSIOp(arith.MaxSIOp(r, index(0)).result, index(h - 1)).result
-                    r_mask = vector.BroadcastOp(ir.VectorType.get([span], i1), r_inside).result
-                    for kw in range(kw_size):
-                        mask = arith.AndIOp(column_masks[kw], r_mask).result
-                        x = vector.MaskedLoadOp(vector_type(span), source, [image, channel, r_clamped, columns[kw]],
+                    r_mask = vector.BroadcastOp(mask_type, r_inside).result
+                    for column, inside, shift in reads:
+                        mask = arith.AndIOp(inside, r_mask).result
+                        x = vector.MaskedLoadOp(vector_type(span), source, [image, channel, r_clamped, column],
                                                 mask, pad_vector).result
+                        if shift:  # lane i holds column i - shift: the pad value for i < shift
+                            x = vector.ShuffleOp(x, pad_vector, [span + i if i < shift else i - shift
+                                                                 for i in range(span)]).result
                         if sw > 1:
                             x = vector.ShuffleOp(x, x, picks).result
                         acc = combine(acc, x).result
                 vector.MaskedStoreOp(out, [image, channel, row, ow0], written.result, acc)
+
+        with loop(0, n) as image, parallel(0, c) as channel:
+            peeled = 1 if left else 0
+            if peeled:
+                output_vector(image, channel, index(0), True)
+            with loop(peeled, -(-ow // lanes)) as j:
+                output_vector(image, channel, j, False)
         result = bufferization.ToTensorOp(op.results[0].type, out, restrict=True, writable=True).result
     op.results[0].replace_all_uses_with(result)
     op.erase()
@@ -286,8 +309,8 @@ def splat_mask(lanes: int, value: bool) -> ir.Value:
 
 @dataclasses.dataclass(frozen=True)
 class DenseVectorize(ModulePass):
-    """Fold constant weight transposes; lower linalg.matmul and NCHW max/sum pooling to threaded
-    SIMD loops."""
+    """Fold constant weight transposes; lower linalg.matmul, NCHW max/sum pooling and elementwise
+    generics to threaded SIMD loops."""
 
     name: ClassVar[str] = "dense-vectorize"
     width: int = 8    # fp32 lanes of the target's vectors

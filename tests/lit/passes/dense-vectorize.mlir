@@ -76,30 +76,32 @@ func.func @transposed_a(%a: tensor<4x1xf32>, %b: tensor<4x8xf32>) -> tensor<1x8x
 
 // -----
 
-// A 3x3 stride-2 max pool with a -inf pad of 1, as torch-mlir imports it. The padded copy goes:
-// threads over channels, then per vector of 4 output columns the three window columns' lane masks
-// (input columns -1, 1, .., 5 for kw 0: lanes 1..5 are inside the 5-column image; kw 1: lanes
-// 0..4; kw 2: 0..3), per output row and window tap one masked load of 8 unpadded input columns
-// (-inf in the lanes outside, and in all lanes of a row above or below the image) and a shuffle
-// of its even lanes, folded with maximumf; one masked store of the 3 output columns.
+// A 3x3 stride-2 max pool with a -inf pad of 1, as torch-mlir imports it. No padded copy:
+// threads over channels, then per vector of 4 output columns (here one: the row's first vector,
+// emitted apart), per output row and window tap one masked load of 8 unpadded input columns
+// starting inside the row (-inf in the lanes outside, and in all lanes of a row above or below
+// the image) and a shuffle of its even lanes, folded with maximumf; one masked store of the 3
+// output columns. Window column 0 starts at input column -1: it loads from column 0 (lanes
+// 0..4 inside the 5-column image) and shifts the lanes right by one, -inf in lane 0; window
+// column 1 is that same load unshifted (CSE keeps one), column 2 loads from column 1 (lanes 0..3).
 // CHECK-LABEL: func.func @max_pool
 // CHECK-NOT: tensor.pad
 // CHECK-NOT: linalg.pooling_nchw_max
 // CHECK: %[[NINF:.*]] = arith.constant dense<0xFF800000> : vector<8xf32>
 // CHECK: scf.parallel
-// CHECK: %[[BELOW6:.*]] = vector.constant_mask [6] : vector<8xi1>
-// CHECK: %[[BELOW1:.*]] = vector.constant_mask [1] : vector<8xi1>
-// CHECK: %[[FROM1:.*]] = arith.xori %[[BELOW1]]
-// CHECK: %[[KW0:.*]] = arith.andi %[[BELOW6]], %[[FROM1]]
-// CHECK: %[[KW1:.*]] = vector.constant_mask [5] : vector<8xi1>
-// CHECK: %[[KW2:.*]] = vector.constant_mask [4] : vector<8xi1>
+// CHECK: %[[FIVE:.*]] = vector.constant_mask [5] : vector<8xi1>
+// CHECK: %[[FOUR:.*]] = vector.constant_mask [4] : vector<8xi1>
 // CHECK: %[[STORED:.*]] = vector.constant_mask [3] : vector<4xi1>
 // CHECK: scf.for
 // CHECK: %[[ROW:.*]] = vector.broadcast %{{.*}} : i1 to vector<8xi1>
-// CHECK: %[[M0:.*]] = arith.andi %[[KW0]], %[[ROW]]
-// CHECK: %[[L0:.*]] = vector.maskedload %{{.*}}[%c0, %{{.*}}, %{{.*}}, %c-1], %[[M0]], %[[NINF]] : memref<1x2x5x5xf32>, vector<8xi1>, vector<8xf32> into vector<8xf32>
+// CHECK: %[[M0:.*]] = arith.andi %[[FIVE]], %[[ROW]]
+// CHECK: %[[L0:.*]] = vector.maskedload %{{.*}}[%c0, %{{.*}}, %{{.*}}, %c0], %[[M0]], %[[NINF]] : memref<1x2x5x5xf32>, vector<8xi1>, vector<8xf32> into vector<8xf32>
+// CHECK: %[[SHIFTED:.*]] = vector.shuffle %[[L0]], %[[NINF]] [8, 0, 1, 2, 3, 4, 5, 6]
+// CHECK: vector.shuffle %[[SHIFTED]], %{{.*}} [0, 2, 4, 6]
 // CHECK: vector.shuffle %[[L0]], %{{.*}} [0, 2, 4, 6]
-// CHECK-COUNT-8: vector.maskedload
+// CHECK: %[[M2:.*]] = arith.andi %[[FOUR]], %[[ROW]]
+// CHECK: vector.maskedload %{{.*}}[%c0, %{{.*}}, %{{.*}}, %c1], %[[M2]], %[[NINF]]
+// CHECK-COUNT-4: vector.maskedload
 // CHECK-NOT: vector.maskedload
 // CHECK: vector.maskedstore %{{.*}}, %[[STORED]], %{{.*}} : memref<1x2x3x3xf32>
 func.func @max_pool(%x: tensor<1x2x5x5xf32>) -> tensor<1x2x3x3xf32> {
