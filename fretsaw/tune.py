@@ -22,7 +22,8 @@ from tqdm.auto import tqdm
 from fretsaw.dialect import pconv
 from fretsaw.errors import FretsawError
 from fretsaw.passes.vectorize import (SCHEDULE, Layout, Vectorize, block_accumulators, block_score, channel_tile,
-                                      filter_block, lane_width, output_plane, register_block)
+                                      filter_block, lane_width, output_plane, register_block,
+                                      tile_budget)
 from fretsaw.stats import layer_name
 from fretsaw.target import CpuTarget
 
@@ -63,7 +64,7 @@ def candidates(conv: pconv.Conv2d, cpu: CpuTarget) -> tuple[list[tuple[int, int]
     ranked = sorted(shapes, key=lambda shape: block_score(oh, ow, width, shape), reverse=True)
     blocks = [first] + [shape for shape in ranked if shape != first][:BLOCKS - 1]
     cin_g = conv.input_shape[1] // conv.groups
-    tile = channel_tile(conv, Layout.of(conv, width, *first), width, Vectorize.cache)
+    tile = channel_tile(conv, Layout.of(conv, width, *first), width, tile_budget(conv, Vectorize.cache))
     tiles = [tile] + sorted({t for t in (tile // 2, tile * 2, cin_g) if 0 < t <= cin_g and t != tile})
     return blocks, tiles
 
