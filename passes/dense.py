@@ -18,7 +18,8 @@ become SIMD loops, so they do not give the sparse convs' win back.
    of one static shape, a body of arith float ops, abs, sqrt or fma) becomes one loop over the flattened elements:
    threads over chunks, a vector per step (a masked one for the tail), the body's ops applied to
    vectors (values from outside the body broadcast). Run after linalg-fuse-elementwise-ops, a
-   residual add and its ReLU are one pass over memory on both threads instead of two serial ones.
+   residual add and its ReLU are one pass over memory on both threads instead of two serial ones
+   (`elementwise=false` leaves them for that later run).
 (Upstream's transform-dialect tiling + vectorisation was tried first; on this MLIR it turned the
 1 x K x N tiles into transposed B reads and per-lane reductions instead of this broadcast form.)
 
@@ -316,6 +317,10 @@ class DenseVectorize(ModulePass):
     width: int = 8    # fp32 lanes of the target's vectors
     vectors: int = 4  # at most this many vectors of outputs per register block
     chunk: int = 256  # about this many output columns per thread work item
+    elementwise: bool = True  # also lower elementwise generics (the pipelines run a first pass without,
+                              # then upstream's linalg-fuse-elementwise-ops, then this one again: the
+                              # fusion pass would otherwise fold a linear layer's weight transpose and
+                              # flatten into its matmul, a generic contraction left to scalar loops)
 
     def run(self, module: ir.Operation) -> None:
         fold_constant_transposes(module)
@@ -324,7 +329,7 @@ class DenseVectorize(ModulePass):
             static = all(isinstance(v.type, ir.RankedTensorType) and v.type.has_static_shape for v in op.operands)
             if plain and static:  # (a matmul with transposing or broadcasting maps stays upstream's)
                 vectorize_matmul(op, self.width, self.vectors, self.chunk)
-        for op in pconv.walk_ops(module, "linalg.generic"):
+        for op in pconv.walk_ops(module, "linalg.generic") if self.elementwise else []:
             if elementwise_body(op):
                 vectorize_elementwise(op, self.width, ELEMENTWISE_CHUNK)
         for name in POOLS:
