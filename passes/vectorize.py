@@ -371,32 +371,29 @@ def flatten_pointwise(op):
     the input and the result, which bufferization turns into views): its output vectors run across
     the row ends, so no lanes are lost past each row's last column (28 columns fill 28 of 32 lanes,
     784 pixels 784 of 784) and, the blocks tiling the row exactly, the input is read in place.
-    A tuned schedule keeps its channel tile; its register block was for the 2-D plane."""
+    A tuned schedule carries over: tuning searched the flattened plane too (`output_plane`)."""
     conv = pconv.Conv2d(op)
     if not pointwise(conv):
         return op
     n, c, h, w = conv.input_shape
     _, cout, oh, ow = conv.output_shape
-    groups = ir.ArrayAttr.get([ir.ArrayAttr.get([ir.IntegerAttr.get(ir.IntegerType.get_signless(64), d)
-                                                 for d in dims]) for dims in ([0], [1], [2, 3])])
-
-    def reshape(value, shape):
-        element = value.type.element_type
-        flat = tensor.CollapseShapeOp(ir.RankedTensorType.get(shape[:2] + [shape[2] * shape[3]], element),
-                                      value, groups).result
-        return flat, element
-
     with ir.InsertionPoint(op), op.location:
-        flat, element = reshape(conv.input, [n, c, h, w])
-        row = tensor.ExpandShapeOp(ir.RankedTensorType.get([n, c, 1, h * w], element), flat, groups, [],
-                                   [n, c, 1, h * w]).result
+        element = conv.input.type.element_type
+        groups = ir.ArrayAttr.get([ir.ArrayAttr.get([ir.IntegerAttr.get(ir.IntegerType.get_signless(64), d)
+                                                     for d in dims]) for dims in ([0], [1], [2, 3])])
+
+        def reshape(value, shape):
+            """`value` (N x C x A x B) as N x C x `shape`[2] x `shape`[3], through N x C x A*B."""
+            rows = value.type.shape
+            flat = tensor.CollapseShapeOp(ir.RankedTensorType.get(rows[:2] + [rows[2] * rows[3]], element),
+                                          value, groups).result
+            return tensor.ExpandShapeOp(ir.RankedTensorType.get(shape, element), flat, groups, [], shape).result
+
         attributes = {name: op.attributes[name] for name in op.attributes}
-        if SCHEDULE in attributes:
-            attributes[SCHEDULE] = ir.DenseI64ArrayAttr.get([0, 0, schedule_of(op)[2]])
         new = ir.Operation.create(pconv.CONV2D, results=[ir.RankedTensorType.get([n, cout, 1, oh * ow], element)],
-                                  operands=[row, *list(op.operands)[1:]], attributes=attributes)
-        out, _ = reshape(new.results[0], [n, cout, 1, oh * ow])
-        result = tensor.ExpandShapeOp(op.results[0].type, out, groups, [], [n, cout, oh, ow]).result
+                                  operands=[reshape(conv.input, [n, c, 1, h * w]), *list(op.operands)[1:]],
+                                  attributes=attributes)
+        result = reshape(new.results[0], [n, cout, oh, ow])
     op.results[0].replace_all_uses_with(result)
     op.erase()
     return new.opview if hasattr(new, "opview") else new
@@ -594,6 +591,6 @@ class Vectorize(ModulePass):
     def run(self, module: ir.Operation) -> None:
         verify_pconv(module)
         for op in pconv.walk_ops(module, pconv.CONV2D):
-            vectorize_conv2d(flatten_pointwise(op), self.width, self.accumulators, self.rows, self.vectors, self.tile, self.cache,
-                             self.f16)
+            vectorize_conv2d(flatten_pointwise(op), self.width, self.accumulators, self.rows, self.vectors,
+                             self.tile, self.cache, self.f16)
         module.verify()

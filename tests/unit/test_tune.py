@@ -36,6 +36,18 @@ def test_tuned_compile_matches_pytorch_and_caches(tmp_path):
     assert "tuned 2 conv(s) (2 searched, 0 from the cache)" in tuning.summary(cm.tuning)
 
 
+def test_tuned_pointwise_conv_keeps_its_flat_schedule(tmp_path):
+    # A 1x1 stride-1 conv is searched over its flattened plane (one row of H*W = 196 pixels) and its
+    # schedule reaches the flattened conv: the register block is one row of vectors.
+    model = nn.Sequential(nn.Conv2d(16, 24, 1), nn.ReLU()).eval()
+    x = torch.randn(1, 16, 14, 14)
+    cm = fretsaw.compile(model, (x,), tune=True, tuning_cache=str(tmp_path / "tuning.json"))
+    np.testing.assert_allclose(cm(x), model(x).detach().numpy(), rtol=RTOL, atol=ATOL)
+    (record,) = cm.tuning
+    assert record["rows"] == 1 and record["ms"] <= record["default_ms"]
+    assert f"fretsaw.schedule = array<i64: 1, {record['vectors']}, {record['tile']}>" in cm.ir("pconv")
+
+
 def test_cached_schedules_are_used_without_a_search(tmp_path, monkeypatch):
     model, x = model_and_input()
     cache = tmp_path / "tuning.json"
