@@ -31,14 +31,14 @@ def stages(cpu: CpuTarget, f16: bool = False) -> tuple[tuple[str, str], ...]:
     return (
         # convolutions with constant weights become pconv ops, sparsity recovered from the weights
         ("pconv", "builtin.module(pconv-raise, canonicalize, cse, pconv-filter-kernel-reorder, pconv-pack-fkw)"),
-        # linear layers and pconv ops become SIMD loops (pconv: over kept kernels and taps,
-        # register-blocked, tiled over input channels); the rest is still linalg on tensors
-        # (matmuls and pooling first: elementwise fusion would fold a linear layer's transpose and
-        # flatten into a generic contraction; then the fused elementwise ops)
+        # linear layers, pooling, elementwise ops and pconv ops become SIMD loops (pconv: over kept
+        # kernels and taps, register-blocked, tiled over input channels); the rest is still linalg
+        # on tensors (matmuls and pooling first: elementwise fusion would fold a linear layer's
+        # transpose and flatten into a generic contraction; then the fused elementwise ops)
         ("loops", f"builtin.module(dense-vectorize{{width={cpu.vector_width} elementwise=false}}, "
                   f"linalg-fuse-elementwise-ops, dense-vectorize{{width={cpu.vector_width}}}, "
-                   f"pconv-vectorize{{{conv}}}, "
-                   "canonicalize, cse)"),
+                  f"pconv-vectorize{{{conv}}}, "
+                  "canonicalize, cse)"),
         # tensors become buffers; function results become caller-owned out-parameters; frees inserted;
         # large per-call buffers become globals allocated once (no page faults on every call)
         ("bufferized", BUFFERIZE[:-1] + ", persistent-workspace)"),

@@ -30,8 +30,9 @@
  * microseconds apart: waking a sleeping thread through the kernel costs about as much. With
  * mutex + condition variable + pthread_barrier waits a ResNet-18 call took 10.3 ms built natively
  * on the 2-core x86 VM (perf: 12% of the time in futex wake-ups and task switches); spinning
- * first, 7.2-7.7 ms. With more threads than cores a spinning thread only keeps a working one
- * off its core (3 threads on 2 cores: 24 ms with spinning, 13.9 ms without): no spinning then. */
+ * first, 7.2-9.4 ms (a noisy VM). With more threads than cores a spinning thread only keeps a
+ * working one off its core (3 threads on 2 cores: 24 ms spinning 4000 rounds, 11.4 ms without):
+ * no spinning then. */
 #define FRETSAW_SPINS 4000
 
 typedef void (*fretsaw_microtask)(int32_t *gtid, int32_t *btid, ...);
