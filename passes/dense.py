@@ -77,6 +77,13 @@ def register_block(n: int, width: int, vectors: int) -> int | None:
     return next(v for v in range(vectors, 0, -1) if (n // width) % v == 0)
 
 
+def static_tensors(values, f32: bool = False) -> bool:
+    """Whether every value is a statically shaped tensor (of f32 with `f32`), and there is one."""
+    values = list(values)
+    return bool(values) and all(isinstance(v.type, ir.RankedTensorType) and v.type.has_static_shape
+                                and (not f32 or v.type.element_type == ir.F32Type.get()) for v in values)
+
+
 def fill_value(value: ir.Value) -> ir.Value | None:
     """The scalar a linalg.fill result holds, or None."""
     owner = value.owner
@@ -140,9 +147,7 @@ def elementwise_body(op) -> bool:
         return False
     maps = list(ir.ArrayAttr(op.attributes["indexing_maps"]))
     values = list(op.operands) + list(op.results)
-    if not values or any(not isinstance(v.type, ir.RankedTensorType) or not v.type.has_static_shape
-                         or v.type.element_type != ir.F32Type.get() or v.type.shape != values[0].type.shape
-                         for v in values):
+    if not static_tensors(values, f32=True) or any(v.type.shape != values[0].type.shape for v in values):
         return False
     rank = len(values[0].type.shape)
     if any(ir.AffineMapAttr(m).value != ir.AffineMap.get_identity(rank) for m in maps):
@@ -303,11 +308,6 @@ def vectorize_pool(op, width: int) -> None:
     op.erase()
 
 
-def splat_mask(lanes: int, value: bool) -> ir.Value:
-    vtype = ir.VectorType.get([lanes], ir.IntegerType.get_signless(1))
-    return arith.ConstantOp(vtype, ir.DenseElementsAttr.get_splat(vtype, ir.BoolAttr.get(value))).result
-
-
 @dataclasses.dataclass(frozen=True)
 class DenseVectorize(ModulePass):
     """Fold constant weight transposes; lower linalg.matmul, NCHW max/sum pooling and elementwise
@@ -326,16 +326,13 @@ class DenseVectorize(ModulePass):
         fold_constant_transposes(module)
         for op in pconv.walk_ops(module, "linalg.matmul"):
             plain = "indexing_maps" not in op.attributes or str(op.attributes["indexing_maps"]) == PLAIN_MATMUL
-            static = all(isinstance(v.type, ir.RankedTensorType) and v.type.has_static_shape for v in op.operands)
-            if plain and static:  # (a matmul with transposing or broadcasting maps stays upstream's)
+            if plain and static_tensors(op.operands):  # (a matmul with transposing or broadcasting maps stays upstream's)
                 vectorize_matmul(op, self.width, self.vectors, self.chunk)
         for op in pconv.walk_ops(module, "linalg.generic") if self.elementwise else []:
             if elementwise_body(op):
                 vectorize_elementwise(op, self.width, ELEMENTWISE_CHUNK)
         for name in POOLS:
             for op in pconv.walk_ops(module, name):
-                static = all(isinstance(v.type, ir.RankedTensorType) and v.type.has_static_shape
-                             and v.type.element_type == ir.F32Type.get() for v in op.operands)
-                if static:
+                if static_tensors(op.operands, f32=True):
                     vectorize_pool(op, self.width)
         module.verify()

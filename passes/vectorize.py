@@ -304,13 +304,16 @@ def channel_tile(conv: pconv.Conv2d, layout: Layout, width: int, budget: int) ->
     return max(1, min(cin_g, budget // (lines * 64)))
 
 
+def unit_1x1(conv: pconv.Conv2d) -> bool:
+    """A 1x1 kernel at stride 1."""
+    return conv.patterns.shape[1:] == (1, 1) and conv.strides == [1, 1]
+
+
 def tile_budget(conv: pconv.Conv2d, cache: int) -> int:
     """The cache bytes a channel tile's input rows may take: `cache`, a quarter of it (L1) for
     1x1 stride-1 convs, whose input vectors feed one FMA per filter and no other tap. Pruned 1x1
     convs of ResNet-50's shapes, 5 layers, sum of medians: 1.22 ms at 32 KiB, 1.35 at 128 KiB."""
-    if conv.patterns.shape[1:] == (1, 1) and conv.strides == [1, 1]:
-        return cache // 4
-    return cache
+    return cache // 4 if unit_1x1(conv) else cache
 
 
 def filter_block(conv: pconv.Conv2d) -> int:
@@ -356,8 +359,7 @@ def schedule_of(op) -> tuple[int, int, int]:
 
 def pointwise(conv: pconv.Conv2d) -> bool:
     """A 1x1, stride-1, unpadded conv over more than one row: one GEMM over the H*W pixels."""
-    return (conv.patterns.shape[1:] == (1, 1) and conv.strides == [1, 1] and not any(conv.padding)
-            and conv.input_shape[2] > 1)
+    return unit_1x1(conv) and not any(conv.padding) and conv.input_shape[2] > 1
 
 
 def output_plane(conv: pconv.Conv2d) -> tuple[int, int]:
