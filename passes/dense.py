@@ -70,11 +70,14 @@ def fold_constant_transposes(module: ir.Operation) -> None:
 
 
 def register_block(n: int, width: int, vectors: int) -> int | None:
-    """Vectors of outputs per register block: the most (up to `vectors`) that divide N; None
-    when N is not a multiple of the vector width (a tiny layer: left to the scalar loops)."""
+    """Vectors of outputs per register block: of the counts up to 2 x `vectors` that divide N's
+    vectors, the nearest to `vectors` (the larger on a tie); None when N is not a multiple of the
+    vector width (a tiny layer: left to the scalar loops). 1000 classes in 125 vectors of 8 take 5,
+    not 1: one accumulator chain waits on each FMA's latency (4096 -> 1000: 0.31 -> 0.12 ms)."""
     if n % width:
         return None
-    return next(v for v in range(vectors, 0, -1) if (n // width) % v == 0)
+    counts = [v for v in range(1, 2 * vectors + 1) if (n // width) % v == 0]
+    return min(counts, key=lambda v: (abs(v - vectors), -v))
 
 
 def static_tensors(values, f32: bool = False) -> bool:
@@ -90,6 +93,24 @@ def fill_value(value: ir.Value) -> ir.Value | None:
     if isinstance(owner, ir.OpView) and owner.operation.name == "linalg.fill":
         return owner.operands[0]
     return None
+
+
+def constant_panels(value: ir.Value, block: int) -> ir.Value | None:
+    """A constant K x N matrix as N / `block` panels of K x `block` (a new constant: each register
+    block's K rows lie end to end), or None when `value` is not an f32 constant. A linear layer
+    at batch 1 reads each weight once, so the matmul is a stream through memory: K x N row
+    segments of `block` columns are N * 4 bytes apart, the panels one sequential read
+    (VGG-16's 25088 -> 4096 layer, 411 MB: 23.4 ms K x N, ONNX Runtime 12.3 ms)."""
+    owner = value.owner
+    if not isinstance(owner, ir.OpView) or owner.operation.name != "arith.constant":
+        return None
+    attr = owner.attributes["value"]
+    if not isinstance(attr, ir.DenseElementsAttr) or not isinstance(attr.type.element_type, ir.F32Type):
+        return None
+    k, n = attr.type.shape
+    data = pconv.elements_to_numpy(attr).astype(np.float32).reshape(k, n // block, block).transpose(1, 0, 2)
+    ttype = ir.RankedTensorType.get([n // block, k, block], ir.F32Type.get())
+    return arith.ConstantOp(ttype, ir.DenseElementsAttr.get(np.ascontiguousarray(data), type=ttype)).result
 
 
 def vectorize_matmul(op, width: int, vectors: int, chunk: int) -> None:
@@ -113,19 +134,23 @@ def vectorize_matmul(op, width: int, vectors: int, chunk: int) -> None:
         blocks_per_chunk -= 1
     with ir.InsertionPoint(op), op.location:
         vtype = vector_type(width)
-        a, b = read_buffer(a_value), read_buffer(b_value)
+        panels = constant_panels(b_value, block)
+        a, b = read_buffer(a_value), read_buffer(panels if panels is not None else b_value)
         out = memref.AllocOp(ir.MemRefType.get([m, n], ir.F32Type.get()), [], []).result
         with parallel(0, n // (block * blocks_per_chunk)) as part, loop(0, m) as row, \
                 loop(0, blocks_per_chunk) as j:
-            n0 = mul(add(mul(part, blocks_per_chunk), j), block)
+            panel = add(mul(part, blocks_per_chunk), j)
+            n0 = mul(panel, block)
             columns = [add(n0, i * width) for i in range(v)]
             accs = [vector.BroadcastOp(vtype, start).result] * v
             steps = scf.ForOp(index(0), index(k), index(1), accs)
             with ir.InsertionPoint(steps.body):
                 kk = steps.induction_variable
                 a_k = vector.BroadcastOp(vtype, load(a, [row, kk])).result
-                scf.YieldOp([vector.FMAOp(a_k, vload(width, b, [kk, col]), acc).result
-                             for col, acc in zip(columns, steps.inner_iter_args)])
+                segments = [vload(width, b, [panel, kk, i * width] if panels is not None else [kk, col])
+                            for i, col in enumerate(columns)]
+                scf.YieldOp([vector.FMAOp(a_k, segment, acc).result
+                             for segment, acc in zip(segments, steps.inner_iter_args)])
             for col, acc in zip(columns, steps.results):
                 vstore(acc, out, [row, col])
         result = bufferization.ToTensorOp(op.results[0].type, out, restrict=True, writable=True).result

@@ -2,17 +2,22 @@
 // RUN: fretsaw-opt %s --split-input-file --pass-pipeline='builtin.module(dense-vectorize{width=8 vectors=2 chunk=8}, canonicalize, cse)' | filecheck %s --check-prefix=WIDE
 
 // A linear layer as torch-mlir imports it: the constant weight is transposed, then multiplied.
-// The transpose is folded at compile time; the matmul becomes SIMD loops over 16 outputs:
-// 2 parallel chunks of 8, each in register blocks of 2 vectors of 4, K steps broadcasting one
-// input value and multiply-adding one row segment of the K x N weights; the zero fill is the
-// accumulators' start.
+// The transpose is folded at compile time, and the 3 x 16 weights are packed into panels of
+// 3 x 8, one per register block (outputs 0-7: rows [0 3 6 ... 21], [1 4 ... 22], [2 5 ... 23]),
+// so that a block's K row segments lie end to end. The matmul becomes SIMD loops over 16
+// outputs: 2 parallel chunks of 8, each in register blocks of 2 vectors of 4, K steps
+// broadcasting one input value and multiply-adding one row segment of the chunk's panel; the
+// zero fill is the accumulators' start.
 // CHECK-LABEL: func.func @linear
 // CHECK-NOT: linalg.transpose
 // CHECK-NOT: linalg.matmul
-// CHECK: %[[W:.*]] = arith.constant dense<{{.*}}> : tensor<3x16xf32>
+// CHECK: arith.constant dense<{{\[\[\[}}0.000000e+00, 3.000000e+00, {{.*}}, 2.100000e+01], [1.000000e+00, {{.*}} : tensor<2x3x8xf32>
+// CHECK: %[[W:.*]] = bufferization.to_buffer {{.*}} : tensor<2x3x8xf32> to memref<2x3x8xf32>
 // CHECK: scf.parallel (%[[CHUNK:.*]]) = (%c0) to (%c2)
-// CHECK: scf.for {{.*}} iter_args({{.*}}) -> (vector<4xf32>, vector<4xf32>)
+// CHECK: scf.for %[[K:.*]] = {{.*}} iter_args({{.*}}) -> (vector<4xf32>, vector<4xf32>)
 // CHECK: vector.broadcast
+// CHECK: vector.load %[[W]][%[[CHUNK]], %[[K]], %c0]
+// CHECK: vector.load %[[W]][%[[CHUNK]], %[[K]], %c4]
 // CHECK-COUNT-2: vector.fma
 // CHECK: scf.yield
 // CHECK-COUNT-2: vector.store
