@@ -27,7 +27,7 @@ def stages(cpu: CpuTarget, f16: bool = False) -> tuple[tuple[str, str], ...]:
     """The stages after import, read top to bottom; each is (name, pipeline text). With `f16` the
     convs compute in fp16, twice the fp32 lanes per register (AArch64 +fullfp16)."""
     conv = (f"width={2 * cpu.vector_width} accumulators={cpu.accumulators} f16=true" if f16
-            else f"width={cpu.vector_width} accumulators={cpu.accumulators}")
+            else f"width={cpu.vector_width} accumulators={cpu.accumulators} shifts={str(cpu.shifts).lower()}")
     return (
         # convolutions with constant weights become pconv ops, sparsity recovered from the weights
         ("pconv", "builtin.module(pconv-raise, canonicalize, cse, pconv-filter-kernel-reorder, pconv-pack-fkw)"),

@@ -18,12 +18,16 @@ class CpuTarget:
     vector_width: fp32 lanes of one SIMD register (AVX-512 16, AVX2 8, SSE / NEON 4)
     threads:      worker threads the generated code may use
     registers:    SIMD registers (AVX-512 and NEON 32, AVX2 and SSE 16); bounds the register blocks
+    shifts:       a lane shift of two vectors (AVX-512 valignd) costs less than an unaligned load
+                  (a 64-byte load off a vector boundary splits across two cache lines); NEON's
+                  `ext` would take an FMA pipe's slot instead
     """
 
     name: str
     vector_width: int
     threads: int
     registers: int = 16
+    shifts: bool = False
 
     @property
     def accumulators(self) -> int:
@@ -49,7 +53,7 @@ def host_target() -> CpuTarget:
     flags = host_cpu_flags()
     threads = len(os.sched_getaffinity(0))
     if "avx512f" in flags:
-        return CpuTarget("x86-64-avx512", 16, threads, registers=32)
+        return CpuTarget("x86-64-avx512", 16, threads, registers=32, shifts=True)
     if "avx2" in flags and "fma" in flags:
         return CpuTarget("x86-64-avx2", 8, threads)
     return CpuTarget("x86-64", 4, threads)

@@ -21,16 +21,16 @@ from tqdm.auto import tqdm
 
 from fretsaw.dialect import pconv
 from fretsaw.errors import FretsawError
-from fretsaw.passes.vectorize import (SCHEDULE, Layout, Vectorize, block_accumulators, block_score, channel_tile,
+from fretsaw.passes.vectorize import (SCHEDULE, Layout, Vectorize, block_accumulators, block_shapes, channel_tile,
                                       filter_block, lane_width, output_plane, register_block,
-                                      tile_budget)
+                                      tile_budget, wide_blocks)
 from fretsaw.stats import layer_name
 from fretsaw.target import CpuTarget
 
 ENTRY = "main"
 BLOCKS = 5        # register block shapes tried (the heuristic's, then the next best by its score)
-MAX_ROWS = 6
-MAX_VECTORS = 4
+MAX_ROWS = 6      # bounds of the shapes tried beside the heuristic's (not for wide blocks, which take
+MAX_VECTORS = 4   # a whole row's vectors)
 
 
 def default_cache() -> Path:
@@ -58,10 +58,10 @@ def candidates(conv: pconv.Conv2d, cpu: CpuTarget) -> tuple[list[tuple[int, int]
     width = lane_width(ow, cpu.vector_width)  # what pconv-vectorize will use for this conv
     fblock = filter_block(conv)
     budget = max(1, block_accumulators(cpu.accumulators, fblock) // fblock)
-    first = register_block(oh, ow, width, budget)
-    shapes = [(r, v) for r in range(1, min(MAX_ROWS, oh) + 1) for v in range(1, MAX_VECTORS + 1)
-              if r * v <= budget and (v - 1) * width < ow]
-    ranked = sorted(shapes, key=lambda shape: block_score(oh, ow, width, shape), reverse=True)
+    wide = wide_blocks(conv, cpu.shifts)
+    first = register_block(oh, ow, width, budget, wide)
+    ranked = [(r, v) for r, v in block_shapes(oh, ow, width, budget, wide)
+              if (v - 1) * width < ow and (wide or (r <= MAX_ROWS and v <= MAX_VECTORS))]
     blocks = [first] + [shape for shape in ranked if shape != first][:BLOCKS - 1]
     cin_g = conv.input_shape[1] // conv.groups
     tile = channel_tile(conv, Layout.of(conv, width, *first), width, tile_budget(conv, Vectorize.cache))

@@ -30,6 +30,7 @@ After:
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from contextlib import contextmanager
 from typing import ClassVar
 
@@ -67,12 +68,13 @@ class Layout:
     Output (y, x) then reads tap (kh, kw) at plane ((kh*dh) % sh, (kw*dw) % sw), position
     (y + (kh*dh) // sh, x + (kw*dw) // sw): consecutive outputs read consecutive floats, for any
     stride. Only the planes some tap reads are kept. Each plane's rows lie end to end with pitch
-    `row`. Outputs are computed in register blocks of `rows` output rows x `vectors` vectors of
+    `row`, a whole number of vectors, so every row a block reads starts on a vector boundary (in a
+    buffer aligned to 64 bytes: aligned loads, and the lane shifts of `read_vectors`). Outputs are computed in register blocks of `rows` output rows x `vectors` vectors of
     `width` output columns: the output rows are cut into `groups` of `rows`, each row into
     `chunks` of `vectors * width` columns; the rows and columns past the output's edge are
     computed into a padded temporary and dropped when it is copied out."""
 
-    row: int        # row pitch of a plane: ceil(padded width / sw)
+    row: int        # row pitch of a plane: ceil(padded width / sw), rounded up to whole vectors
     planes: tuple[tuple[int, int], ...]  # (row phase, column phase) of each kept plane
     strides: tuple[int, int]
     dilations: tuple[int, int]
@@ -103,7 +105,7 @@ class Layout:
         _, _, oh, ow = conv.output_shape
         taps = list(zip(*np.nonzero(conv.patterns.any(axis=0))))
         planes = tuple(sorted({((int(kh) * dh) % sh, (int(kw) * dw) % sw) for kh, kw in taps}))
-        row = ceil_div(w + left + right, sw)
+        row = ceil_div(ceil_div(w + left + right, sw), width) * width
         groups, chunks = ceil_div(oh, rows), ceil_div(ow, vectors * width)
         last_row = groups * rows - 1 + max(int(kh) * dh // sh for kh, _ in taps)
         reach = last_row * row + chunks * vectors * width + max(int(kw) * dw // sw for _, kw in taps)
@@ -134,16 +136,36 @@ def lane_width(ow: int, width: int) -> int:
     return width
 
 
-def register_block(oh: int, ow: int, width: int, accumulators: int) -> tuple[int, int]:
-    """(rows, vectors) of the register block, at most `accumulators` vectors: the best by block_score.
+# Accumulators of a `wide` register block: with 24 (12x2, 6x4, 8x3) the pattern's weights and a
+# row's aligned and shifted input vectors no longer fit beside them (VGG-16's 3x3 shapes ran
+# 1.2-4.7x slower than with 16)
+WIDE_ACCUMULATORS = 16
+
+
+def block_shapes(oh: int, ow: int, width: int, accumulators: int, wide: bool = False) -> list[tuple[int, int]]:
+    """Register block shapes (rows, vectors) of at most `accumulators` vectors, best first by
+    block_score. `wide` (blocks whose row vectors share aligned loads through lane shifts): at most
+    WIDE_ACCUMULATORS, and among the most useful the most vectors along the row, then the most
+    accumulators. Pattern 3x3 layers, AVX-512 VM, median ms with shifts (block_score's choice
+    first): 64->64 @224 25x1 12.0, 8x2 9.7, 1x14 9.0; 128->128 @112 16x1 9.6, 8x2 9.9, 2x7 7.9;
+    256->256 @56 14x1 8.8, 8x2 8.2, 4x4 6.5; 512->512 @28 14x1 9.9, 4x2 9.4, 7x2 8.5."""
+    shapes = [(r, v) for v in range(1, accumulators + 1) for r in range(1, min(oh, accumulators // v) + 1)]
+    if not wide:
+        return sorted(shapes, key=lambda shape: block_score(oh, ow, width, shape), reverse=True)
+    shapes = [(r, v) for r, v in shapes if r * v <= WIDE_ACCUMULATORS]
+    return sorted(shapes, key=lambda shape: (block_score(oh, ow, width, shape)[0], shape[1], shape[0] * shape[1]),
+                  reverse=True)
+
+
+def register_block(oh: int, ow: int, width: int, accumulators: int, wide: bool = False) -> tuple[int, int]:
+    """(rows, vectors) of the register block, at most `accumulators` vectors: the first of block_shapes.
     One output row (a pointwise conv's H*W) takes the most vectors, at least 6, that tile it exactly
     when there are such: no copies into and out of the flat layout then (784 pixels, 16 lanes, a
     pruned 128->512 1x1 conv: 7 vectors 0.196 ms, block_score's 10 0.232 ms)."""
     exact = [v for v in range(accumulators, 5, -1) if oh == 1 and ow % (v * width) == 0]
     if exact:
         return 1, exact[0]
-    shapes = [(r, v) for v in range(1, accumulators + 1) for r in range(1, min(oh, accumulators // v) + 1)]
-    return max(shapes, key=lambda shape: block_score(oh, ow, width, shape))
+    return block_shapes(oh, ow, width, accumulators, wide)[0]
 
 
 @dataclasses.dataclass
@@ -261,7 +283,7 @@ def flat_input(conv: pconv.Conv2d, layout: Layout, width: int, element: ir.Type)
     sh, sw = layout.strides
     source = read_buffer(conv.input)
     flat = memref.AllocOp(ir.MemRefType.get([n, c, len(layout.planes), layout.in_length], element),
-                          [], []).result
+                          [], [], alignment=64).result
     with loop(0, n) as i, parallel(0, c) as ch:
         zeros = splat(vector_type(width, element), 0.0)
         with loop(0, len(layout.planes)) as plane, loop(0, layout.in_length // width) as j:
@@ -293,6 +315,39 @@ def block_reads(taps, layout: Layout, width: int):
     return sorted(reads.items())
 
 
+def shifted(cols: list[int], width: int) -> bool:
+    """Whether one input row's vectors at block columns `cols` (the row's block corner on a vector
+    boundary) are read more cheaply as the aligned vectors they span, each loaded once, and lane
+    shifts of neighbouring pairs: fewer loads than the direct loads, counting each unaligned
+    load twice (it splits across two cache lines). One vector at column 1: no (two loads either way);
+    columns 0 and 1, or 0..2 of two vectors each: yes."""
+    spanned = {c // width for c in cols} | {c // width + 1 for c in cols if c % width}
+    return len(spanned) < len(cols) + sum(1 for c in cols if c % width)
+
+
+def read_vectors(reads, width: int, load, shifts: bool):
+    """(uses, vector) for each of `reads` (block_reads' items): `load(plane, row, col)` loads the
+    vector at a column; with `shifts`, the rows where `shifted` says so load each aligned vector
+    once and take the others as lane shifts of two aligned neighbours (vector.shuffle, which
+    AVX-512 does with one valignd): unaligned 64-byte loads each touch two cache lines."""
+    for (plane, row), items in itertools.groupby(reads, key=lambda item: item[0][:2]):
+        items = list(items)
+        if not (shifts and shifted([col for (_, _, col), _ in items], width)):
+            for (_, _, col), uses in items:
+                yield uses, load(plane, row, col)
+            continue
+        aligned: dict[int, ir.Value] = {}
+
+        def at(a: int) -> ir.Value:
+            if a not in aligned:
+                aligned[a] = load(plane, row, a * width)
+            return aligned[a]
+
+        for (_, _, col), uses in items:
+            a, lane = divmod(col, width)
+            yield uses, at(a) if not lane else vector.ShuffleOp(at(a), at(a + 1), list(range(lane, lane + width))).result
+
+
 def channel_tile(conv: pconv.Conv2d, layout: Layout, width: int, budget: int) -> int:
     """Input channels per tile: the block's input rows of a tile of channels stay within `budget`
     bytes of cache while every filter of the work unit runs over them."""
@@ -314,6 +369,13 @@ def tile_budget(conv: pconv.Conv2d, cache: int) -> int:
     1x1 stride-1 convs, whose input vectors feed one FMA per filter and no other tap. Pruned 1x1
     convs of ResNet-50's shapes, 5 layers, sum of medians: 1.22 ms at 32 KiB, 1.35 at 128 KiB."""
     return cache // 4 if unit_1x1(conv) else cache
+
+
+def wide_blocks(conv: pconv.Conv2d, shifts: bool) -> bool:
+    """Whether the conv's register blocks run along the output rows (block_shapes' `wide`): with lane
+    shifts, for single filters (not filter blocks) of kernels more than one column wide, whose
+    column taps read neighbouring vectors of a row."""
+    return shifts and filter_block(conv) == 1 and conv.patterns.shape[2] > 1
 
 
 def filter_block(conv: pconv.Conv2d) -> int:
@@ -402,7 +464,7 @@ def flatten_pointwise(op):
 
 
 def vectorize_conv2d(op, width: int, accumulators: int, rows: int = 0, vectors: int = 0,
-                     tile: int = 0, cache: int = 131072, f16: bool = False) -> None:
+                     tile: int = 0, cache: int = 131072, f16: bool = False, shifts: bool = False) -> None:
     """Lower one conv. The register block and channel tile come from the arguments (the pass
     options) when given, else from the op's tuned schedule, else from the heuristics. With `f16`
     (constant weights only) the input copy, weights and accumulators are fp16, `width` fp16 lanes;
@@ -418,7 +480,8 @@ def vectorize_conv2d(op, width: int, accumulators: int, rows: int = 0, vectors: 
     if not (rows and vectors):
         rows, vectors = tuned_rows, tuned_vectors
     if not (rows and vectors):
-        rows, vectors = register_block(oh, ow, width, max(1, block_accumulators(accumulators, fblock) // fblock))
+        rows, vectors = register_block(oh, ow, width, max(1, block_accumulators(accumulators, fblock) // fblock),
+                                       wide_blocks(conv, shifts))
     layout = Layout.of(conv, width, rows, vectors)
     tile = tile or tuned_tile
     tile = min(tile, cin_g) if tile else channel_tile(conv, layout, width, tile_budget(conv, cache))
@@ -441,6 +504,7 @@ def vectorize_conv2d(op, width: int, accumulators: int, rows: int = 0, vectors: 
         # row, so the input is read in place instead of copied into the flat layout (fp32 only)
         direct = exact and conv.strides == [1, 1] and not any(conv.padding) and element == f32_type
         x = read_buffer(conv.input) if direct else flat_input(conv, layout, width, element)
+        shifts = shifts and not direct  # the input's own rows need not start on vector boundaries
         if fblock == 1:  # the kernel runs' tables; filter blocks read a regular layout instead
             weights, offsets = runs.weights(conv, fkw, element)
             order, begin, channel, offset = (
@@ -494,8 +558,8 @@ def vectorize_conv2d(op, width: int, accumulators: int, rows: int = 0, vectors: 
                         weights = [vector.BroadcastOp(vtype, load(w, [add(base, t)])).result for t in range(len(taps))]
                         # kernel-level load sharing: each input vector of the block is loaded once and
                         # feeds every (tap, output row) that reads it, input row by input row
-                        for (plane, row, col), uses in block_reads(taps, layout, width):
-                            value = vload(width, x, read_at(ci, plane, row, col))
+                        for uses, value in read_vectors(block_reads(taps, layout, width), width,
+                                                        lambda *at: vload(width, x, read_at(ci, *at)), shifts):
                             for t, a in uses:
                                 carried[a] = vector.FMAOp(weights[t], value, carried[a]).result
                         scf.YieldOp(carried)
@@ -514,8 +578,8 @@ def vectorize_conv2d(op, width: int, accumulators: int, rows: int = 0, vectors: 
                         weights = [[vector.BroadcastOp(vtype, load(w, [add(base, f * len(taps) + t)])).result
                                     for t in range(len(taps))] for f in range(fblock)]
                         carried = list(loop_op.inner_iter_args)
-                        for (plane, row, col), uses in block_reads(taps, layout, width):
-                            value = vload(width, x, read_at(ci, plane, row, col))
+                        for uses, value in read_vectors(block_reads(taps, layout, width), width,
+                                                        lambda *at: vload(width, x, read_at(ci, *at)), shifts):
                             for t, a in uses:
                                 for f in range(fblock):
                                     i = f * len(at) + a
@@ -589,10 +653,12 @@ class Vectorize(ModulePass):
                             # L1, measured best (32/64/128/256 KiB over nine 3x3 layers on the AVX-512 VM:
                             # 5.79/5.03/4.97/4.97 ms; stride 2 at 14x14: 0.63 -> 0.24 ms)
     f16: bool = False       # compute in fp16 (AArch64 +fullfp16): `width` is then fp16 lanes
+    shifts: bool = False    # read unaligned input vectors as lane shifts of aligned ones where that
+                            # takes fewer loads (`read_vectors`; the backend sets it for AVX-512)
 
     def run(self, module: ir.Operation) -> None:
         verify_pconv(module)
         for op in pconv.walk_ops(module, pconv.CONV2D):
             vectorize_conv2d(flatten_pointwise(op), self.width, self.accumulators, self.rows, self.vectors,
-                             self.tile, self.cache, self.f16)
+                             self.tile, self.cache, self.f16, self.shifts)
         module.verify()

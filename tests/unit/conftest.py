@@ -40,3 +40,14 @@ def avx2_host(monkeypatch):
 
     threads = host_target().threads
     monkeypatch.setattr("fretsaw.compiler.host_target", lambda: CpuTarget("x86-64-avx2", 8, threads))
+
+
+@pytest.fixture
+def avx512_host(monkeypatch):
+    """Compile for an AVX-512 description (16 lanes, 32 registers, lane shifts) whatever this CPU
+    has: for tests of what that description turns on (LLVM splits 16-lane vectors on AVX2)."""
+    from fretsaw.target import CpuTarget, host_target
+
+    threads = host_target().threads
+    monkeypatch.setattr("fretsaw.compiler.host_target",
+                        lambda: CpuTarget("x86-64-avx512", 16, threads, registers=32, shifts=True))

@@ -4,8 +4,9 @@
 
 // Two patterns (2 and 3 taps), kernel (1, 0) removed, padding 1, bias and relu6, register
 // blocks of 2 output rows x 1 vector of 4 lanes.
-// The 4x4 input is copied (channels in parallel) into a zero-bordered buffer with rows of 6 laid
-// end to end, room for the last block's taps: 48 floats a channel. The 5x5 outputs are computed
+// The 4x4 input is copied (channels in parallel) into a zero-bordered buffer (64-byte aligned)
+// with rows of 6 laid end to end at a pitch of 8 (whole vectors, so every row starts on a vector
+// boundary), room for the last block's taps: 60 floats a channel. The 5x5 outputs are computed
 // as 3 row pairs x 2 vectors of columns into a 6x8 temporary; the row pairs and filters are the
 // parallel work units.
 // Without pconv-pack-fkw the kernels are read in canonical order (filters in order), in runs,
@@ -16,7 +17,7 @@
 // CHECK-DAG: arith.constant dense<[0, 1, 2, 3, 3]> : tensor<5xi32>
 // CHECK-DAG: arith.constant dense<[0, 1, 1]> : tensor<3xi32>
 // CHECK-DAG: arith.constant dense<[0, 2, 5]> : tensor<3xi32>
-// CHECK: %[[X:.*]] = memref.alloc() : memref<1x2x1x48xf32>
+// CHECK: %[[X:.*]] = memref.alloc() {alignment = 64 : i64} : memref<1x2x1x60xf32>
 // CHECK: scf.parallel
 // CHECK: %[[TMP:.*]] = memref.alloc() : memref<1x2x6x8xf32>
 // CHECK: scf.parallel
@@ -87,16 +88,16 @@ func.func @tiled(%x: tensor<1x4x4x4xf32>) -> tensor<1x1x3x3xf32> {
 
 // Stride 2: the 5x5 input is split into phase planes; the pattern's taps (0, 0), (1, 1), (2, 2)
 // read plane (0, 0) (rows and columns 0, 2, 4) and plane (1, 1) (rows and columns 1, 3), each
-// with rows of 3 laid end to end, so every tap is again one vector load at a fixed offset:
-// tap (0, 0) at plane 0 + 0, tap (2, 2) at plane 0 + 3 + 1, tap (1, 1) at plane 1 + 0.
+// with rows of 3 laid end to end at a pitch of 4, so every tap is again one vector load at a
+// fixed offset: tap (0, 0) at plane 0 + 0, tap (2, 2) at plane 0 + 4 + 1, tap (1, 1) at plane 1 + 0.
 // CHECK-LABEL: func.func @strided
 // CHECK-NOT: pconv.conv2d
-// CHECK: %[[X:.*]] = memref.alloc() : memref<1x1x2x12xf32>
+// CHECK: %[[X:.*]] = memref.alloc() {alignment = 64 : i64} : memref<1x1x2x16xf32>
 // Deinterleaving copies: plane 0 from input rows / columns 2q, plane 1 from 2q + 1.
 // CHECK: memref.store %{{.*}}, %[[X]][%c0, %c0, %c0, %{{.*}}]
 // CHECK: memref.store %{{.*}}, %[[X]][%c0, %c0, %c1, %{{.*}}]
 // CHECK: vector.load %[[X]][%c0, %c0, %c0, %c0]
-// CHECK: vector.load %[[X]][%c0, %c0, %c0, %c4]
+// CHECK: vector.load %[[X]][%c0, %c0, %c0, %c5]
 // CHECK: vector.load %[[X]][%c0, %c0, %c1, %c0]
 // CHECK-NOT: memref.load
 // CHECK: vector.maskedstore
