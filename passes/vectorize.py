@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import ClassVar
 
 import numpy as np
@@ -514,17 +514,28 @@ def vectorize_conv2d(op, width: int, accumulators: int, rows: int = 0, vectors: 
         w = read_buffer(weights)
         b = read_buffer(conv.bias) if conv.bias is not None else None
         unit = table(bounds)
-        # the blocks' output: the result itself when the blocks tile it exactly, else a padded temporary
-        tmp = memref.AllocOp(ir.MemRefType.get([n, cout, layout.out_rows, layout.out_cols(width)],
-                                               ir.F32Type.get()), [], []).result
+        # the blocks write the result itself: the columns of a partial last chunk take only the vectors
+        # that reach into the output (the last one masked), the rows of the last row group past
+        # the output's edge are computed but never stored (their partial sums read a clamped row)
+        out = memref.AllocOp(ir.MemRefType.get([n, cout, oh, ow], f32_type), [], []).result
+        full_chunks, rest = divmod(ow, chunk)
+        first_spill = oh - (layout.groups - 1) * rows  # rows of the last group from here on lie past the edge
         with loop(0, n) as i_n, parallel(0, layout.groups * split) as unit_id:
             y0 = mul(arith.DivUIOp(unit_id, index(split)).result, rows)
             part = arith.RemUIOp(unit_id, index(split)).result
             first, last = load_index(unit, part), load_index(unit, add(part, 1))  # filter positions / blocks
-            with loop(0, layout.chunks) as j:
-                x0 = mul(j, chunk)
+
+            def block_column(x0, vectors: int, lanes: int) -> None:
+                """The register blocks of `vectors` vectors from output column x0, the last vector's
+                first `lanes` lanes stored (all when 0), for every filter of the unit."""
+                block = dataclasses.replace(layout, vectors=vectors)
                 corner = add(mul(y0, layout.row), x0)  # flat input offset of the block's tap (0, 0)
-                at = [(add(y0, r), add(x0, v * width)) for r in range(rows) for v in range(vectors)]
+                at = [(r, v) for r in range(rows) for v in range(vectors)]
+                ys = [add(y0, r) for r in range(rows)]
+                clamped = [arith.MinUIOp(y, index(oh - 1)).result if r >= first_spill else y for r, y in enumerate(ys)]
+                xs = [add(x0, v * width) for v in range(vectors)]
+                mask = vector.ConstantMaskOp(ir.VectorType.get([width], ir.IntegerType.get_signless(1)),
+                                             [lanes]).result if lanes else None
 
                 def read_at(ci, plane, row, col):
                     """Indices of the input vector at (row, col) from the block's corner."""
@@ -558,7 +569,7 @@ def vectorize_conv2d(op, width: int, accumulators: int, rows: int = 0, vectors: 
                         weights = [vector.BroadcastOp(vtype, load(w, [add(base, t)])).result for t in range(len(taps))]
                         # kernel-level load sharing: each input vector of the block is loaded once and
                         # feeds every (tap, output row) that reads it, input row by input row
-                        for uses, value in read_vectors(block_reads(taps, layout, width), width,
+                        for uses, value in read_vectors(block_reads(taps, block, width), width,
                                                         lambda *at: vload(width, x, read_at(ci, *at)), shifts):
                             for t, a in uses:
                                 carried[a] = vector.FMAOp(weights[t], value, carried[a]).result
@@ -578,7 +589,7 @@ def vectorize_conv2d(op, width: int, accumulators: int, rows: int = 0, vectors: 
                         weights = [[vector.BroadcastOp(vtype, load(w, [add(base, f * len(taps) + t)])).result
                                     for t in range(len(taps))] for f in range(fblock)]
                         carried = list(loop_op.inner_iter_args)
-                        for uses, value in read_vectors(block_reads(taps, layout, width), width,
+                        for uses, value in read_vectors(block_reads(taps, block, width), width,
                                                         lambda *at: vload(width, x, read_at(ci, *at)), shifts):
                             for t, a in uses:
                                 for f in range(fblock):
@@ -589,11 +600,31 @@ def vectorize_conv2d(op, width: int, accumulators: int, rows: int = 0, vectors: 
 
                 def store_block(cos, accs):
                     for i, acc in enumerate(accs):
-                        y, xo = at[i % len(at)]
-                        vstore(convert(acc, f32_type), tmp, [i_n, cos[i // len(at)], y, xo])
+                        r, v = at[i % len(at)]
+                        indices = [i_n, cos[i // len(at)], ys[r], xs[v]]
+                        guard = None
+                        if r >= first_spill:  # only the last row group reaches past the edge
+                            guard = scf.IfOp(arith.CmpIOp(arith.CmpIPredicate.ult, ys[r], index(oh)).result)
+                        with ir.InsertionPoint(guard.then_block) if guard else nullcontext():
+                            value = convert(acc, f32_type)
+                            if mask is not None and v == vectors - 1:
+                                vector.MaskedStoreOp(out, [index(j) for j in indices], mask, value)
+                            else:
+                                vstore(value, out, indices)
+                            if guard:
+                                scf.YieldOp([])
 
                 def load_block(cos):
-                    return [convert(vload(width, tmp, [i_n, co, y, xo]), element) for co in cos for y, xo in at]
+                    values = []
+                    for co in cos:
+                        for r, v in at:
+                            indices = [index(j) for j in (i_n, co, clamped[r], xs[v])]
+                            if mask is not None and v == vectors - 1:
+                                values.append(vector.MaskedLoadOp(vector_type(width), out, indices, mask,
+                                                                  splat(vector_type(width), 0.0)).result)
+                            else:
+                                values.append(vload(width, out, indices))
+                    return [convert(value, element) for value in values]
 
                 @contextmanager
                 def filters():
@@ -616,13 +647,12 @@ def vectorize_conv2d(op, width: int, accumulators: int, rows: int = 0, vectors: 
                     if conv.activation != "none":
                         with filters() as (q, cos):
                             store_block(cos, activation(conv.activation, load_block(cos), vtype))
-        out = tmp
-        if not exact:
-            out = memref.AllocOp(ir.MemRefType.get([n, cout, oh, ow], ir.F32Type.get()), [], []).result
-            with loop(0, n) as i_n, parallel(0, cout) as co:
-                copy_rows(width, tmp, out, oh, ow,
-                          source_at=lambda r, xo: [i_n, co, r, xo],
-                          target_at=lambda r, xo: [i_n, co, r, xo])
+
+            if full_chunks:
+                with loop(0, full_chunks) as j:
+                    block_column(mul(j, chunk), vectors, 0)
+            if rest:
+                block_column(index(full_chunks * chunk), ceil_div(rest, width), rest % width)
         result = bufferization.ToTensorOp(op.results[0].type, out, restrict=True, writable=True).result
     op.results[0].replace_all_uses_with(result)
     op.erase()

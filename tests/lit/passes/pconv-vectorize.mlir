@@ -7,8 +7,9 @@
 // The 4x4 input is copied (channels in parallel) into a zero-bordered buffer (64-byte aligned)
 // with rows of 6 laid end to end at a pitch of 8 (whole vectors, so every row starts on a vector
 // boundary), room for the last block's taps: 60 floats a channel. The 5x5 outputs are computed
-// as 3 row pairs x 2 vectors of columns into a 6x8 temporary; the row pairs and filters are the
-// parallel work units.
+// as 3 row pairs (the parallel work units) x 2 vectors of columns, straight into the result: the
+// first vector (columns 0-3) whole, the second (column 4) with one lane masked; the third pair's
+// second row (row 5) lies past the edge and is computed but stored only under `y < 5`.
 // Without pconv-pack-fkw the kernels are read in canonical order (filters in order), in runs,
 // one per (filter, pattern): begin = [0, 1, 2, 3, 3] (filter 1 has no kernel of pattern 1),
 // channels [0, 1, 1], packed-weight offsets [0, 2, 5].
@@ -19,7 +20,7 @@
 // CHECK-DAG: arith.constant dense<[0, 2, 5]> : tensor<3xi32>
 // CHECK: %[[X:.*]] = memref.alloc() {alignment = 64 : i64} : memref<1x2x1x60xf32>
 // CHECK: scf.parallel
-// CHECK: %[[TMP:.*]] = memref.alloc() : memref<1x2x6x8xf32>
+// CHECK: %[[OUT:.*]] = memref.alloc() : memref<1x2x5x5xf32>
 // CHECK: scf.parallel
 // Pattern 0, taps (0, 0) and (1, 1): 2 taps x 2 rows, four loads, no branch on the pattern.
 // CHECK-NOT: scf.index_switch
@@ -40,11 +41,17 @@
 // CHECK: scf.yield
 // CHECK-COUNT-2: arith.maximumf {{.*}} : vector<4xf32>
 // CHECK-COUNT-2: arith.minimumf {{.*}} : vector<4xf32>
-// CHECK: vector.store {{.*}}, %[[TMP]]
+// CHECK: vector.store {{.*}}, %[[OUT]]
+// CHECK: scf.if
+// CHECK-NEXT: vector.store {{.*}}, %[[OUT]]
+// The last column: the same loops for one vector, its stores masked to one lane.
+// CHECK: %[[LANE:.*]] = vector.constant_mask [1] : vector<4xi1>
+// CHECK: scf.for {{.*}} iter_args
+// CHECK: vector.maskedstore %[[OUT]]{{.*}}, %[[LANE]]
+// CHECK: scf.if
+// CHECK-NEXT: vector.maskedstore %[[OUT]]{{.*}}, %[[LANE]]
 // CHECK: scf.reduce
-// The rows of 8 are copied out as rows of 5: one full and one masked vector each.
-// CHECK: %[[OUT:.*]] = memref.alloc() : memref<1x2x5x5xf32>
-// CHECK: vector.maskedstore %[[OUT]]
+// CHECK-NOT: memref.alloc
 // CHECK: bufferization.to_tensor %[[OUT]] restrict writable
 func.func @sparse(%x: tensor<1x2x4x4xf32>, %b: tensor<2xf32>) -> tensor<1x2x5x5xf32> {
   %w = arith.constant dense<[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]> : tensor<7xf32>
@@ -57,24 +64,25 @@ func.func @sparse(%x: tensor<1x2x4x4xf32>, %b: tensor<2xf32>) -> tensor<1x2x5x5x
 // Tiles of 2 input channels after FKW packing: the FKW order is by pattern (channels 0, 2 then
 // 1, 3; weights [1 2][5 6][3 4][7 8]), the loops read tile by tile, one run per (tile, filter,
 // pattern): begin = [0, 1, 2, 3, 4], channels [0, 1, 2, 3], so the weights are regathered in
-// that order. The register block (3 rows x 1 vector) starts from the bias (none: zero), is
-// parked in the temporary between tiles, and the relu runs once all tiles are summed.
+// that order. The register block (3 rows x 1 vector of 3 lanes, masked) starts from the bias
+// (none: zero), is parked in the output between tiles, and the relu runs once all tiles are summed.
 // TILED-LABEL: func.func @tiled
 // TILED-DAG: arith.constant dense<[0, 1, 2, 3, 4]> : tensor<5xi32>
 // TILED-DAG: arith.constant dense<[0, 1, 2, 3]> : tensor<4xi32>
 // TILED-DAG: arith.constant dense<[0, 2, 4, 6]> : tensor<4xi32>
 // TILED-DAG: arith.constant dense<[1.000000e+00, 2.000000e+00, 3.000000e+00, 4.000000e+00, 5.000000e+00, 6.000000e+00, 7.000000e+00, 8.000000e+00]> : tensor<8xf32>
-// TILED: %[[TMP:.*]] = memref.alloc() : memref<1x1x3x4xf32>
-// TILED-COUNT-3: vector.store %{{.*}}, %[[TMP]]
+// TILED: %[[TMP:.*]] = memref.alloc() : memref<1x1x3x3xf32>
+// TILED: %[[LANES:.*]] = vector.constant_mask [3] : vector<4xi1>
+// TILED-COUNT-3: vector.maskedstore %[[TMP]]{{.*}}, %[[LANES]]
 // TILED: scf.for
-// TILED-COUNT-3: vector.load %[[TMP]]
+// TILED-COUNT-3: vector.maskedload %[[TMP]]{{.*}}, %[[LANES]]
 // TILED: scf.for {{.*}} -> (vector<4xf32>, vector<4xf32>, vector<4xf32>)
 // TILED-COUNT-6: vector.fma
 // TILED: scf.yield
 // TILED: scf.for {{.*}} -> (vector<4xf32>, vector<4xf32>, vector<4xf32>)
 // TILED-COUNT-6: vector.fma
 // TILED: scf.yield
-// TILED-COUNT-3: vector.store %{{.*}}, %[[TMP]]
+// TILED-COUNT-3: vector.maskedstore %[[TMP]]
 // TILED: }
 // TILED-NOT: vector.fma
 // TILED-COUNT-3: arith.maximumf
