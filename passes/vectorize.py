@@ -2,9 +2,13 @@
 
 The input is copied into a zero-bordered buffer whose rows are laid end to end (split into phase
 planes by the stride, see Layout), so that every output position reads tap (kh, kw) at a fixed
-flat offset: one vector load per input vector, whatever the image width or stride. Outputs are computed in
+flat offset: one vector load per input vector, whatever the image width or stride (unpadded
+stride-1 inputs whose blocks tile the output are read in place). Outputs are computed in
 register blocks of `rows` output rows x `vectors` vectors, chosen per conv so that few outputs
-past the image's edge are computed and about 8 accumulators hide the FMA latency. For each
+past the image's edge are computed and about 8 accumulators hide the FMA latency, and stored
+straight into the result (the last vector of a row masked). On AVX-512 (`shifts`) input vectors
+off the vector boundaries are lane shifts of aligned loads, and pattern convs take wide blocks
+along the rows, whose vectors share those loads. For each
 pattern, a branch-free loop runs over the filter's kept kernels of that pattern with the taps
 unrolled; removed kernels and zero taps are never visited. Inside a kernel each input vector is
 loaded once and feeds every (tap, output row) that reads it (kernel-level load-redundancy
@@ -23,7 +27,7 @@ After:
       %i = vector.load %xbuf[%n, %ci, %offset]          // each input vector once
       %a0' = vector.fma %w0, %i, %a0; %a1' = vector.fma %w1, %i, %a1 ...  // every tap that reads it
     }
-    ... the other patterns' runs ...; vector.store %acc, %tmp[...]
+    ... the other patterns' runs ...; vector.store %acc, %out[...]  (vector.maskedstore at the edge)
   } } } }
 """
 
@@ -69,10 +73,11 @@ class Layout:
     (y + (kh*dh) // sh, x + (kw*dw) // sw): consecutive outputs read consecutive floats, for any
     stride. Only the planes some tap reads are kept. Each plane's rows lie end to end with pitch
     `row`, a whole number of vectors, so every row a block reads starts on a vector boundary (in a
-    buffer aligned to 64 bytes: aligned loads, and the lane shifts of `read_vectors`). Outputs are computed in register blocks of `rows` output rows x `vectors` vectors of
-    `width` output columns: the output rows are cut into `groups` of `rows`, each row into
-    `chunks` of `vectors * width` columns; the rows and columns past the output's edge are
-    computed into a padded temporary and dropped when it is copied out."""
+    buffer aligned to 64 bytes: aligned loads, and the lane shifts of `read_vectors`). Outputs
+    are computed in register blocks of `rows` output rows x `vectors` vectors of `width` output
+    columns: the output rows are cut into `groups` of `rows`, each row into `chunks` of
+    `vectors * width` columns (a partial last chunk takes only the vectors that reach into the
+    output, the last one masked); rows past the output's edge are computed and not stored."""
 
     row: int        # row pitch of a plane: ceil(padded width / sw), rounded up to whole vectors
     planes: tuple[tuple[int, int], ...]  # (row phase, column phase) of each kept plane
