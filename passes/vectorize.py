@@ -302,10 +302,49 @@ def flat_input(conv: pconv.Conv2d, layout: Layout, width: int, element: ir.Type)
                 first_row, first_col = ceil_div(max(0, top - py), sh), ceil_div(max(0, left - px), sw)
                 end_row = max(first_row, (h - 1 + top - py) // sh + 1)
                 end_col = max(first_col, (w - 1 + left - px) // sw + 1)
+                if sw == 2:
+                    with loop(first_row, end_row) as q:
+                        pick_columns(width, source, flat, [i, ch, add(mul(q, sh), py - top)], 2 * first_col + px - left,
+                                     w, [i, ch, p], add(mul(q, layout.row), first_col), end_col - first_col)
+                    continue
                 with loop(first_row, end_row) as q, loop(first_col, end_col) as qx:
                     value = load(source, [i, ch, add(mul(q, sh), py - top), add(mul(qx, sw), px - left)])
                     store(convert(value, element), flat, [i, ch, p, add(mul(q, layout.row), qx)])
     return flat
+
+
+def pick_columns(width: int, source, target, row, first: int, length: int, plane, at, count: int) -> None:
+    """Store `count` source columns first, first + 2, ... of the source row (`row`: its leading
+    indices; `length` columns) at target[*plane, at ...], converted to the target's float type:
+    per vector two loads and one shuffle of the even lanes (a stride-2 phase plane row; element by
+    element, MobileNet-V2's stride-2 depthwise convs spent most of their time here). The loads
+    that would reach past the source row are masked."""
+    to = element_of(target)
+    vtype = vector_type(width, element_of(source))
+    mask_type = ir.VectorType.get([width], ir.IntegerType.get_signless(1))
+    evens = list(range(0, 2 * width, 2))
+
+    def half(column, lanes):
+        indices = [index(v) for v in (*row, column)]
+        if lanes >= width:
+            return vector.LoadOp(vtype, source, indices).result
+        mask = vector.ConstantMaskOp(mask_type, [max(0, lanes)]).result
+        return vector.MaskedLoadOp(vtype, source, indices, mask, splat(vtype, 0.0)).result
+
+    whole = 0  # vectors whose two loads stay inside the row
+    while (whole + 1) * width <= count and first + 2 * (whole + 1) * width <= length:
+        whole += 1
+    if whole:
+        with loop(0, whole) as j:
+            column = add(mul(j, 2 * width), first)
+            picked = vector.ShuffleOp(half(column, width), half(add(column, width), width), evens).result
+            vstore(convert(picked, to), target, [*plane, add(at, mul(j, width))])
+    for j in range(whole, ceil_div(count, width)):
+        column = first + 2 * j * width
+        picked = vector.ShuffleOp(half(index(column), length - column),
+                                  half(index(column + width), length - column - width), evens).result
+        mask = vector.ConstantMaskOp(mask_type, [min(width, count - j * width)]).result
+        vector.MaskedStoreOp(target, [index(v) for v in (*plane, add(at, j * width))], mask, convert(picked, to))
 
 
 def block_reads(taps, layout: Layout, width: int):

@@ -101,9 +101,15 @@ func.func @tiled(%x: tensor<1x4x4x4xf32>) -> tensor<1x1x3x3xf32> {
 // CHECK-LABEL: func.func @strided
 // CHECK-NOT: pconv.conv2d
 // CHECK: %[[X:.*]] = memref.alloc() {alignment = 64 : i64} : memref<1x1x2x16xf32>
-// Deinterleaving copies: plane 0 from input rows / columns 2q, plane 1 from 2q + 1.
-// CHECK: memref.store %{{.*}}, %[[X]][%c0, %c0, %c0, %{{.*}}]
-// CHECK: memref.store %{{.*}}, %[[X]][%c0, %c0, %c1, %{{.*}}]
+// Deinterleaving copies, a vector at a time: plane 0 row q from input row 2q, columns 0, 2, 4
+// (a load and a masked load, their even lanes shuffled out, a masked store of 3), plane 1 row q
+// from input row 2q + 1, columns 1, 3.
+// CHECK: vector.maskedload %{{.*}}[%c0, %c0, %{{.*}}, %c4]
+// CHECK: vector.shuffle {{.*}} [0, 2, 4, 6]
+// CHECK: vector.maskedstore %[[X]][%c0, %c0, %c0, %{{.*}}]
+// CHECK: vector.load %{{.*}}[%c0, %c0, %{{.*}}, %c1]
+// CHECK: vector.shuffle {{.*}} [0, 2, 4, 6]
+// CHECK: vector.maskedstore %[[X]][%c0, %c0, %c1, %{{.*}}]
 // CHECK: vector.load %[[X]][%c0, %c0, %c0, %c0]
 // CHECK: vector.load %[[X]][%c0, %c0, %c0, %c5]
 // CHECK: vector.load %[[X]][%c0, %c0, %c1, %c0]
