@@ -389,7 +389,10 @@ def read_vectors(reads, width: int, load, shifts: bool):
 
         for (_, _, col), uses in items:
             a, lane = divmod(col, width)
-            yield uses, at(a) if not lane else vector.ShuffleOp(at(a), at(a + 1), list(range(lane, lane + width))).result
+            if not lane:
+                yield uses, at(a)
+            else:
+                yield uses, vector.ShuffleOp(at(a), at(a + 1), list(range(lane, lane + width))).result
 
 
 def channel_tile(conv: pconv.Conv2d, layout: Layout, width: int, budget: int) -> int:
