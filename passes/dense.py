@@ -45,7 +45,8 @@ from fretsaw.dialect import pconv
 from fretsaw.passes.base import ModulePass
 from fretsaw.passes.lower import add, index, load, loop, mul, read_buffer
 from fretsaw.passes.raise_ import producer, scalar_constant
-from fretsaw.passes.vectorize import lane_width, parallel, splat, vector_type, vload, vstore
+from fretsaw.passes.vectorize import (lane_mask, lane_width, masked_vload, parallel, splat, vector_type, vload,
+                                      vstore)
 
 PLAIN_MATMUL = ("[affine_map<(d0, d1, d2) -> (d0, d2)>, affine_map<(d0, d1, d2) -> (d2, d1)>, "
                 "affine_map<(d0, d1, d2) -> (d0, d1)>]")
@@ -234,9 +235,9 @@ def vectorize_elementwise(op, width: int, chunk: int) -> None:
                     at = mul(v, width)
                     vstore(replay(block, [vload(width, x, [at]) for x in ins], vtype), flat_out, [at])
         if tail:
-            mask = vector.ConstantMaskOp(ir.VectorType.get([width], ir.IntegerType.get_signless(1)), [tail]).result
+            mask = lane_mask(width, tail)
             at = index(full * width)
-            loaded = [vector.MaskedLoadOp(vtype, x, [at], mask, splat(vtype, 0.0)).result for x in ins]
+            loaded = [masked_vload(width, x, [at], mask) for x in ins]
             vector.MaskedStoreOp(flat_out, [at], mask, replay(block, loaded, vtype))
         result = bufferization.ToTensorOp(op.results[0].type, out, restrict=True, writable=True).result
     op.results[0].replace_all_uses_with(result)

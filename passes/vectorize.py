@@ -262,6 +262,17 @@ def vstore(value, buffer, indices) -> None:
     vector.StoreOp(value, buffer, [index(i) for i in indices])
 
 
+def lane_mask(width: int, lanes: int) -> ir.Value:
+    """A constant vector<width x i1> mask of its first `lanes` lanes (none when `lanes` <= 0)."""
+    return vector.ConstantMaskOp(ir.VectorType.get([width], ir.IntegerType.get_signless(1)), [max(0, lanes)]).result
+
+
+def masked_vload(width: int, buffer, indices, mask) -> ir.Value:
+    """A vector of `width` elements of the buffer's type: the lanes of `mask` loaded, the others zero."""
+    vtype = vector_type(width, element_of(buffer))
+    return vector.MaskedLoadOp(vtype, buffer, [index(i) for i in indices], mask, splat(vtype, 0.0)).result
+
+
 def copy_rows(width: int, source, target, rows: int, length: int, source_at, target_at) -> None:
     """Copy `rows` rows of `length` floats with full vectors and one masked tail, converting
     to the target's float type."""
@@ -272,11 +283,9 @@ def copy_rows(width: int, source, target, rows: int, length: int, source_at, tar
             x = mul(j, width)
             vstore(convert(vload(width, source, source_at(r, x)), to), target, target_at(r, x))
         if tail:
-            mask = vector.ConstantMaskOp(ir.VectorType.get([width], ir.IntegerType.get_signless(1)), [tail]).result
-            vtype = vector_type(width, element_of(source))
+            mask = lane_mask(width, tail)
             x = index(full * width)
-            value = vector.MaskedLoadOp(vtype, source, [index(i) for i in source_at(r, x)],
-                                        mask, splat(vtype, 0.0)).result
+            value = masked_vload(width, source, source_at(r, x), mask)
             vector.MaskedStoreOp(target, [index(i) for i in target_at(r, x)], mask, convert(value, to))
 
 
@@ -320,16 +329,12 @@ def pick_columns(width: int, source, target, row, first: int, length: int, plane
     by element, MobileNet-V2's stride-2 depthwise convs took 12-25% longer). The loads that would
     reach past the source row are masked."""
     to = element_of(target)
-    vtype = vector_type(width, element_of(source))
-    mask_type = ir.VectorType.get([width], ir.IntegerType.get_signless(1))
     evens = list(range(0, 2 * width, 2))
 
     def half(column, lanes):
-        indices = [index(v) for v in (*row, column)]
         if lanes >= width:
-            return vector.LoadOp(vtype, source, indices).result
-        mask = vector.ConstantMaskOp(mask_type, [max(0, lanes)]).result
-        return vector.MaskedLoadOp(vtype, source, indices, mask, splat(vtype, 0.0)).result
+            return vload(width, source, [*row, column])
+        return masked_vload(width, source, [*row, column], lane_mask(width, lanes))
 
     whole = 0  # vectors whose two loads stay inside the row
     while (whole + 1) * width <= count and first + 2 * (whole + 1) * width <= length:
@@ -343,8 +348,8 @@ def pick_columns(width: int, source, target, row, first: int, length: int, plane
         column = first + 2 * j * width
         picked = vector.ShuffleOp(half(index(column), length - column),
                                   half(index(column + width), length - column - width), evens).result
-        mask = vector.ConstantMaskOp(mask_type, [min(width, count - j * width)]).result
-        vector.MaskedStoreOp(target, [index(v) for v in (*plane, add(at, j * width))], mask, convert(picked, to))
+        vector.MaskedStoreOp(target, [index(v) for v in (*plane, add(at, j * width))],
+                             lane_mask(width, min(width, count - j * width)), convert(picked, to))
 
 
 def block_reads(taps, layout: Layout, width: int):
@@ -581,8 +586,7 @@ def vectorize_conv2d(op, width: int, accumulators: int, rows: int = 0, vectors: 
                 ys = [add(y0, r) for r in range(rows)]
                 clamped = [arith.MinUIOp(y, index(oh - 1)).result if r >= first_spill else y for r, y in enumerate(ys)]
                 xs = [add(x0, v * width) for v in range(vectors)]
-                mask = vector.ConstantMaskOp(ir.VectorType.get([width], ir.IntegerType.get_signless(1)),
-                                             [lanes]).result if lanes else None
+                mask = lane_mask(width, lanes) if lanes else None
 
                 def read_at(ci, plane, row, col):
                     """Indices of the input vector at (row, col) from the block's corner."""
@@ -665,10 +669,9 @@ def vectorize_conv2d(op, width: int, accumulators: int, rows: int = 0, vectors: 
                     values = []
                     for co in cos:
                         for r, v in at:
-                            indices = [index(j) for j in (i_n, co, clamped[r], xs[v])]
+                            indices = [i_n, co, clamped[r], xs[v]]
                             if mask is not None and v == vectors - 1:
-                                values.append(vector.MaskedLoadOp(vector_type(width), out, indices, mask,
-                                                                  splat(vector_type(width), 0.0)).result)
+                                values.append(masked_vload(width, out, indices, mask))
                             else:
                                 values.append(vload(width, out, indices))
                     return [convert(value, element) for value in values]
