@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 from fretsaw.dialect import pconv
 from fretsaw.errors import FretsawError
 from fretsaw.passes.vectorize import (SCHEDULE, Layout, Vectorize, block_accumulators, block_shapes, channel_tile,
-                                      filter_block, lane_width, output_plane, register_block,
+                                      column_sets, filter_block, lane_width, output_plane, register_block,
                                       tile_budget, wide_blocks)
 from fretsaw.stats import layer_name
 from fretsaw.target import CpuTarget
@@ -31,6 +31,9 @@ ENTRY = "main"
 BLOCKS = 5        # register block shapes tried (the heuristic's, then the next best by its score)
 MAX_ROWS = 6      # bounds of the shapes tried beside the heuristic's (not for wide blocks, which take
 MAX_VECTORS = 4   # a whole row's vectors)
+# What a cached schedule means to pconv-vectorize, part of every cache key: 2 since column sets
+# (a wide block's rows x vectors then take up to 3x the accumulators of before)
+SCHEDULE_VERSION = 2
 
 
 def default_cache() -> Path:
@@ -48,7 +51,7 @@ def layer_key(conv: pconv.Conv2d, cpu: CpuTarget) -> str:
         "kernel": list(conv.patterns.shape[1:]), "strides": list(conv.strides), "padding": list(conv.padding),
         "dilations": list(conv.dilations), "groups": conv.groups, "activation": conv.activation,
         "kept_kernels": int(kept.size), "kept_taps": int(taps[kept].sum()), "patterns": int(len(conv.patterns)),
-        "cpu": cpu.name, "width": cpu.vector_width, "threads": cpu.threads,
+        "cpu": cpu.name, "width": cpu.vector_width, "threads": cpu.threads, "schedule": SCHEDULE_VERSION,
     }, sort_keys=True)
 
 
@@ -58,13 +61,13 @@ def candidates(conv: pconv.Conv2d, cpu: CpuTarget) -> tuple[list[tuple[int, int]
     width = lane_width(ow, cpu.vector_width)  # what pconv-vectorize will use for this conv
     fblock = filter_block(conv)
     budget = max(1, block_accumulators(cpu.accumulators, fblock) // fblock)
-    wide = wide_blocks(conv, cpu.shifts)
-    first = register_block(oh, ow, width, budget, wide)
-    ranked = [(r, v) for r, v in block_shapes(oh, ow, width, budget, wide)
+    wide, columns = wide_blocks(conv, cpu.shifts), column_sets(conv, width, cpu.shifts)
+    first = register_block(oh, ow, width, budget, wide, columns)
+    ranked = [(r, v) for r, v in block_shapes(oh, ow, width, budget, wide, columns)
               if (v - 1) * width < ow and (wide or (r <= MAX_ROWS and v <= MAX_VECTORS))]
     blocks = [first] + [shape for shape in ranked if shape != first][:BLOCKS - 1]
     cin_g = conv.input_shape[1] // conv.groups
-    tile = channel_tile(conv, Layout.of(conv, width, *first), width, tile_budget(conv, Vectorize.cache))
+    tile = channel_tile(conv, Layout.of(conv, width, *first), width, tile_budget(conv, Vectorize.cache, columns))
     tiles = [tile] + sorted({t for t in (tile // 2, tile * 2, cin_g) if 0 < t <= cin_g and t != tile})
     return blocks, tiles
 

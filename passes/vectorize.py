@@ -6,9 +6,11 @@ flat offset: one vector load per input vector, whatever the image width or strid
 stride-1 inputs whose blocks tile the output are read in place). Outputs are computed in
 register blocks of `rows` output rows x `vectors` vectors, chosen per conv so that few outputs
 past the image's edge are computed and about 8 accumulators hide the FMA latency, and stored
-straight into the result (the last vector of a row masked). On AVX-512 (`shifts`) input vectors
-off the vector boundaries are lane shifts of aligned loads, and pattern convs take wide blocks
-along the rows, whose vectors share those loads. For each
+straight into the result (the last vector of a row masked). On AVX-512 (`shifts`) pattern convs
+take wide blocks along the rows that keep one accumulator set per tap column offset
+(ColumnSets): every tap reads the row's aligned vectors, and the sets are lane-shifted into the
+outputs once per block; where that does not pay, input vectors off the vector boundaries are lane
+shifts of aligned loads instead. For each
 pattern, a branch-free loop runs over the filter's kept kernels of that pattern with the taps
 unrolled; removed kernels and zero taps are never visited. Inside a kernel each input vector is
 loaded once and feeds every (tap, output row) that reads it (kernel-level load-redundancy
@@ -34,6 +36,7 @@ After:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 from contextlib import contextmanager, nullcontext
 from typing import ClassVar
@@ -147,13 +150,66 @@ def lane_width(ow: int, width: int) -> int:
 WIDE_ACCUMULATORS = 16
 
 
-def block_shapes(oh: int, ow: int, width: int, accumulators: int, wide: bool = False) -> list[tuple[int, int]]:
+# Accumulators of a register block with column sets (ColumnSets): with no lane-shifted input
+# vectors to hold, 24 leave room for the pattern's 4 weights and the loaded input vectors
+SET_ACCUMULATORS = 24
+# Column sets are kept while their best block computes at most 1 / SET_WASTE the lanes per output
+# of the best plain wide block (column_sets)
+SET_WASTE = 0.85
+
+
+def chunk_shapes(ow: int, width: int, vectors: int) -> list[tuple[int, int]]:
+    """(vectors, spare lanes past the output) of each column chunk of an output row: the full
+    chunks, then a partial last one of the vectors that reach into the output."""
+    full, rest = divmod(ow, vectors * width)
+    last = [(ceil_div(rest, width), ceil_div(rest, width) * width - rest)] if rest else []
+    return [(vectors, 0)] * full + last
+
+
+def set_vectors(columns: tuple[int, ...], vectors: int, spare: int) -> int:
+    """Accumulators per output row of a chunk of `vectors` with column sets: the set of column
+    offset c takes one more vector when the chunk's outputs reach within c lanes of its end."""
+    return sum(vectors + (1 if c > spare else 0) for c in columns)
+
+
+def set_score(oh: int, ow: int, width: int, columns: tuple[int, ...], rows: int, vectors: int) -> float:
+    """Useful outputs per computed FMA lane of a block with column sets (rows past the edge, lanes
+    past the row's end, the sets' extra vectors averaged over the sets), as block_score's first
+    figure: with about 8 accumulators at least."""
+    chunks = chunk_shapes(ow, width, vectors)
+    lanes = sum(set_vectors(columns, cv, spare) for cv, spare in chunks) * width / len(columns)
+    busy = min(rows * set_accumulators(ow, width, columns, vectors), 8) / 8
+    return round(busy * oh * ow / (ceil_div(oh, rows) * rows * lanes), 2)
+
+
+def set_accumulators(ow: int, width: int, columns: tuple[int, ...], vectors: int) -> int:
+    """Accumulators per output row of blocks of `vectors` with column sets (the widest chunk)."""
+    return max(set_vectors(columns, cv, spare) for cv, spare in chunk_shapes(ow, width, vectors))
+
+
+def set_shapes(oh: int, ow: int, width: int, columns: tuple[int, ...]) -> list[tuple[int, int]]:
+    """Register blocks with column sets, best first: set_score, then the most vectors along the
+    row, then the most accumulators, at most SET_ACCUMULATORS. VGG-16's 3x3 shapes: 1x7 @224 and
+    @112, 2x4 @56, 4x2 @28, 7x1 @14."""
+    ranked = []
+    for v in range(1, ceil_div(ow, width) + 1):
+        per_row = set_accumulators(ow, width, columns, v)
+        for r in range(1, min(oh, SET_ACCUMULATORS // per_row) + 1):
+            ranked.append(((set_score(oh, ow, width, columns, r, v), v, r * per_row), (r, v)))
+    return [shape for _, shape in sorted(ranked, reverse=True)]
+
+
+def block_shapes(oh: int, ow: int, width: int, accumulators: int, wide: bool = False,
+                 columns: tuple[int, ...] = ()) -> list[tuple[int, int]]:
     """Register block shapes (rows, vectors) of at most `accumulators` vectors, best first by
     block_score. `wide` (blocks whose row vectors share aligned loads through lane shifts): at most
     WIDE_ACCUMULATORS, and among the most useful the most vectors along the row, then the most
     accumulators. Pattern 3x3 layers, AVX-512 VM, median ms with shifts (block_score's choice
     first): 64->64 @224 25x1 12.0, 8x2 9.7, 1x14 9.0; 128->128 @112 16x1 9.6, 8x2 9.9, 2x7 7.9;
-    256->256 @56 14x1 8.8, 8x2 8.2, 4x4 6.5; 512->512 @28 14x1 9.9, 4x2 9.4, 7x2 8.5."""
+    256->256 @56 14x1 8.8, 8x2 8.2, 4x4 6.5; 512->512 @28 14x1 9.9, 4x2 9.4, 7x2 8.5.
+    With column sets (`columns`, the tap column offsets): set_shapes."""
+    if wide and columns:
+        return set_shapes(oh, ow, width, columns)
     shapes = [(r, v) for v in range(1, accumulators + 1) for r in range(1, min(oh, accumulators // v) + 1)]
     if not wide:
         return sorted(shapes, key=lambda shape: block_score(oh, ow, width, shape), reverse=True)
@@ -162,7 +218,8 @@ def block_shapes(oh: int, ow: int, width: int, accumulators: int, wide: bool = F
                   reverse=True)
 
 
-def register_block(oh: int, ow: int, width: int, accumulators: int, wide: bool = False) -> tuple[int, int]:
+def register_block(oh: int, ow: int, width: int, accumulators: int, wide: bool = False,
+                   columns: tuple[int, ...] = ()) -> tuple[int, int]:
     """(rows, vectors) of the register block, at most `accumulators` vectors: the first of block_shapes.
     One output row (a pointwise conv's H*W) takes the most vectors, at least 6, that tile it exactly
     when there are such: no copies into and out of the flat layout then (784 pixels, 16 lanes, a
@@ -170,7 +227,7 @@ def register_block(oh: int, ow: int, width: int, accumulators: int, wide: bool =
     exact = [v for v in range(accumulators, 5, -1) if oh == 1 and ow % (v * width) == 0]
     if exact:
         return 1, exact[0]
-    return block_shapes(oh, ow, width, accumulators, wide)[0]
+    return block_shapes(oh, ow, width, accumulators, wide, columns)[0]
 
 
 @dataclasses.dataclass
@@ -352,16 +409,88 @@ def pick_columns(width: int, source, target, row, first: int, length: int, plane
                              lane_mask(width, min(width, count - j * width)), convert(picked, to))
 
 
-def block_reads(taps, layout: Layout, width: int):
+def block_reads(taps, layout: Layout, width: int, columns=None):
     """The input vectors one kernel of a pattern reads for a register block, plane by plane and
-    row by row: ((plane, row, column offset), [(tap, accumulator), ...]), each vector listed once."""
+    row by row: ((plane, row, column offset), [(tap, accumulator), ...]), each vector listed once.
+    `columns(col, r)`: the (column offset, accumulator) pairs a tap at column offset `col` of the
+    block's output row r feeds (ColumnSets.columns); by default vector v of the row's block."""
     reads: dict[tuple[int, int, int], list[tuple[int, int]]] = {}
     for t, (kh, kw) in enumerate(taps):
         plane, row, col = layout.tap(kh, kw)
         for r in range(layout.rows):
-            for v in range(layout.vectors):
-                reads.setdefault((plane, row + r, col + v * width), []).append((t, r * layout.vectors + v))
+            pairs = columns(col, r) if columns else [(col + v * width, r * layout.vectors + v)
+                                                     for v in range(layout.vectors)]
+            for column, accumulator in pairs:
+                reads.setdefault((plane, row + r, column), []).append((t, accumulator))
     return sorted(reads.items())
+
+
+def tap_columns(conv: pconv.Conv2d) -> list[int]:
+    """The column offsets (in the flat layout's planes) the conv's taps read, and 0."""
+    (_, sw), (_, dw) = conv.strides, conv.dilations
+    return sorted({0} | {int(kw) * dw // sw for kw in np.nonzero(conv.patterns.any(axis=(0, 1)))[0]})
+
+
+def column_sets(conv: pconv.Conv2d, width: int, shifts: bool) -> tuple[int, ...]:
+    """The tap column offsets the conv's wide blocks keep accumulator sets for (ColumnSets), 0
+    first: with lane shifts (`shifts`), when taps read more than one column offset, all within a
+    vector, and the best block with sets computes at most SET_WASTE times the lanes of the best
+    plain wide block; else () (plain accumulators). 512->512 @7x7 (8 lanes, 7 outputs a row: the
+    offset-2 set takes a second vector per row), 2 threads: 0.58 ms plain, 0.69 with sets."""
+    columns = tuple(tap_columns(conv))
+    if not wide_blocks(conv, shifts) or len(columns) < 2 or columns[-1] >= width:
+        return ()
+    oh, ow = output_plane(conv)
+    plain = block_score(oh, ow, width, block_shapes(oh, ow, width, WIDE_ACCUMULATORS, wide=True)[0])[0]
+    best = set_score(oh, ow, width, columns, *set_shapes(oh, ow, width, columns)[0])
+    return columns if best >= SET_WASTE * plain else ()
+
+
+@dataclasses.dataclass(frozen=True)
+class ColumnSets:
+    """Accumulators kept per tap column offset c (output shifts): A_c[r][v] sums weight x the
+    aligned input vector v of the block's row r, for the taps at column offset c. Output vector v
+    of row r is then A_0[r][v] + sum over c > 0 of lanes c .. c + width of A_c[r][v], A_c[r][v+1]
+    (one vector.shuffle, valignd on AVX-512, per set and output vector once per filter) instead of
+    a lane shift of the input per tap and kernel: every input load is aligned and feeds every tap of
+    its row whatever its column. A_c takes one more vector than the block when the block's valid
+    outputs reach within c lanes of its end (`spare`: lanes past the output in the last vector)."""
+
+    columns_of: tuple[int, ...]  # the tap column offsets, 0 first
+    rows: int
+    vectors: int
+    width: int
+    spare: int
+
+    def count(self, c: int) -> int:
+        return set_vectors((c,), self.vectors, self.spare)
+
+    @functools.cached_property
+    def slots(self) -> dict[tuple[int, int, int], int]:
+        """(c, r, v) -> accumulator: set 0's first, in the block's (row, vector) order."""
+        keys = [(c, r, v) for c in self.columns_of for r in range(self.rows) for v in range(self.count(c))]
+        return {key: i for i, key in enumerate(keys)}
+
+    def columns(self, col: int, r: int) -> list[tuple[int, int]]:
+        slots = self.slots
+        return [(v * self.width, slots[col, r, v]) for v in range(self.count(col))]
+
+    def initial(self, values: list, vtype) -> list:
+        """The accumulators starting from the block's `values` (in set 0), the other sets zero."""
+        return values + [splat(vtype, 0.0)] * (len(self.slots) - len(values))
+
+    def combine(self, accs: list, vtype) -> list:
+        """The block's output vectors, row by row."""
+        slots, out = self.slots, []
+        for r in range(self.rows):
+            for v in range(self.vectors):
+                value = accs[slots[0, r, v]]
+                for c in self.columns_of[1:]:
+                    high = accs[slots[c, r, v + 1]] if (c, r, v + 1) in slots else splat(vtype, 0.0)
+                    lanes = vector.ShuffleOp(accs[slots[c, r, v]], high, list(range(c, c + self.width))).result
+                    value = arith.AddFOp(value, lanes).result
+                out.append(value)
+        return out
 
 
 def shifted(cols: list[int], width: int) -> bool:
@@ -416,11 +545,16 @@ def unit_1x1(conv: pconv.Conv2d) -> bool:
     return conv.patterns.shape[1:] == (1, 1) and conv.strides == [1, 1]
 
 
-def tile_budget(conv: pconv.Conv2d, cache: int) -> int:
+def tile_budget(conv: pconv.Conv2d, cache: int, columns: tuple[int, ...] = ()) -> int:
     """The cache bytes a channel tile's input rows may take: `cache`, a quarter of it (L1) for
     1x1 stride-1 convs, whose input vectors feed one FMA per filter and no other tap. Pruned 1x1
-    convs of ResNet-50's shapes, 5 layers, sum of medians: 1.22 ms at 32 KiB, 1.35 at 128 KiB."""
-    return cache // 4 if unit_1x1(conv) else cache
+    convs of ResNet-50's shapes, 5 layers, sum of medians: 1.22 ms at 32 KiB, 1.35 at 128 KiB.
+    Half of it with column sets (`columns`), whose one- or two-row blocks read fewer rows per
+    channel (2 threads, ms at 32 / 64 / 128 KiB: 256->256 @56 6.23 / 6.31 / 7.20, 512->512 @28
+    6.79 / 6.09 / 6.21, 512->512 @14 2.11 / 1.62 / 1.59, 128->256 3x3/2 @56 1.36 / 1.10 / 1.33)."""
+    if unit_1x1(conv):
+        return cache // 4
+    return cache // 2 if columns else cache
 
 
 def wide_blocks(conv: pconv.Conv2d, shifts: bool) -> bool:
@@ -528,15 +662,16 @@ def vectorize_conv2d(op, width: int, accumulators: int, rows: int = 0, vectors: 
     width = lane_width(ow, width)
     cin_g, cout_g = cin // conv.groups, cout // conv.groups
     fblock = filter_block(conv)
+    columns = column_sets(conv, width, shifts)
     tuned_rows, tuned_vectors, tuned_tile = schedule_of(op)
     if not (rows and vectors):
         rows, vectors = tuned_rows, tuned_vectors
     if not (rows and vectors):
         rows, vectors = register_block(oh, ow, width, max(1, block_accumulators(accumulators, fblock) // fblock),
-                                       wide_blocks(conv, shifts))
+                                       wide_blocks(conv, shifts), columns)
     layout = Layout.of(conv, width, rows, vectors)
     tile = tile or tuned_tile
-    tile = min(tile, cin_g) if tile else channel_tile(conv, layout, width, tile_budget(conv, cache))
+    tile = min(tile, cin_g) if tile else channel_tile(conv, layout, width, tile_budget(conv, cache, columns))
     tiles = ceil_div(cin_g, tile)
     chunk = vectors * width
     fkw = conv.fkw()
@@ -557,6 +692,7 @@ def vectorize_conv2d(op, width: int, accumulators: int, rows: int = 0, vectors: 
         direct = exact and conv.strides == [1, 1] and not any(conv.padding) and element == f32_type
         x = read_buffer(conv.input) if direct else flat_input(conv, layout, width, element)
         shifts = shifts and not direct  # the input's own rows need not start on vector boundaries
+        columns = () if direct else columns
         if fblock == 1:  # the kernel runs' tables; filter blocks read a regular layout instead
             weights, offsets = runs.weights(conv, fkw, element)
             order, begin, channel, offset = (
@@ -587,6 +723,17 @@ def vectorize_conv2d(op, width: int, accumulators: int, rows: int = 0, vectors: 
                 clamped = [arith.MinUIOp(y, index(oh - 1)).result if r >= first_spill else y for r, y in enumerate(ys)]
                 xs = [add(x0, v * width) for v in range(vectors)]
                 mask = lane_mask(width, lanes) if lanes else None
+                colsets = None
+                if columns:
+                    colsets = ColumnSets(columns, rows, vectors, width, width - (lanes or width))
+
+                def start(values):
+                    """The accumulators of a block starting from `values` (its output vectors)."""
+                    return colsets.initial(values, vtype) if colsets else values
+
+                def finish(accs):
+                    """The block's output vectors from its accumulators."""
+                    return colsets.combine(accs, vtype) if colsets else accs
 
                 def read_at(ci, plane, row, col):
                     """Indices of the input vector at (row, col) from the block's corner."""
@@ -620,8 +767,9 @@ def vectorize_conv2d(op, width: int, accumulators: int, rows: int = 0, vectors: 
                         weights = [vector.BroadcastOp(vtype, load(w, [add(base, t)])).result for t in range(len(taps))]
                         # kernel-level load sharing: each input vector of the block is loaded once and
                         # feeds every (tap, output row) that reads it, input row by input row
-                        for uses, value in read_vectors(block_reads(taps, block, width), width,
-                                                        lambda *at: vload(width, x, read_at(ci, *at)), shifts):
+                        reads = block_reads(taps, block, width, colsets.columns if colsets else None)
+                        for uses, value in read_vectors(reads, width, lambda *at: vload(width, x, read_at(ci, *at)),
+                                                        shifts):
                             for t, a in uses:
                                 carried[a] = vector.FMAOp(weights[t], value, carried[a]).result
                         scf.YieldOp(carried)
@@ -688,12 +836,13 @@ def vectorize_conv2d(op, width: int, accumulators: int, rows: int = 0, vectors: 
 
                 if tiles == 1:  # the whole filter in registers: bias in, activation out
                     with filters() as (q, cos):
-                        store_block(cos, activation(conv.activation, kernels(q, cos, index(0), bias(cos)), vtype))
+                        accs = kernels(q, cos, index(0), start(bias(cos)))
+                        store_block(cos, activation(conv.activation, finish(accs), vtype))
                 else:  # channel tile by channel tile, the accumulators parked in the output between tiles
                     with filters() as (q, cos):
                         store_block(cos, bias(cos))
                     with loop(0, tiles) as tl, filters() as (q, cos):
-                        store_block(cos, kernels(q, cos, tl, load_block(cos)))
+                        store_block(cos, finish(kernels(q, cos, tl, start(load_block(cos)))))
                     if conv.activation != "none":
                         with filters() as (q, cos):
                             store_block(cos, activation(conv.activation, load_block(cos), vtype))

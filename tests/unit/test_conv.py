@@ -173,6 +173,35 @@ def test_lane_shifts(avx512_host, cin, cout, height, width, stride, pad, dilatio
         assert "vector.shuffle" in cm.ir("loops")
 
 
+@pytest.mark.parametrize("size,stride,dilation,columns", [
+    (56, 1, 1, (0, 1, 2)),  # taps at column offsets 0, 1, 2 of the flat rows
+    (28, 2, 1, (0, 1)),     # stride 2: kw 0 and 2 read the even phase plane, 1 apart
+    (20, 1, 4, (0, 4, 8)),  # all within a vector of 16
+    (16, 1, 1, ()),         # 16 outputs fill the vector: the offset 1 and 2 sets would take two each
+    (20, 1, 8, ()),         # offset 16 is a whole vector away: lane shifts of the inputs instead
+    (7, 1, 1, ()),          # 7 outputs in 8 lanes: the offset-2 set would need 2 vectors a row
+])
+def test_column_sets(avx512_host, size, stride, dilation, columns):
+    # AVX-512: a pattern conv keeps one accumulator set per tap column offset (all taps then read
+    # aligned input vectors; the sets are lane-shifted into the outputs once per block) when its
+    # offsets lie within a vector and its best block does not compute many more lanes than the
+    # plain one, and then takes register blocks of at most SET_ACCUMULATORS.
+    from fretsaw.dialect import pconv
+    from fretsaw.passes import vectorize
+
+    conv = nn.Conv2d(6, 5, 3, stride=stride, padding=dilation, dilation=dilation)
+    prune_(conv, np.random.default_rng(size), 0.7)
+    cm = check_against_torch(conv_net(conv, "relu"), torch.randn(1, 6, size, size))
+    op = next(iter(pconv.walk_ops(cm._stages["pconv"].operation, pconv.CONV2D)))
+    layer = pconv.Conv2d(op)
+    _, _, oh, ow = layer.output_shape
+    width = vectorize.lane_width(ow, 16)
+    assert vectorize.column_sets(layer, width, shifts=True) == columns
+    rows, vectors = vectorize.register_block(oh, ow, width, 26, vectorize.wide_blocks(layer, True), columns)
+    if columns:
+        assert rows * vectorize.set_accumulators(ow, width, columns, vectors) <= vectorize.SET_ACCUMULATORS
+
+
 @pytest.mark.parametrize("size,batch,activation", [(28, 1, "relu"), (14, 2, "relu6"), (7, 1, "none"), (5, 3, "relu")])
 def test_pointwise_over_flattened_pixels(size, batch, activation):
     # 1x1 stride-1 convs run over one row of H*W pixels (vectors across the row ends): 28x28 tiles

@@ -91,8 +91,9 @@ def test_candidates_start_with_the_heuristics_and_fit_the_registers():
         conv = pconv.Conv2d(op)
         blocks, tiles = tuning.candidates(conv, cpu)
         _, _, oh, ow = conv.output_shape
-        assert blocks[0] == tuning.register_block(oh, ow, cpu.vector_width, cpu.accumulators,
-                                                  tuning.wide_blocks(conv, cpu.shifts))
+        width = tuning.lane_width(ow, cpu.vector_width)
+        assert blocks[0] == tuning.register_block(oh, ow, width, cpu.accumulators, tuning.wide_blocks(conv, cpu.shifts),
+                                                  tuning.column_sets(conv, width, cpu.shifts))
         assert len(set(blocks)) == len(blocks) <= tuning.BLOCKS
         assert all(r * v <= cpu.accumulators for r, v in blocks)
         assert len(set(tiles)) == len(tiles) and all(0 < t <= conv.input_shape[1] for t in tiles)
