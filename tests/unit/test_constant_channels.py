@@ -1,0 +1,82 @@
+"""pconv-fold-constant-channels: image-constant channels (filters with every kernel removed) fold
+into the bias of the unpadded 1x1 convs reading them; results unchanged against PyTorch."""
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from torch import nn
+
+from conftest import check_against_torch
+from fretsaw.dialect import pconv
+
+
+def convs(cm) -> list[pconv.Conv2d]:
+    return [pconv.Conv2d(op) for op in pconv.walk_ops(cm._stages["pconv"].operation, pconv.CONV2D)]
+
+
+def reads_channels(conv: pconv.Conv2d, channels) -> bool:
+    return bool((conv.kernel_pattern[:, list(channels)] >= 0).any())
+
+
+def expand_project(rng: np.random.Generator, channels: int, empty: list[int], project: int, padding: int = 0):
+    """depthwise 3x3 + ReLU6 (filters `empty` removed) -> 1x1 project (connectivity-pruned) + ReLU."""
+    dw = nn.Conv2d(channels, channels, 3, padding=1, groups=channels)
+    pw = nn.Conv2d(channels, project, 1, padding=padding)
+    with torch.no_grad():
+        dw.weight[empty] = 0
+        dw.bias.copy_(torch.from_numpy(rng.uniform(-3, 9, channels)))  # relu6 clamps below 0 and above 6
+        pw.weight.mul_(torch.from_numpy(rng.random((project, channels, 1, 1)) < 0.6).float())
+    return nn.Sequential(dw, nn.ReLU6(), pw, nn.ReLU())
+
+
+@settings(max_examples=8, deadline=None)
+@given(channels=st.integers(2, 24), project=st.integers(1, 12), size=st.integers(1, 12), seed=st.integers(0, 1000))
+def test_folds_into_the_project_conv(channels, project, size, seed):
+    rng = np.random.default_rng(seed)
+    empty = sorted(rng.choice(channels, size=rng.integers(1, channels + 1), replace=False).tolist())
+    model = expand_project(rng, channels, empty, project)
+    cm = check_against_torch(model, torch.randn(1, channels, size, size))
+    depthwise, projection = convs(cm)
+    assert sorted(np.nonzero((depthwise.kernel_pattern < 0).all(axis=1))[0].tolist()) == empty
+    assert not reads_channels(projection, empty)  # every kernel on a constant channel folded away
+
+
+def test_padded_consumer_is_left_alone():
+    # zero padding around a constant channel is not that constant: a padded 1x1 conv keeps its kernels
+    model = expand_project(np.random.default_rng(1), 8, [0, 2, 4, 6], 5, padding=1)
+    with torch.no_grad():
+        model[2].weight.fill_(0.5)
+    cm = check_against_torch(model, torch.randn(1, 8, 6, 6))
+    assert reads_channels(convs(cm)[1], [0, 2, 4, 6])
+
+
+def test_emptied_filters_fold_into_the_next_conv():
+    # a 1x1 conv whose filters read only constant channels is emptied by the fold, and its
+    # constant outputs fold into the next 1x1 conv in turn
+    first = nn.Conv2d(4, 4, 3, padding=1, groups=4)
+    middle, last = nn.Conv2d(4, 3, 1), nn.Conv2d(3, 5, 1)
+    with torch.no_grad():
+        first.weight[1:] = 0  # channels 1..3 constant
+        middle.weight[0, 0] = 0  # filter 0 reads channels 1..3 only: constant after the fold
+    model = nn.Sequential(first, nn.ReLU(), middle, nn.ReLU6(), last)
+    cm = check_against_torch(model, torch.randn(1, 4, 7, 7))
+    _, folded_middle, folded_last = convs(cm)
+    assert (folded_middle.kernel_pattern[0] < 0).all()
+    assert not reads_channels(folded_last, [0])
+
+
+@pytest.mark.parametrize("groups", [1, 2])
+def test_folds_grouped_consumers(groups):
+    # a grouped 1x1 consumer: each constant channel folds into its own group's filters' biases
+    dw = nn.Conv2d(8, 8, 3, padding=1, groups=8)
+    pw = nn.Conv2d(8, 6, 1, groups=groups, bias=False)
+    with torch.no_grad():
+        dw.weight[[1, 6]] = 0
+    cm = check_against_torch(nn.Sequential(dw, pw), torch.randn(2, 8, 5, 5))
+    kernel_pattern = convs(cm)[1].kernel_pattern  # 6 x 8 // groups
+    if groups == 1:
+        assert (kernel_pattern[:, [1, 6]] < 0).all()
+    else:  # channel 1 is column 1 of group 0 (filters 0..2), channel 6 column 2 of group 1 (filters 3..5)
+        assert (kernel_pattern[:3, 1] < 0).all() and (kernel_pattern[3:, 2] < 0).all()
