@@ -30,9 +30,10 @@ def stages(cpu: CpuTarget, f16: bool = False) -> tuple[tuple[str, str], ...]:
             else f"width={cpu.vector_width} accumulators={cpu.accumulators} shifts={str(cpu.shifts).lower()}")
     return (
         # convolutions with constant weights become pconv ops, sparsity recovered from the weights;
-        # channels left constant by emptied filters fold into the next 1x1 convs' biases
-        ("pconv", "builtin.module(pconv-raise, pconv-fold-constant-channels, canonicalize, cse, "
-                  "pconv-filter-kernel-reorder, pconv-pack-fkw)"),
+        # channels left constant by emptied filters fold into the next 1x1 convs' biases, and
+        # filters whose channel no conv reads lose their kernels
+        ("pconv", "builtin.module(pconv-raise, pconv-fold-constant-channels, pconv-drop-dead-filters, "
+                  "canonicalize, cse, pconv-filter-kernel-reorder, pconv-pack-fkw)"),
         # linear layers, pooling, elementwise ops and pconv ops become SIMD loops (pconv: over kept
         # kernels and taps, register-blocked, tiled over input channels); the rest is still linalg
         # on tensors (matmuls and pooling first: elementwise fusion would fold a linear layer's

@@ -144,6 +144,12 @@ class Conv2d:
     def output_shape(self) -> list[int]:
         return list(self.op.results[0].type.shape)
 
+    def read_channels(self) -> np.ndarray:
+        """The input channels some kept kernel reads, ascending."""
+        cout, cin_g = self.kernel_pattern.shape
+        kept = (self.kernel_pattern >= 0).reshape(self.groups, cout // self.groups, cin_g).any(axis=1)
+        return np.nonzero(kept.ravel())[0]
+
     def optional_table(self, name: str) -> np.ndarray | None:
         attr = self.op.attributes[name] if name in self.op.attributes else None
         return None if attr is None else elements_to_numpy(attr).astype(np.int64)

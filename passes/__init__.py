@@ -1,7 +1,7 @@
 """fretsaw.passes: fretsaw's own passes, one file each, and their registry."""
 
 from fretsaw.passes.base import ModulePass
-from fretsaw.passes.constant_channels import FoldConstantChannels
+from fretsaw.passes.constant_channels import DropDeadFilters, FoldConstantChannels
 from fretsaw.passes.dense import DenseVectorize
 from fretsaw.passes.fkw import FilterKernelReorder, PackFkw
 from fretsaw.passes.lower import Lower
@@ -12,8 +12,8 @@ from fretsaw.passes.verify import Verify
 from fretsaw.passes.workspace import PersistentWorkspace
 
 # pipeline name -> pass class; the pipeline parser looks names up here first.
-REGISTRY: dict[str, type[ModulePass]] = {p.name: p for p in (Raise, FoldConstantChannels, Verify, FilterKernelReorder, PackFkw,
-                                                         Lower, Vectorize, DenseVectorize, PersistentWorkspace,
-                                                         McaRegions)}
+REGISTRY: dict[str, type[ModulePass]] = {p.name: p for p in (
+    Raise, FoldConstantChannels, DropDeadFilters, Verify, FilterKernelReorder, PackFkw, Lower, Vectorize,
+    DenseVectorize, PersistentWorkspace, McaRegions)}
 
 __all__ = ["REGISTRY", "ModulePass"]

@@ -39,8 +39,9 @@ def test_folds_into_the_project_conv(channels, project, size, seed):
     model = expand_project(rng, channels, empty, project)
     cm = check_against_torch(model, torch.randn(1, channels, size, size))
     depthwise, projection = convs(cm)
-    assert sorted(np.nonzero((depthwise.kernel_pattern < 0).all(axis=1))[0].tolist()) == empty
-    assert not reads_channels(projection, empty)  # every kernel on a constant channel folded away
+    emptied = np.nonzero((depthwise.kernel_pattern < 0).all(axis=1))[0].tolist()
+    assert set(empty) <= set(emptied)  # (and the filters the projection does not read: dropped)
+    assert not reads_channels(projection, emptied)  # every kernel on a constant channel folded away
 
 
 def test_padded_consumer_is_left_alone():
@@ -80,3 +81,42 @@ def test_folds_grouped_consumers(groups):
         assert (kernel_pattern[:, [1, 6]] < 0).all()
     else:  # channel 1 is column 1 of group 0 (filters 0..2), channel 6 column 2 of group 1 (filters 3..5)
         assert (kernel_pattern[:3, 1] < 0).all() and (kernel_pattern[3:, 2] < 0).all()
+
+
+class Block(nn.Module):
+    """MobileNet-V2's inverted residual: expand 1x1, depthwise 3x3 (filters `empty` removed),
+    project 1x1, and the residual add when `residual`."""
+
+    def __init__(self, channels: int, hidden: int, empty: list[int], residual: bool):
+        super().__init__()
+        self.expand, self.project = nn.Conv2d(channels, hidden, 1), nn.Conv2d(hidden, channels, 1)
+        self.depthwise = nn.Conv2d(hidden, hidden, 3, padding=1, groups=hidden)
+        self.residual = residual
+        with torch.no_grad():
+            self.depthwise.weight[empty] = 0
+
+    def forward(self, x):
+        hidden = nn.functional.relu6(self.expand(x))
+        y = self.project(nn.functional.relu6(self.depthwise(hidden)))
+        return x + y if self.residual else y
+
+
+def test_drops_the_filters_no_conv_reads():
+    # the depthwise conv reads none of the channels of its removed filters: the expand conv's
+    # filters for them lose their kernels
+    empty = [0, 3, 4, 5, 9, 10]
+    cm = check_against_torch(Block(4, 12, empty, residual=False), torch.randn(1, 4, 8, 8))
+    expand, depthwise, project = convs(cm)
+    assert (expand.kernel_pattern[empty] < 0).all() and (expand.kernel_pattern[[1, 2, 6, 7, 8, 11]] >= 0).all()
+    assert not reads_channels(project, empty)
+
+
+def test_keeps_filters_another_op_reads():
+    # the block's input also feeds the residual add: whatever the convs read, every channel of a
+    # conv whose result the add reads stays computed
+    model = nn.Sequential(nn.Conv2d(4, 4, 3, padding=1), Block(4, 12, [0, 1, 2, 3], residual=True))
+    with torch.no_grad():
+        model[1].expand.weight[:, 2] = 0  # no expand filter reads channel 2 of the first conv
+    cm = check_against_torch(model, torch.randn(1, 4, 6, 6))
+    first = convs(cm)[0]
+    assert (first.kernel_pattern[2] >= 0).all()

@@ -208,14 +208,13 @@ def test_pruned_channels_are_not_copied(stride):
     # channels some kept kernel reads are copied into the flat layout; the removed channels'
     # outputs are the bias through the activation.
     from fretsaw.dialect import pconv
-    from fretsaw.passes import vectorize
 
     conv = nn.Conv2d(8, 8, 3, stride=stride, padding=1, groups=8)
     with torch.no_grad():
         conv.weight[::2] = 0
     cm = check_against_torch(conv_net(conv, "relu6"), torch.randn(1, 8, 9, 11))
     op = next(iter(pconv.walk_ops(cm._stages["pconv"].operation, pconv.CONV2D)))
-    assert vectorize.read_channels(pconv.Conv2d(op)).tolist() == [1, 3, 5, 7]
+    assert pconv.Conv2d(op).read_channels().tolist() == [1, 3, 5, 7]
 
 
 @pytest.mark.parametrize("size,batch,activation", [(28, 1, "relu"), (14, 2, "relu6"), (7, 1, "none"), (5, 3, "relu")])
