@@ -183,9 +183,13 @@ class CompiledModel:
         return self._stages[stage].operation.get_asm(large_elements_limit=limit)
 
     def stats(self) -> dict:
-        """Dense vs sparse FLOPs per conv layer and in total, pattern histograms, connectivity."""
+        """Dense vs sparse FLOPs per conv layer and in total, pattern histograms, connectivity: of the
+        pruned model as its weights are (its convs raised alone: the pconv stage's constant-channel
+        fold and dead-filter drop then skip more kernels where pruning emptied whole filters)."""
         if self._stats is None:
-            self._stats = model_stats(self._stages["pconv"])
+            raised = self._stages["linalg"].clone()
+            run_pipeline(raised, "builtin.module(pconv-raise)", stage="stats")
+            self._stats = model_stats(raised)
         return self._stats
 
 

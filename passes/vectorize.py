@@ -49,6 +49,7 @@ from fretsaw.dialect import pconv
 from fretsaw.dialect import fkw as fkw_tables
 from fretsaw.dialect.fkw import gather_kernels, taps_of
 from fretsaw.passes.base import ModulePass, verify_pconv
+from fretsaw.passes.constant_channels import read_by_users
 from fretsaw.passes.lower import add, index, load, load_index, loop, mul, read_buffer, store, table
 
 
@@ -269,6 +270,20 @@ def weight_constant(values: np.ndarray, element: ir.Type) -> ir.Value:
     data = np.ascontiguousarray(values, dtype=dtype).ravel()
     ttype = ir.RankedTensorType.get([data.size], element)
     return arith.ConstantOp(ttype, ir.DenseElementsAttr.get(data, type=ttype)).result
+
+
+def computed_positions(conv: pconv.Conv2d, fkw, read: np.ndarray | None) -> int:
+    """Filter positions (of fkw.order) to compute: all but the last ones whose filter has no kept
+    kernel and whose channel no user reads (`read`; the reorder puts filters with the fewest
+    kernels last). After pconv-drop-dead-filters that is most of MobileNet-V2's expand and
+    depthwise channels: their planes of activated bias are not written."""
+    if read is None:
+        return len(fkw.order)
+    skip = ~read & ~(conv.kernel_pattern >= 0).any(axis=1)
+    live = len(fkw.order)
+    while live and skip[fkw.order[live - 1]]:
+        live -= 1
+    return live
 
 
 def unit_bounds(fkw, patterns: np.ndarray, row_groups: int) -> np.ndarray:
@@ -654,12 +669,13 @@ def flatten_pointwise(op):
     return new.opview if hasattr(new, "opview") else new
 
 
-def vectorize_conv2d(op, width: int, accumulators: int, rows: int = 0, vectors: int = 0,
-                     tile: int = 0, cache: int = 131072, f16: bool = False, shifts: bool = False) -> None:
+def vectorize_conv2d(op, width: int, accumulators: int, rows: int = 0, vectors: int = 0, tile: int = 0,
+                     cache: int = 131072, f16: bool = False, shifts: bool = False, read: np.ndarray | None = None) -> None:
     """Lower one conv. The register block and channel tile come from the arguments (the pass
     options) when given, else from the op's tuned schedule, else from the heuristics. With `f16`
     (constant weights only) the input copy, weights and accumulators are fp16, `width` fp16 lanes;
-    partial sums between channel tiles and the output stay fp32."""
+    partial sums between channel tiles and the output stay fp32. `read`: which output channels
+    the result's users read (None: all may be)."""
     conv = pconv.Conv2d(op)
     patterns = conv.patterns
     n, cin, _, _ = conv.input_shape
@@ -685,7 +701,8 @@ def vectorize_conv2d(op, width: int, accumulators: int, rows: int = 0, vectors: 
         bounds = np.unique(np.linspace(0, cout // fblock, wanted + 1).round().astype(np.int64))
     else:
         runs = PatternRuns.build(fkw, tile, tiles)
-        bounds = unit_bounds(fkw, patterns, layout.groups)
+        bounds = np.unique(np.minimum(unit_bounds(fkw, patterns, layout.groups), computed_positions(conv, fkw, read)))
+        bounds = bounds if len(bounds) > 1 else np.zeros(2, dtype=np.int64)  # nothing to compute: one empty unit
     split = len(bounds) - 1
     with ir.InsertionPoint(op), op.location:
         f32_type = ir.F32Type.get()
@@ -892,7 +909,8 @@ class Vectorize(ModulePass):
 
     def run(self, module: ir.Operation) -> None:
         verify_pconv(module)
-        for op in pconv.walk_ops(module, pconv.CONV2D):
+        for op in pconv.walk_ops(module, pconv.CONV2D):  # in order: a conv's users are still pconv ops
+            read = read_by_users(op)
             vectorize_conv2d(flatten_pointwise(op), self.width, self.accumulators, self.rows, self.vectors,
-                             self.tile, self.cache, self.f16, self.shifts)
+                             self.tile, self.cache, self.f16, self.shifts, read)
         module.verify()

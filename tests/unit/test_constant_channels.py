@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from conftest import check_against_torch
+from conftest import ATOL, RTOL, check_against_torch
 from fretsaw.dialect import pconv
 
 
@@ -120,3 +120,22 @@ def test_keeps_filters_another_op_reads():
     cm = check_against_torch(model, torch.randn(1, 4, 6, 6))
     first = convs(cm)[0]
     assert (first.kernel_pattern[2] >= 0).all()
+
+
+def test_unread_filters_are_not_computed():
+    # pconv-vectorize computes no plane for the filters (last in the reorder) with no kept kernel
+    # whose channel no user reads: the expand conv's dropped filters, the depthwise conv's removed
+    # ones (the project conv no longer reads them after the fold); the model's output is all computed
+    from fretsaw.passes.constant_channels import read_by_users
+    from fretsaw.passes.vectorize import computed_positions
+
+    model = Block(4, 12, [0, 3, 4, 5, 9, 10], residual=False)
+    x = torch.randn(1, 4, 8, 8)
+    cm = check_against_torch(model, x)
+    with torch.no_grad():  # a second call, whose unwritten planes hold the first call's data
+        np.testing.assert_allclose(cm((2 * x).numpy()), model(2 * x).numpy(), rtol=RTOL, atol=ATOL)
+    ops = pconv.walk_ops(cm._stages["pconv"].operation, pconv.CONV2D)
+    expand, depthwise, project = (pconv.Conv2d(op) for op in ops)
+    assert computed_positions(expand, expand.fkw(), read_by_users(ops[0])) == 6
+    assert computed_positions(depthwise, depthwise.fkw(), read_by_users(ops[1])) == 6
+    assert read_by_users(ops[2]) is None and computed_positions(project, project.fkw(), None) == 4
