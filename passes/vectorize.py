@@ -272,6 +272,13 @@ def weight_constant(values: np.ndarray, element: ir.Type) -> ir.Value:
     return arith.ConstantOp(ttype, ir.DenseElementsAttr.get(data, type=ttype)).result
 
 
+def spreads(layout: Layout) -> bool:
+    """Whether the work units take the column chunks of one output row (a pointwise conv's H*W) as
+    they take row groups: each unit then reads one chunk's input for its filters, not the whole
+    row's once per range of filters."""
+    return layout.groups == 1 and layout.chunks > 1
+
+
 def computed_positions(conv: pconv.Conv2d, fkw, read: np.ndarray | None) -> int:
     """Filter positions (of fkw.order) to compute: all but the last ones whose filter has no kept
     kernel and whose channel no user reads (`read`; the reorder puts filters with the fewest
@@ -696,12 +703,14 @@ def vectorize_conv2d(op, width: int, accumulators: int, rows: int = 0, vectors: 
     tiles = ceil_div(cin_g, tile)
     chunk = vectors * width
     fkw = conv.fkw()
+    spread = spreads(layout)
+    row_units = layout.chunks if spread else layout.groups
     if fblock > 1:  # filter blocks in filter order (all filters are alike), cut into equal units
-        wanted = min(cout // fblock, max(1, ceil_div(32, layout.groups)))
+        wanted = min(cout // fblock, max(1, ceil_div(32, row_units)))
         bounds = np.unique(np.linspace(0, cout // fblock, wanted + 1).round().astype(np.int64))
     else:
         runs = PatternRuns.build(fkw, tile, tiles)
-        bounds = np.unique(np.minimum(unit_bounds(fkw, patterns, layout.groups), computed_positions(conv, fkw, read)))
+        bounds = np.unique(np.minimum(unit_bounds(fkw, patterns, row_units), computed_positions(conv, fkw, read)))
         bounds = bounds if len(bounds) > 1 else np.zeros(2, dtype=np.int64)  # nothing to compute: one empty unit
     split = len(bounds) - 1
     with ir.InsertionPoint(op), op.location:
@@ -730,8 +739,9 @@ def vectorize_conv2d(op, width: int, accumulators: int, rows: int = 0, vectors: 
         out = memref.AllocOp(ir.MemRefType.get([n, cout, oh, ow], f32_type), [], []).result
         full_chunks, rest = divmod(ow, chunk)
         first_spill = oh - (layout.groups - 1) * rows  # rows of the last group from here on lie past the edge
-        with loop(0, n) as i_n, parallel(0, layout.groups * split) as unit_id:
-            y0 = mul(arith.DivUIOp(unit_id, index(split)).result, rows)
+        with loop(0, n) as i_n, parallel(0, row_units * split) as unit_id:
+            outer = arith.DivUIOp(unit_id, index(split)).result  # the unit's row group (or column chunk)
+            y0 = index(0) if spread else mul(outer, rows)
             part = arith.RemUIOp(unit_id, index(split)).result
             first, last = load_index(unit, part), load_index(unit, add(part, 1))  # filter positions / blocks
 
@@ -869,11 +879,24 @@ def vectorize_conv2d(op, width: int, accumulators: int, rows: int = 0, vectors: 
                         with filters() as (q, cos):
                             store_block(cos, activation(conv.activation, load_block(cos), vtype))
 
-            if full_chunks:
-                with loop(0, full_chunks) as j:
-                    block_column(mul(j, chunk), vectors, 0)
-            if rest:
-                block_column(index(full_chunks * chunk), ceil_div(rest, width), rest % width)
+            if spread:
+                for chunks, column in ((range(full_chunks), lambda: (mul(outer, chunk), vectors, 0)),
+                                       (range(full_chunks, layout.chunks) if rest else range(0),
+                                        lambda: (index(full_chunks * chunk), ceil_div(rest, width), rest % width))):
+                    if not chunks:
+                        continue
+                    inside = arith.AndIOp(arith.CmpIOp(arith.CmpIPredicate.uge, outer, index(chunks.start)).result,
+                                          arith.CmpIOp(arith.CmpIPredicate.ult, outer, index(chunks.stop)).result).result
+                    guard = scf.IfOp(inside)
+                    with ir.InsertionPoint(guard.then_block):
+                        block_column(*column())
+                        scf.YieldOp([])
+            else:
+                if full_chunks:
+                    with loop(0, full_chunks) as j:
+                        block_column(mul(j, chunk), vectors, 0)
+                if rest:
+                    block_column(index(full_chunks * chunk), ceil_div(rest, width), rest % width)
         result = bufferization.ToTensorOp(op.results[0].type, out, restrict=True, writable=True).result
     op.results[0].replace_all_uses_with(result)
     op.erase()
