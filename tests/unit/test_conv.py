@@ -217,10 +217,12 @@ def test_pruned_channels_are_not_copied(stride):
     assert pconv.Conv2d(op).read_channels().tolist() == [1, 3, 5, 7]
 
 
-@pytest.mark.parametrize("size,batch,activation", [(28, 1, "relu"), (14, 2, "relu6"), (7, 1, "none"), (5, 3, "relu")])
+@pytest.mark.parametrize("size,batch,activation", [(28, 1, "relu"), (14, 2, "relu6"), (7, 1, "none"), (5, 3, "relu"),
+                                                   (30, 2, "relu")])
 def test_pointwise_over_flattened_pixels(size, batch, activation):
     # 1x1 stride-1 convs run over one row of H*W pixels (vectors across the row ends): 28x28 tiles
-    # exactly into vectors of 16 (input read in place), the others leave a partial last block.
+    # exactly into vectors of 16 (input read in place), the others leave a partial last block;
+    # rows of several chunks (28x28: 7, 30x30: 2 full and a partial one) spread them over the units.
     conv = nn.Conv2d(24, 40, 1)
     with torch.no_grad():  # connectivity pruning: 40% of the kernels kept
         conv.weight.mul_(torch.from_numpy(np.random.default_rng(size).random((40, 24, 1, 1)) < 0.4).float())
