@@ -63,6 +63,15 @@ def parallel(lower, upper):
         scf.ReduceOp([], 0)
 
 
+@contextmanager
+def guarded(condition):
+    """`with guarded(cond):` an scf.if without results around the body."""
+    op = scf.IfOp(condition)
+    with ir.InsertionPoint(op.then_block):
+        yield
+        scf.YieldOp([])
+
+
 def ceil_div(a: int, b: int) -> int:
     return -(-a // b)
 
@@ -833,17 +842,14 @@ def vectorize_conv2d(op, width: int, accumulators: int, rows: int = 0, vectors: 
                     for i, acc in enumerate(accs):
                         r, v = at[i % len(at)]
                         indices = [i_n, cos[i // len(at)], ys[r], xs[v]]
-                        guard = None
-                        if r >= first_spill:  # only the last row group reaches past the edge
-                            guard = scf.IfOp(arith.CmpIOp(arith.CmpIPredicate.ult, ys[r], index(oh)).result)
-                        with ir.InsertionPoint(guard.then_block) if guard else nullcontext():
+                        spill = r >= first_spill  # only the last row group reaches past the edge
+                        with guarded(arith.CmpIOp(arith.CmpIPredicate.ult, ys[r], index(oh)).result) if spill \
+                                else nullcontext():
                             value = convert(acc, f32_type)
                             if mask is not None and v == vectors - 1:
                                 vector.MaskedStoreOp(out, [index(j) for j in indices], mask, value)
                             else:
                                 vstore(value, out, indices)
-                            if guard:
-                                scf.YieldOp([])
 
                 def load_block(cos):
                     values = []
@@ -879,18 +885,13 @@ def vectorize_conv2d(op, width: int, accumulators: int, rows: int = 0, vectors: 
                         with filters() as (q, cos):
                             store_block(cos, activation(conv.activation, load_block(cos), vtype))
 
-            if spread:
-                for chunks, column in ((range(full_chunks), lambda: (mul(outer, chunk), vectors, 0)),
-                                       (range(full_chunks, layout.chunks) if rest else range(0),
-                                        lambda: (index(full_chunks * chunk), ceil_div(rest, width), rest % width))):
-                    if not chunks:
-                        continue
-                    inside = arith.AndIOp(arith.CmpIOp(arith.CmpIPredicate.uge, outer, index(chunks.start)).result,
-                                          arith.CmpIOp(arith.CmpIPredicate.ult, outer, index(chunks.stop)).result).result
-                    guard = scf.IfOp(inside)
-                    with ir.InsertionPoint(guard.then_block):
-                        block_column(*column())
-                        scf.YieldOp([])
+            if spread:  # the unit's chunk: a full one, or the partial last one
+                if full_chunks:
+                    with guarded(arith.CmpIOp(arith.CmpIPredicate.ult, outer, index(full_chunks)).result):
+                        block_column(mul(outer, chunk), vectors, 0)
+                if rest:
+                    with guarded(arith.CmpIOp(arith.CmpIPredicate.eq, outer, index(full_chunks)).result):
+                        block_column(index(full_chunks * chunk), ceil_div(rest, width), rest % width)
             else:
                 if full_chunks:
                     with loop(0, full_chunks) as j:
