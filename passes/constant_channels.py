@@ -19,7 +19,8 @@ Before:
   %d = "pconv.conv2d"(%x, %w, %b) {kernel_pattern = dense<[[0], [-1]]>, groups = 2, activation = "relu6", ...}
   %y = "pconv.conv2d"(%d, %v, %c) {kernel_pattern = dense<[[0, 0], [0, 0]]>, ...}
 After pconv-fold-constant-channels (channel 1 of %d is relu6(%b[1]) everywhere):
-  %y = "pconv.conv2d"(%d, %v', %c') {kernel_pattern = dense<[[0, -1], [0, -1]]>, ...}  // %c' = %c + %v[:, 1] * relu6(%b[1])
+  %y = "pconv.conv2d"(%d, %v', %c') {kernel_pattern = dense<[[0, -1], [0, -1]]>, ...}
+  // %c' = %c + %v[:, 1] * relu6(%b[1])
 """
 
 from __future__ import annotations

@@ -686,7 +686,8 @@ def flatten_pointwise(op):
 
 
 def vectorize_conv2d(op, width: int, accumulators: int, rows: int = 0, vectors: int = 0, tile: int = 0,
-                     cache: int = 131072, f16: bool = False, shifts: bool = False, read: np.ndarray | None = None) -> None:
+                     cache: int = 131072, f16: bool = False, shifts: bool = False,
+                     read: np.ndarray | None = None) -> None:
     """Lower one conv. The register block and channel tile come from the arguments (the pass
     options) when given, else from the op's tuned schedule, else from the heuristics. With `f16`
     (constant weights only) the input copy, weights and accumulators are fp16, `width` fp16 lanes;
