@@ -16,9 +16,11 @@ unrolled; removed kernels and zero taps are never visited. Inside a kernel each 
 loaded once and feeds every (tap, output row) that reads it (kernel-level load-redundancy
 elimination: a tap of row kh for output row r reads the same vector as tap kh-1 for row r+1).
 Input channels are cut into tiles whose block rows fit in L1; each filter's partial sums are
-parked in the output between tiles. Work units (row groups x ranges of filters) run on threads
-through scf.parallel. With `f16=true` (AArch64 +fullfp16) the flat input copy, the weights and the
-accumulators are fp16 (`width` fp16 lanes); the parked partial sums and the output stay fp32.
+parked in the output between tiles. Work units (row groups, or a one-row output's column
+chunks, x ranges of filters) run on threads through scf.parallel; filters with no kept kernel
+whose channel no user reads are not computed. With `f16=true` (AArch64 +fullfp16) the flat
+input copy, the weights and the accumulators are fp16 (`width` fp16 lanes); the parked partial
+sums and the output stay fp32.
 
 Before:
   %y = "pconv.conv2d"(%x, %w) {patterns = dense<...> : tensor<2x3x3xi1>, ...}
