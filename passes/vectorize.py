@@ -379,9 +379,24 @@ def copy_rows(width: int, source, target, rows: int, length: int, source_at, tar
             vector.MaskedStoreOp(target, [index(i) for i in target_at(r, x)], mask, convert(value, to))
 
 
+def zero_span(width: int, target, plane, start, length: int) -> None:
+    """Zero `length` floats of `target` from flat position `start` of `plane` (full vectors, the
+    last one masked): nothing past them is written."""
+    zeros = splat(vector_type(width, element_of(target)), 0.0)
+    full, tail = divmod(length, width)
+    if full:
+        with loop(0, full) as j:
+            vstore(zeros, target, [*plane, add(start, mul(j, width))])
+    if tail:
+        vector.MaskedStoreOp(target, [index(i) for i in (*plane, add(start, full * width))],
+                             lane_mask(width, tail), zeros)
+
+
 def flat_input(conv: pconv.Conv2d, layout: Layout, width: int, element: ir.Type) -> ir.Value:
     """memref<N x C x planes x in_length> of `element`: the zero-padded input split into its phase
-    planes, each plane's rows laid end to end (channels in parallel), converted to `element`.
+    planes, each plane's rows laid end to end (channels in parallel), converted to `element`. At
+    stride 1 only the borders are zeroed, not the whole plane before the rows are copied in
+    (ResNet-18 built natively spent 6.8% of its time in the memset that zeroing became).
     Only the channels some kept kernel reads are filled: a 3.6x-pruned MobileNet-V2's depthwise
     convs keep about 1 channel in 4."""
     n, c, h, w = conv.input_shape
@@ -394,14 +409,22 @@ def flat_input(conv: pconv.Conv2d, layout: Layout, width: int, element: ir.Type)
     channels = table(read) if len(read) < c else None
     with loop(0, n) as i, parallel(0, len(read)) as k:
         ch = load_index(channels, k) if channels is not None else k
-        zeros = splat(vector_type(width, element), 0.0)
-        with loop(0, len(layout.planes)) as plane, loop(0, layout.in_length // width) as j:
-            vstore(zeros, flat, [i, ch, plane, mul(j, width)])
-        if (sh, sw) == (1, 1):
+        if (sh, sw) == (1, 1):  # the rows, and zeros only around them: above, between (each row's
+            # right border and the next one's left), below and past the bottom border
+            first, end = top * layout.row + left, (top + h - 1) * layout.row + left + w
+            zero_span(width, flat, [i, ch, 0], index(0), first)
             copy_rows(width, source, flat, h, w,
                       source_at=lambda r, x: [i, ch, r, x],
                       target_at=lambda r, x: [i, ch, 0, add(mul(add(r, top), layout.row), add(x, left))])
-        else:  # deinterleave: plane (py, px) row q, column qx holds input row q*sh + py - top, column qx*sw + px - left
+            if layout.row > w:
+                with loop(0, h - 1) as r:
+                    zero_span(width, flat, [i, ch, 0], add(mul(add(r, top), layout.row), left + w), layout.row - w)
+            zero_span(width, flat, [i, ch, 0], index(end), layout.in_length - end)
+        else:
+            zeros = splat(vector_type(width, element), 0.0)
+            with loop(0, len(layout.planes)) as plane, loop(0, layout.in_length // width) as j:
+                vstore(zeros, flat, [i, ch, plane, mul(j, width)])
+            # deinterleave: plane (py, px) row q, column qx holds input row q*sh + py - top, column qx*sw + px - left
             for p, (py, px) in enumerate(layout.planes):
                 first_row, first_col = ceil_div(max(0, top - py), sh), ceil_div(max(0, left - px), sw)
                 end_row = max(first_row, (h - 1 + top - py) // sh + 1)
