@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 from fretsaw.dialect import pconv
 from fretsaw.errors import FretsawError
 from fretsaw.passes.vectorize import (SCHEDULE, Layout, Vectorize, block_accumulators, block_shapes, channel_tile,
-                                      column_sets, filter_block, lane_width, output_plane, register_block,
+                                      column_sets, filter_block, lane_shifts, lane_width, output_plane, register_block,
                                       tile_budget, wide_blocks)
 from fretsaw.stats import layer_name
 from fretsaw.target import CpuTarget
@@ -61,7 +61,8 @@ def candidates(conv: pconv.Conv2d, cpu: CpuTarget) -> tuple[list[tuple[int, int]
     width = lane_width(ow, cpu.vector_width)  # what pconv-vectorize will use for this conv
     fblock = filter_block(conv)
     budget = max(1, block_accumulators(cpu.accumulators, fblock) // fblock)
-    wide, columns = wide_blocks(conv, cpu.shifts), column_sets(conv, width, cpu.shifts)
+    shifts = lane_shifts(cpu.vector_width, width, cpu.shifts)
+    wide, columns = wide_blocks(conv, shifts), column_sets(conv, width, shifts)
     first = register_block(oh, ow, width, budget, wide, columns)
     ranked = [(r, v) for r, v in block_shapes(oh, ow, width, budget, wide, columns)
               if (v - 1) * width < ow and (wide or (r <= MAX_ROWS and v <= MAX_VECTORS))]

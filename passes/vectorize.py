@@ -156,6 +156,16 @@ def lane_width(ow: int, width: int) -> int:
     return width
 
 
+def lane_shifts(width: int, lanes: int, shifts: bool) -> bool:
+    """Whether a conv whose vectors use `lanes` of the target's `width` takes lane shifts (the
+    target's `shifts`): only at the full width, whose vectors on AVX-512 are a cache line each, so
+    that every unaligned load splits across two lines. Half as wide (8 lanes for 7 output
+    columns), an unaligned load mostly stays within one line, and the shuffles LLVM makes of
+    8-lane shifts cost more than they save: a pruned 512->512 3x3 conv at 7x7, built natively,
+    min of 10 runs, 0.575 ms with shifts, 0.508 without (one thread 1.07 / 0.92)."""
+    return shifts and lanes == width
+
+
 # Accumulators of a `wide` register block: with 24 (12x2, 6x4, 8x3) the pattern's weights and a
 # row's aligned and shifted input vectors no longer fit beside them (VGG-16's 3x3 shapes ran
 # 1.2-4.7x slower than with 16)
@@ -722,7 +732,7 @@ def vectorize_conv2d(op, width: int, accumulators: int, rows: int = 0, vectors: 
     patterns = conv.patterns
     n, cin, _, _ = conv.input_shape
     _, cout, oh, ow = conv.output_shape
-    width = lane_width(ow, width)
+    width, shifts = lane_width(ow, width), lane_shifts(width, lane_width(ow, width), shifts)
     cin_g, cout_g = cin // conv.groups, cout // conv.groups
     fblock = filter_block(conv)
     columns = column_sets(conv, width, shifts)

@@ -1,5 +1,6 @@
 // RUN: fretsaw-opt %s --pass-pipeline='builtin.module(pconv-vectorize{width=4 rows=1 vectors=2 shifts=true}, canonicalize, cse)' | filecheck %s
 // RUN: fretsaw-opt %s --pass-pipeline='builtin.module(pconv-vectorize{width=4 rows=1 vectors=2}, canonicalize, cse)' | filecheck %s --check-prefix=LOADS
+// RUN: fretsaw-opt %s --pass-pipeline='builtin.module(pconv-vectorize{width=8 rows=1 vectors=1 shifts=true}, canonicalize, cse)' | filecheck %s --check-prefix=NARROW
 
 // Lane shifts (`shifts=true`, set for AVX-512 targets). A block of 1 row x 2 vectors of 4 under
 // the taps (1, 0), (1, 1), (1, 2) reads the input row at columns 0, 4 (on vector boundaries: the
@@ -56,4 +57,26 @@ func.func @dilated_row_taps(%x: tensor<1x2x2x8xf32>) -> tensor<1x1x2x8xf32> {
   %w = arith.constant dense<[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]> : tensor<6xf32>
   %0 = "pconv.conv2d"(%x, %w) {patterns = dense<[[[false, false, false], [true, true, true], [false, false, false]]]> : tensor<1x3x3xi1>, kernel_pattern = dense<[[0, 0]]> : tensor<1x2xi8>, strides = array<i64: 1, 1>, padding = array<i64: 2, 2, 2, 2>, dilations = array<i64: 2, 2>, groups = 1 : i64, activation = "none", operandSegmentSizes = array<i32: 1, 1, 0>} : (tensor<1x2x2x8xf32>, tensor<6xf32>) -> tensor<1x1x2x8xf32>
   return %0 : tensor<1x1x2x8xf32>
+}
+
+// Four output columns: at the target's width of 4 the dilated taps read the aligned vectors
+// (columns 0 and 4) and a lane shift of them (column 2); on a target of 8 lanes the conv's
+// vectors take 4 (lane_width), no longer a whole target vector, and lane shifts are off
+// (lane_shifts): three plain loads, no shuffle.
+// CHECK-LABEL: func.func @narrow_dilated_taps
+// CHECK: scf.for {{.*}} iter_args
+// CHECK: %[[C0:.*]] = vector.load
+// CHECK: %[[C1:.*]] = vector.load
+// CHECK: vector.shuffle %[[C0]], %[[C1]] [2, 3, 4, 5]
+// CHECK-NOT: vector.load
+// CHECK: scf.yield
+// NARROW-LABEL: func.func @narrow_dilated_taps
+// NARROW: scf.for {{.*}} iter_args
+// NARROW-COUNT-3: vector.load {{.*}} vector<4xf32>
+// NARROW-NOT: vector.shuffle
+// NARROW: scf.yield
+func.func @narrow_dilated_taps(%x: tensor<1x2x2x4xf32>) -> tensor<1x1x2x4xf32> {
+  %w = arith.constant dense<[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]> : tensor<6xf32>
+  %0 = "pconv.conv2d"(%x, %w) {patterns = dense<[[[false, false, false], [true, true, true], [false, false, false]]]> : tensor<1x3x3xi1>, kernel_pattern = dense<[[0, 0]]> : tensor<1x2xi8>, strides = array<i64: 1, 1>, padding = array<i64: 2, 2, 2, 2>, dilations = array<i64: 2, 2>, groups = 1 : i64, activation = "none", operandSegmentSizes = array<i32: 1, 1, 0>} : (tensor<1x2x2x4xf32>, tensor<6xf32>) -> tensor<1x1x2x4xf32>
+  return %0 : tensor<1x1x2x4xf32>
 }
