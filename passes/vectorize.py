@@ -402,11 +402,30 @@ def zero_span(width: int, target, plane, start, length: int) -> None:
                              lane_mask(width, tail), zeros)
 
 
+def zero_around(width: int, target, plane, pitch: int, length: int, rows: tuple[int, int],
+                cols: tuple[int, int]) -> None:
+    """Zero a flat plane of `length` floats (rows of `pitch`) except where the copy puts the data:
+    columns cols[0] .. cols[1] - 1 of rows rows[0] .. rows[1] - 1. What is zeroed: before the first
+    data row's columns, between each data row's last column and the next one's first, and after
+    the last data row's."""
+    (r0, r1), (c0, c1) = rows, cols
+    if r1 <= r0 or c1 <= c0:
+        zero_span(width, target, plane, index(0), length)
+        return
+    first, end = r0 * pitch + c0, (r1 - 1) * pitch + c1
+    zero_span(width, target, plane, index(0), first)
+    if pitch > c1 - c0 and r1 - r0 > 1:
+        with loop(r0, r1 - 1) as q:
+            zero_span(width, target, plane, add(mul(q, pitch), c1), pitch - (c1 - c0))
+    zero_span(width, target, plane, index(end), length - end)
+
+
 def flat_input(conv: pconv.Conv2d, layout: Layout, width: int, element: ir.Type) -> ir.Value:
     """memref<N x C x planes x in_length> of `element`: the zero-padded input split into its phase
-    planes, each plane's rows laid end to end (channels in parallel), converted to `element`. At
-    stride 1 only the borders are zeroed, not the whole plane before the rows are copied in
-    (ResNet-18 built natively spent 6.8% of its time in the memset that zeroing became).
+    planes, each plane's rows laid end to end (channels in parallel), converted to `element`. Only
+    the borders around the copied rows are zeroed (`zero_around`), not each whole plane before
+    the rows are copied in (ResNet-18 built natively spent 6.8% of its time in the memset that
+    zeroing became).
     Only the channels some kept kernel reads are filled: a 3.6x-pruned MobileNet-V2's depthwise
     convs keep about 1 channel in 4."""
     n, c, h, w = conv.input_shape
@@ -419,26 +438,19 @@ def flat_input(conv: pconv.Conv2d, layout: Layout, width: int, element: ir.Type)
     channels = table(read) if len(read) < c else None
     with loop(0, n) as i, parallel(0, len(read)) as k:
         ch = load_index(channels, k) if channels is not None else k
-        if (sh, sw) == (1, 1):  # the rows, and zeros only around them: above, between (each row's
-            # right border and the next one's left), below and past the bottom border
-            first, end = top * layout.row + left, (top + h - 1) * layout.row + left + w
-            zero_span(width, flat, [i, ch, 0], index(0), first)
+        if (sh, sw) == (1, 1):
+            zero_around(width, flat, [i, ch, 0], layout.row, layout.in_length, (top, top + h), (left, left + w))
             copy_rows(width, source, flat, h, w,
                       source_at=lambda r, x: [i, ch, r, x],
                       target_at=lambda r, x: [i, ch, 0, add(mul(add(r, top), layout.row), add(x, left))])
-            if layout.row > w:
-                with loop(0, h - 1) as r:
-                    zero_span(width, flat, [i, ch, 0], add(mul(add(r, top), layout.row), left + w), layout.row - w)
-            zero_span(width, flat, [i, ch, 0], index(end), layout.in_length - end)
         else:
-            zeros = splat(vector_type(width, element), 0.0)
-            with loop(0, len(layout.planes)) as plane, loop(0, layout.in_length // width) as j:
-                vstore(zeros, flat, [i, ch, plane, mul(j, width)])
             # deinterleave: plane (py, px) row q, column qx holds input row q*sh + py - top, column qx*sw + px - left
             for p, (py, px) in enumerate(layout.planes):
                 first_row, first_col = ceil_div(max(0, top - py), sh), ceil_div(max(0, left - px), sw)
                 end_row = max(first_row, (h - 1 + top - py) // sh + 1)
                 end_col = max(first_col, (w - 1 + left - px) // sw + 1)
+                zero_around(width, flat, [i, ch, index(p)], layout.row, layout.in_length, (first_row, end_row),
+                            (first_col, end_col))
                 if sw == 2:
                     with loop(first_row, end_row) as q:
                         pick_columns(width, source, flat, [i, ch, add(mul(q, sh), py - top)], 2 * first_col + px - left,

@@ -218,16 +218,18 @@ def test_pruned_channels_are_not_copied(stride):
     assert pconv.Conv2d(op).read_channels().tolist() == [1, 3, 5, 7]
 
 
-@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(size=st.integers(40, 52), dilation=st.sampled_from([2, 3]), seed=st.integers(0, 2**16))
-def test_flat_borders_over_a_reused_workspace(size, dilation, seed):
-    # At stride 1 the flat copy zeroes only the borders around the rows it copies (above, between
-    # rows, below). Two padded convs of different row pitches, their flat copies large enough to
-    # share the persistent workspace: the second's borders fall where the first wrote input rows,
-    # so a border left unzeroed shows as a wrong output; two calls, two inputs.
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(size=st.integers(40, 52), dilation=st.sampled_from([2, 3]), stride=st.sampled_from([1, 2]),
+       seed=st.integers(0, 2**16))
+def test_flat_borders_over_a_reused_workspace(size, dilation, stride, seed):
+    # The flat copy zeroes only the borders around the rows it copies into each phase plane
+    # (above, between rows, below). Two padded convs of different row pitches (the second strided
+    # or not), their flat copies large enough to share the persistent workspace: the second's
+    # borders fall where the first wrote input rows, so a border left unzeroed shows as a wrong
+    # output; two calls, two inputs.
     torch.manual_seed(seed)
     model = nn.Sequential(nn.Conv2d(16, 16, 3, padding=1), nn.ReLU(),
-                          nn.Conv2d(16, 16, 3, padding=dilation, dilation=dilation), nn.ReLU()).eval()
+                          nn.Conv2d(16, 16, 3, stride, padding=dilation, dilation=dilation), nn.ReLU()).eval()
     for conv in (model[0], model[2]):
         prune_(conv, np.random.default_rng(seed), 0.5)
     cm = check_against_torch(model, torch.randn(1, 16, size, size))
