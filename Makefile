@@ -21,7 +21,7 @@ lit: setup
 bench: setup
 	.venv/bin/pip install -q -r bench/requirements.txt
 	.venv/bin/python bench/conv_layers.py
-	.venv/bin/python bench/networks.py --json bench/networks.json
+	.venv/bin/python bench/networks.py --json bench/networks.json --chart bench/networks.png
 
 # The pruning methods compared on scikit-learn's bundled digits (README's Pruning table).
 bench-prune: setup

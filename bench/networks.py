@@ -2,10 +2,12 @@
 (8 patterns of 4 weights per 3x3 kernel, then whole kernels of every conv but the first removed by
 L2 norm until the conv FLOPs fall 3.6x): fretsaw beside the
 dense peers running the same model (PyTorch eager, torch.compile, and ONNX Runtime and IREE
-llvm-cpu when installed: `make bench` installs them), same thread count, one run. Prints a markdown table and, with --json, writes the
-figures.
+llvm-cpu when installed: `make bench` installs them), same thread count, one run. Prints a markdown
+table (with the useful GFLOP/s as a percentage of a 2048^3 fp32 matmul's in PyTorch, measured first
+on the same threads); with --json writes the figures, with --chart a PNG.
 
     .venv/bin/python bench/networks.py [--networks vgg16,resnet18] [--repeats 10] [--tune] [--json out.json]
+                                       [--chart out.png]
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import torch
 from torch import nn
 
 import fretsaw
-from fretsaw.benchmark import compare
+from fretsaw.benchmark import MATMUL_SIZE, compare, matmul_peak, networks_chart, pyplot
 from fretsaw import prune
 
 
@@ -99,7 +101,7 @@ def measure(name: str, args) -> dict:
     start = time.perf_counter()
     cm = fretsaw.compile(model, (x,), threads=args.threads, tune=args.tune)
     compile_s = time.perf_counter() - start
-    row = compare(cm, model, (x.numpy(),), args.repeats)
+    row = compare(cm, model, (x.numpy(),), args.repeats, peak=args.peak)
     row.update(network=name, compile_s=compile_s, tuning=cm.tuning)
     return row
 
@@ -113,6 +115,8 @@ def main() -> None:
     parser.add_argument("--tune", action="store_true",
                         help="tune every conv's schedule (cached in ~/.cache/fretsaw: the first run searches)")
     parser.add_argument("--json", help="also write the rows here")
+    parser.add_argument("--chart", metavar="FILE.png",
+                        help="draw each runtime's latency over fretsaw's (needs matplotlib)")
     args = parser.parse_args()
     names = args.networks.split(",")
     unknown = sorted(set(names) - set(NETWORKS))
@@ -120,11 +124,16 @@ def main() -> None:
         parser.error(f"unknown network(s) {', '.join(unknown)}; choose from {', '.join(NETWORKS)}")
     cpu = fretsaw.CompileOptions(threads=args.threads).cpu_target()
     args.threads = cpu.threads
+    if args.chart:
+        pyplot()  # matplotlib missing: say so now, not after the runs
+    args.peak = matmul_peak(cpu.threads)
     torch.set_num_threads(cpu.threads)
-    print(f"{cpu.threads} thread(s) each; {cpu.name}\n")
+    print(f"{cpu.threads} thread(s) each; {cpu.name}; measured matmul peak {args.peak:.1f} GFLOP/s "
+          f"(PyTorch, {MATMUL_SIZE}^3 fp32)\n")
     print("| network | fretsaw (pruned) | PyTorch eager (dense) | torch.compile (dense) | ONNX Runtime (dense) "
-          "| IREE llvm-cpu (dense) | speedup over best peer | conv FLOPs cut | useful GFLOP/s | compile |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+          "| IREE llvm-cpu (dense) | speedup over best peer | conv FLOPs cut | useful GFLOP/s | % of matmul peak "
+          "| compile |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     rows = []
     for name in names:
         row = measure(name, args)
@@ -132,11 +141,16 @@ def main() -> None:
         peer = {k: f"{v:.1f} ms" if v is not None else "not installed (make bench)" for k, v in row["peers_ms"].items()}
         print(f"| {name} | {row['fretsaw_ms']:.1f} ms | {peer['pytorch_eager']} | {peer['torch_compile']} | "
               f"{peer['onnxruntime']} | {peer['iree']} | "
-              f"{row['speedup_over_best_peer']:.2f}x | {row['conv_flops_reduction']:.2f}x | {row['useful_gflops']:.1f} | "
-              f"{row['compile_s']:.0f} s |", flush=True)
+              f"{row['speedup_over_best_peer']:.2f}x | {row['conv_flops_reduction']:.2f}x | "
+              f"{row['useful_gflops']:.1f} | {row['percent_of_matmul_peak']:.0f}% | {row['compile_s']:.0f} s |",
+              flush=True)
     if args.json:
         with open(args.json, "w") as out:
-            json.dump({"threads": cpu.threads, "cpu": cpu.name, "rows": rows}, out, indent=2)
+            json.dump({"threads": cpu.threads, "cpu": cpu.name, "matmul_peak_gflops": args.peak, "rows": rows}, out,
+                      indent=2)
+    if args.chart:
+        networks_chart(rows, args.chart)
+        print(f"\nchart written to {args.chart}")
 
 
 if __name__ == "__main__":

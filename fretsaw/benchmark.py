@@ -44,6 +44,25 @@ def median_ms(fn, repeats: int, settle: float = SETTLE_S) -> float:
     return statistics.median(times)
 
 
+MATMUL_SIZE = 2048  # the peak's fp32 matmul: n x n times n x n, 2 n^3 FLOPs
+
+
+def matmul_peak(threads: int, repeats: int = 10, size: int = MATMUL_SIZE) -> float:
+    """GFLOP/s of a large fp32 matmul in PyTorch (MKL / oneDNN) on `threads` threads, the median of
+    `repeats`: the dense peak the useful GFLOP/s are read against ("percent of the measured
+    matmul peak")."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        a, b = torch.randn(size, size), torch.randn(size, size)
+        ms = median_ms(lambda: torch.matmul(a, b), repeats)
+    finally:
+        torch.set_num_threads(before)
+    return 2 * size ** 3 / ms / 1e6
+
+
 def export_onnx(model, inputs) -> bytes:
     """The ONNX of a torch.nn.Module (TorchScript exporter, which needs no extra packages)."""
     import torch
@@ -160,9 +179,10 @@ def peers(model, inputs: tuple[np.ndarray, ...], threads: int, names=PEERS) -> d
     return runners
 
 
-def compare(cm, model, inputs: tuple[np.ndarray, ...], repeats: int, names=PEERS) -> dict:
+def compare(cm, model, inputs: tuple[np.ndarray, ...], repeats: int, names=PEERS, peak: float | None = None) -> dict:
     """Median latency of `cm` and of every installed peer in `names` on `inputs`, each output
-    checked against the first peer's (PyTorch for torch models); speedup over the fastest peer."""
+    checked against the first peer's (PyTorch for torch models); speedup over the fastest peer;
+    with `peak` (matmul_peak's GFLOP/s), the useful GFLOP/s as a percentage of it."""
     cpu = cm.options.cpu_target()
     runners = peers(model, inputs, cpu.threads, names)
     got = cm(*inputs)
@@ -192,6 +212,9 @@ def compare(cm, model, inputs: tuple[np.ndarray, ...], repeats: int, names=PEERS
     stats = cm.stats()
     result["conv_flops_reduction"] = stats["flops_reduction"]
     result["useful_gflops"] = stats["sparse_flops"] / result["fretsaw_ms"] / 1e6
+    if peak:
+        result["matmul_peak_gflops"] = peak
+        result["percent_of_matmul_peak"] = 100 * result["useful_gflops"] / peak
     return result
 
 
@@ -206,9 +229,10 @@ def conv_layers(model, inputs: tuple[np.ndarray, ...]) -> list[tuple[str, object
 
 
 def layer_breakdown(model, inputs: tuple[np.ndarray, ...], threads: int, repeats: int,
-                    names=("pytorch_eager", "onnxruntime"), **options) -> list[dict]:
+                    names=("pytorch_eager", "onnxruntime"), peak: float | None = None, **options) -> list[dict]:
     """Each conv layer of a torch model compiled (with compile `options`) and timed alone (random
-    input of its shape) beside the peers in `names`: where the time goes and where the sparsity pays."""
+    input of its shape) beside the peers in `names`: where the time goes and where the sparsity pays
+    (with `peak`, each layer's useful GFLOP/s as a percentage of it)."""
     import torch
 
     import fretsaw
@@ -219,7 +243,7 @@ def layer_breakdown(model, inputs: tuple[np.ndarray, ...], threads: int, repeats
         layer = torch.nn.Sequential(conv).eval()
         x = rng.standard_normal(shape).astype(np.float32)
         cm = fretsaw.compile(layer, (torch.from_numpy(x),), threads=threads, **options)
-        row = compare(cm, layer, (x,), repeats, names)
+        row = compare(cm, layer, (x,), repeats, names, peak)
         row.update(layer=name, input_shape=list(shape), kernel=list(conv.kernel_size), stride=list(conv.stride),
                    groups=conv.groups)
         rows.append(row)
@@ -264,6 +288,33 @@ def chart(result: dict, path: str) -> None:
         ax.set_ylabel("x")
         ax.set_title("each conv layer compiled and timed alone", fontsize=9)
         ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+COLORS = ("tab:green", "tab:gray", "tab:orange", "tab:purple", "tab:red")  # fretsaw, then PEERS
+
+
+def networks_chart(rows: list[dict], path: str) -> None:
+    """Write a PNG of bench/networks.py's rows: per network, every runtime's median latency over
+    fretsaw's (fretsaw 1; a peer at 2 takes twice as long), beside the conv FLOPs cut."""
+    plt = pyplot()
+    names = ["fretsaw", *PEERS]
+    fig, ax = plt.subplots(figsize=(9, 4.5))
+    at = np.arange(len(rows))
+    step = 0.8 / (len(names) + 1)
+    for i, name in enumerate(names):
+        ratios = [(row["fretsaw_ms"] if name == "fretsaw" else row["peers_ms"].get(name) or 0.0) / row["fretsaw_ms"]
+                  for row in rows]
+        bars = ax.bar(at + i * step, ratios, step, label=name, color=COLORS[i])
+        ax.bar_label(bars, fmt="%.1f", fontsize=6)
+    ax.bar(at + len(names) * step, [row["conv_flops_reduction"] for row in rows], step, color="tab:blue",
+           alpha=0.4, label="conv FLOPs cut")
+    ax.set_xticks(at + 0.4 - step / 2, [row["network"] for row in rows])
+    ax.set_ylabel("latency / fretsaw's")
+    ax.set_title(f"{rows[0]['threads']} thread(s), {rows[0]['cpu']}: dense peers against fretsaw (pruned)", fontsize=9)
+    ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

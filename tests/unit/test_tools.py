@@ -141,9 +141,14 @@ def test_cli_bench_torch_model(tmp_path):
     assert "onnxruntime" in figures["peers_ms"] and figures["speedup_over_best_peer"] > 0
     assert figures["conv_flops_reduction"] > 1.5  # pattern pruning: 4 of 9 taps
     assert "pytorch_eager" in result.stdout and "speedup over the fastest peer" in result.stdout
+    # the useful GFLOP/s against a large fp32 matmul's, measured in the same run on the same threads
+    peak = figures["matmul_peak_gflops"]
+    assert peak > 0 and figures["percent_of_matmul_peak"] == pytest.approx(100 * figures["useful_gflops"] / peak)
+    assert f"% of the measured matmul peak ({peak:.1f} GFLOP/s" in result.stdout
     layers = figures["layers"]  # --layers: each conv compiled and timed alone
     assert [layer["layer"] for layer in layers] == ["0", "2"]
     assert layers[1]["input_shape"] == [1, 16, 16, 16] and layers[1]["peers_ms"]["pytorch_eager"] > 0
+    assert all(layer["matmul_peak_gflops"] == peak and layer["percent_of_matmul_peak"] > 0 for layer in layers)
     assert "conv layers compiled and timed alone" in result.stdout
 
 
@@ -183,6 +188,26 @@ def test_iree_peer_matches_pytorch():
     x = np.random.default_rng(0).standard_normal((1, 3, 8, 8)).astype(np.float32)
     run_iree = iree_runner(export_onnx(model, (x,)), (x,), threads=1)
     np.testing.assert_allclose(run_iree(x), model(torch.from_numpy(x)).detach().numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_networks_chart(tmp_path):
+    # bench/networks.py --chart: each runtime's latency over fretsaw's per network, as a PNG when
+    # matplotlib is installed (make bench), else the error says what to install
+    from fretsaw.benchmark import PEERS, networks_chart
+    from fretsaw.errors import FretsawError
+
+    rows = [{"network": name, "fretsaw_ms": ms, "threads": 2, "cpu": "x86-64-avx512", "conv_flops_reduction": 3.6,
+             "peers_ms": {peer: ms * (2 + i) if peer != "iree" else None for i, peer in enumerate(PEERS)}}
+            for name, ms in (("vgg16", 70.0), ("resnet18", 9.0))]
+    path = tmp_path / "networks.png"
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        with pytest.raises(FretsawError, match="pip install matplotlib"):
+            networks_chart(rows, str(path))
+        return
+    networks_chart(rows, str(path))
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_cli_bench_chart(tmp_path):
