@@ -61,7 +61,7 @@ def candidates(conv: pconv.Conv2d, cpu: CpuTarget) -> tuple[list[tuple[int, int]
     width = lane_width(ow, cpu.vector_width)  # what pconv-vectorize will use for this conv
     fblock = filter_block(conv)
     budget = max(1, block_accumulators(cpu.accumulators, fblock) // fblock)
-    shifts = lane_shifts(cpu.vector_width, width, cpu.shifts)
+    shifts = lane_shifts(ow, cpu.vector_width, cpu.shifts)
     wide, columns = wide_blocks(conv, shifts), column_sets(conv, width, shifts)
     first = register_block(oh, ow, width, budget, wide, columns)
     ranked = [(r, v) for r, v in block_shapes(oh, ow, width, budget, wide, columns)

@@ -156,14 +156,14 @@ def lane_width(ow: int, width: int) -> int:
     return width
 
 
-def lane_shifts(width: int, lanes: int, shifts: bool) -> bool:
-    """Whether a conv whose vectors use `lanes` of the target's `width` takes lane shifts (the
-    target's `shifts`): only at the full width, whose vectors on AVX-512 are a cache line each, so
-    that every unaligned load splits across two lines. Half as wide (8 lanes for 7 output
-    columns), an unaligned load mostly stays within one line, and the shuffles LLVM makes of
+def lane_shifts(ow: int, width: int, shifts: bool) -> bool:
+    """Whether a conv of `ow` output columns takes lane shifts (the target's `shifts`, its vectors
+    `width` lanes): only when its vectors use the full width (lane_width), a cache line each on
+    AVX-512, so that every unaligned load splits across two lines. Half as wide (8 lanes for 7
+    output columns), an unaligned load mostly stays within one line, and the shuffles LLVM makes of
     8-lane shifts cost more than they save: a pruned 512->512 3x3 conv at 7x7, built natively,
     min of 10 runs, 0.575 ms with shifts, 0.508 without (one thread 1.07 / 0.92)."""
-    return shifts and lanes == width
+    return shifts and lane_width(ow, width) == width
 
 
 # Accumulators of a `wide` register block: with 24 (12x2, 6x4, 8x3) the pattern's weights and a
@@ -425,8 +425,7 @@ def flat_input(conv: pconv.Conv2d, layout: Layout, width: int, element: ir.Type)
     planes, each plane's rows laid end to end (channels in parallel), converted to `element`. Only
     the borders around the copied rows are zeroed (`zero_around`), not each whole plane before
     the rows are copied in (ResNet-18 built natively spent 6.8% of its time in the memset that
-    zeroing became).
-    Only the channels some kept kernel reads are filled: a 3.6x-pruned MobileNet-V2's depthwise
+    zeroing became), and only the channels some kept kernel reads are filled: a 3.6x-pruned MobileNet-V2's depthwise
     convs keep about 1 channel in 4."""
     n, c, h, w = conv.input_shape
     top, left, _, _ = conv.padding
@@ -744,8 +743,7 @@ def vectorize_conv2d(op, width: int, accumulators: int, rows: int = 0, vectors: 
     patterns = conv.patterns
     n, cin, _, _ = conv.input_shape
     _, cout, oh, ow = conv.output_shape
-    narrowed = lane_width(ow, width)
-    width, shifts = narrowed, lane_shifts(width, narrowed, shifts)
+    width, shifts = lane_width(ow, width), lane_shifts(ow, width, shifts)
     cin_g, cout_g = cin // conv.groups, cout // conv.groups
     fblock = filter_block(conv)
     columns = column_sets(conv, width, shifts)
