@@ -37,14 +37,18 @@ def stages(cpu: CpuTarget, f16: bool = False) -> tuple[tuple[str, str], ...]:
         # linear layers, pooling, elementwise ops and pconv ops become SIMD loops (pconv: over kept
         # kernels and taps, register-blocked, tiled over input channels); the rest is still linalg
         # on tensors (matmuls and pooling first: elementwise fusion would fold a linear layer's
-        # transpose and flatten into a generic contraction; then the fused elementwise ops)
+        # transpose and flatten into a generic contraction; then the fused elementwise ops).
+        # No cse before bufferization: merging two reads of one tensor made far apart would keep
+        # a buffer in use past a tensor op that bufferization lets overwrite it (check-buffer-reads)
         ("loops", f"builtin.module(dense-vectorize{{width={cpu.vector_width} elementwise=false}}, "
                   f"linalg-fuse-elementwise-ops, dense-vectorize{{width={cpu.vector_width}}}, "
                   f"pconv-vectorize{{{conv}}}, "
-                  "canonicalize, cse)"),
+                  "canonicalize)"),
+        # every memref read of a tensor is used before any tensor op that may overwrite it (checked);
         # tensors become buffers; function results become caller-owned out-parameters; frees inserted;
         # large per-call buffers become globals allocated once (no page faults on every call)
-        ("bufferized", BUFFERIZE[:-1] + ", persistent-workspace)"),
+        ("bufferized", "builtin.module(check-buffer-reads, " + BUFFERIZE[len("builtin.module("):-1]
+         + ", persistent-workspace)"),
         # linalg to loops; scf.parallel loops to OpenMP threads; then everything to the LLVM dialect
         # with C-callable wrappers (memref lowering must precede scf-to-cf for OpenMP's alloca scopes)
         ("llvm", f"builtin.module(func.func(llvm-request-c-wrappers), func.func(convert-linalg-to-loops), "

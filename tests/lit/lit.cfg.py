@@ -8,7 +8,7 @@ config.name = "fretsaw"
 config.test_format = lit.formats.ShTest(execute_external=False)
 config.suffixes = [".mlir"]
 config.test_source_root = os.path.dirname(__file__)
-config.excludes = ["lit.cfg.py", "Output"]
+config.excludes = ["lit.cfg.py", "Output", "Inputs"]  # Inputs/: files RUN lines read, not tests
 # Tools come from the virtual environment lit runs in (fretsaw-opt, filecheck).
 bindir = os.path.dirname(sys.executable)
 config.environment["PATH"] = os.pathsep.join([bindir, os.environ.get("PATH", "")])
