@@ -7,6 +7,7 @@ import dataclasses
 import glob
 import os
 import subprocess
+import threading
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -119,9 +120,12 @@ def memref_descriptor(shape: tuple[int, ...]) -> ctypes.Structure:
 
 class HostExecutable:
     """The JIT-compiled entry point; call it with C-contiguous float32 arrays of the signature's
-    shapes. The memref descriptors are built once (building them per call with torch-mlir's
-    get_ranked_memref_descriptor cost about 130 us per array); a call only sets their data
-    pointers, so one executable serves one caller at a time."""
+    shapes. The memref descriptors are built once (rebuilding them per call with torch-mlir's
+    get_ranked_memref_descriptor costs more than a small model's run); a call sets their data
+    pointers and runs the code, whose large buffers live in one module-wide workspace
+    (persistent-workspace). Both are shared by every call, so calls take a lock: callers on
+    several threads get correct results one call at a time (the code itself already runs on
+    every thread it was compiled for)."""
 
     def __init__(self, module: ir.Module, entry: str, signature: Signature, opt_level: int):
         self.entry, self.signature = entry, signature
@@ -129,12 +133,14 @@ class HostExecutable:
         self._engine = ExecutionEngine(module, opt_level=opt_level, shared_libs=runtime_libraries())
         self._descriptors = [memref_descriptor(shape) for shape in (*signature.inputs, *signature.outputs)]
         self._args = [ctypes.pointer(ctypes.pointer(d)) for d in self._descriptors]
+        self._lock = threading.Lock()
 
     def __call__(self, *inputs: np.ndarray) -> list[np.ndarray]:
         outputs = [np.empty(shape, dtype=np.float32) for shape in self.signature.outputs]
-        for descriptor, array in zip(self._descriptors, (*inputs, *outputs)):
-            descriptor.allocated = descriptor.aligned = array.ctypes.data
-        self._engine.invoke(self.entry, *self._args)
+        with self._lock:
+            for descriptor, array in zip(self._descriptors, (*inputs, *outputs)):
+                descriptor.allocated = descriptor.aligned = array.ctypes.data
+            self._engine.invoke(self.entry, *self._args)
         return outputs
 
 

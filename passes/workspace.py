@@ -13,7 +13,8 @@ whose ranges overlap get disjoint bytes, the others may share (largest first, ea
 offset clear of the buffers live with it). One buffer per layer would make every layer write to
 memory the previous layers left cold: with the arena a network's layers keep reusing a few
 cache-warm buffers. The price: the compiled function is not reentrant (two threads calling it at
-once would share the buffers), and the workspace stays allocated while the module lives.
+once would share the buffers: the host executable serialises calls with a lock, the AArch64
+artifact documents one call at a time), and the workspace stays allocated while the module lives.
 
 Before:
   func.func @main(...) { %a = memref.alloc() : memref<1x64x1x51076xf32> ... memref.dealloc %a
