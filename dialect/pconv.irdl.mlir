@@ -15,6 +15,7 @@ irdl.dialect @pconv {
     %dilations = irdl.base "#builtin.dense_array"
     %groups = irdl.base "#builtin.integer"
     %activation = irdl.base "#builtin.string"
+    %segments = irdl.base "#builtin.dense_array"
     irdl.operands(input: %input, packed_weights: %weights, bias: optional %bias)
     irdl.results(output: %output)
     irdl.attributes {
@@ -24,7 +25,8 @@ irdl.dialect @pconv {
       "padding" = %padding,
       "dilations" = %dilations,
       "groups" = %groups,
-      "activation" = %activation
+      "activation" = %activation,
+      "operandSegmentSizes" = %segments
     }
   }
 }

@@ -13,6 +13,10 @@ Attributes:
   dilations       array<i64: dh, dw>
   groups          i64
   activation      "none" | "relu" | "relu6"  applied after the bias
+  operandSegmentSizes  array<i32: 1, 1, 0 or 1>  whether the bias is there
+  fretsaw.schedule     optional array<i64: rows, vectors, tile> from tuning (valid: passes/vectorize.py
+                       schedule_problem; the verifier checks it against the conv, pconv-vectorize
+                       against its target too)
 `packed_weights` holds only the kept weights, in canonical order: filters in order, inside
 a filter the kept kernels by input channel, inside a kernel the kept taps row-major.
 Optional, added by pconv-filter-kernel-reorder and pconv-pack-fkw (see dialect/fkw.py):
@@ -34,6 +38,7 @@ from fretsaw.errors import op_error
 
 CONV2D = "pconv.conv2d"
 ACTIVATIONS = ("none", "relu", "relu6")
+MAX_PATTERNS = 127  # patterns per layer: kernel_pattern's i8 ids 0..126, -1 = removed
 
 
 def load(ctx: ir.Context) -> None:
@@ -216,14 +221,35 @@ def _check_arrays(conv: Conv2d, op) -> None:
         raise op_error(op, f"activation must be one of {ACTIVATIONS}, got '{conv.activation}'")
 
 
+def _check_segments(op) -> None:
+    """operandSegmentSizes must say what the operands are: input, packed_weights, then 0 or 1 bias."""
+    count = len(op.operands)
+    if count not in (2, 3):
+        raise op_error(op, f"takes input, packed_weights and an optional bias, got {count} operands")
+    segments = op.attributes["operandSegmentSizes"] if "operandSegmentSizes" in op.attributes else None
+    if not isinstance(segments, ir.DenseI32ArrayAttr):
+        raise op_error(op, f"operandSegmentSizes must be array<i32: 1, 1, 0 or 1> (the bias present or not), "
+                           f"got {segments}")
+    expected = [1, 1, count - 2]
+    if list(segments) != expected:
+        raise op_error(op, f"operandSegmentSizes is {segments} but the op has {count} operands: it must be "
+                           f"array<i32: {', '.join(map(str, expected))}>")
+
+
 def _check_tables(conv: Conv2d, op, cout: int, cin: int) -> tuple[np.ndarray, np.ndarray]:
     patterns_type = op.attributes["patterns"].type
     element = patterns_type.element_type
     if patterns_type.rank != 3 or not isinstance(element, ir.IntegerType) or element.width != 1:
         raise op_error(op, f"patterns must be a P x KH x KW i1 table, got {patterns_type}")
+    map_type = op.attributes["kernel_pattern"].type
+    if not isinstance(map_type.element_type, ir.IntegerType) or map_type.element_type.width != 8:
+        raise op_error(op, f"kernel_pattern must hold i8 pattern ids (-1 = removed), got {map_type}")
     patterns, kernel_pattern = conv.patterns, conv.kernel_pattern
     if len(patterns) == 0:
         raise op_error(op, "patterns is empty: a layer needs at least one pattern")
+    if len(patterns) > MAX_PATTERNS:
+        raise op_error(op, f"patterns holds {len(patterns)} patterns, more than the {MAX_PATTERNS} a layer may have "
+                           f"(pattern ids are i8, -1 = removed)")
     empty = [i for i, p in enumerate(patterns) if not p.any()]
     if empty:
         raise op_error(op, f"pattern {empty[0]} keeps no tap; mark removed kernels -1 in kernel_pattern instead")
@@ -240,8 +266,24 @@ def _check_tables(conv: Conv2d, op, cout: int, cin: int) -> tuple[np.ndarray, np
     return patterns, kernel_pattern
 
 
+def _check_schedule(conv: Conv2d, op) -> None:
+    """A tuned `fretsaw.schedule` must be array<i64: rows, vectors, tile> that pconv-vectorize's
+    schedule_problem accepts for this conv (the target's bounds are checked by the pass)."""
+    from fretsaw.passes.vectorize import SCHEDULE, schedule_problem  # the schedule means what the lowering does
+
+    if SCHEDULE not in op.attributes:
+        return
+    schedule = op.attributes[SCHEDULE]
+    if not isinstance(schedule, ir.DenseI64ArrayAttr) or len(list(schedule)) != 3:
+        raise op_error(op, f"{SCHEDULE} must be array<i64: rows, vectors, tile>, got {schedule}")
+    problem = schedule_problem(list(schedule), conv)
+    if problem:
+        raise op_error(op, f"{SCHEDULE} = {schedule}: {problem}; tune again or remove the attribute")
+
+
 def verify_conv2d(op) -> None:
     """Raise a FretsawError naming `op` and the mismatch when a pconv.conv2d is inconsistent."""
+    _check_segments(op)
     conv = Conv2d(op)
     n, cin, h, w = _ranked(conv.input, "input", 4, op)
     out_shape = _ranked(op.results[0], "output", 4, op)
@@ -264,6 +306,7 @@ def verify_conv2d(op) -> None:
     expected_out = [n, cout, oh, ow]
     if out_shape != expected_out or oh < 1 or ow < 1:
         raise op_error(op, f"output shape {out_shape} does not match the convolution's shape {expected_out}")
+    _check_schedule(conv, op)
 
 
 def verify_module(module_op) -> None:

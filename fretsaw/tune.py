@@ -6,13 +6,18 @@ groups, activation, kept kernels and taps, number of patterns) and the machine (
 vector width, threads): a layer tuned once is not searched again on that machine. The chosen
 schedule goes onto the op as `fretsaw.schedule = array<i64: rows, vectors, tile>`, which
 pconv-vectorize follows. The untuned heuristics are always one of the candidates, so tuning
-never picks a schedule it measured as slower.
+never picks a schedule it measured as slower. The cache is input like any other: an entry that is
+malformed or whose schedule pconv-vectorize would reject (schedule_problem) is searched again and
+overwritten, with a warning; a file that is not a JSON object is a FretsawError (it is not
+overwritten); a cache that cannot be written is a warning, and the compile goes on.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
+import warnings
 from pathlib import Path
 
 from torch_mlir import ir
@@ -21,9 +26,9 @@ from tqdm.auto import tqdm
 
 from fretsaw.dialect import pconv
 from fretsaw.errors import FretsawError
-from fretsaw.passes.vectorize import (SCHEDULE, Layout, Vectorize, block_accumulators, block_shapes, channel_tile,
+from fretsaw.passes.vectorize import (SCHEDULE, Layout, Vectorize, block_budget, block_shapes, channel_tile,
                                       column_sets, filter_block, lane_shifts, lane_width, output_plane, register_block,
-                                      tile_budget, wide_blocks)
+                                      schedule_problem, tile_budget, wide_blocks)
 from fretsaw.stats import layer_name
 from fretsaw.target import CpuTarget
 
@@ -34,6 +39,9 @@ MAX_VECTORS = 4   # a whole row's vectors)
 # What a cached schedule means to pconv-vectorize, part of every cache key: 2 since column sets
 # (a wide block's rows x vectors then take up to 3x the accumulators of before)
 SCHEDULE_VERSION = 2
+# A cache entry: what search() returns (the schedule, its time and the heuristic's, candidates tried)
+COUNTS = ("rows", "vectors", "tile", "tried")
+TIMES = ("ms", "default_ms")
 
 
 def default_cache() -> Path:
@@ -60,7 +68,7 @@ def candidates(conv: pconv.Conv2d, cpu: CpuTarget) -> tuple[list[tuple[int, int]
     oh, ow = output_plane(conv)  # a pointwise conv's H x W is one row of H*W
     width = lane_width(ow, cpu.vector_width)  # what pconv-vectorize will use for this conv
     fblock = filter_block(conv)
-    budget = max(1, block_accumulators(cpu.accumulators, fblock) // fblock)
+    budget = block_budget(cpu.accumulators, fblock)
     shifts = lane_shifts(ow, cpu.vector_width, cpu.shifts)
     wide, columns = wide_blocks(conv, shifts), column_sets(conv, width, shifts)
     first = register_block(oh, ow, width, budget, wide, columns)
@@ -126,30 +134,91 @@ def search(op: ir.Operation, backend, repeats: int) -> dict:
             "default_ms": timed[default], "tried": len(timed)}
 
 
+def json_kind(value) -> str:
+    """The JSON name of a parsed value's kind: object, array, string, number, boolean or null."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    return {dict: "object", list: "array", str: "string"}.get(type(value), "number")
+
+
+def read_cache(path: Path) -> dict:
+    """The cache file's layer -> entry object ({} when there is no file). A file that is not JSON, or
+    not a JSON object, is not overwritten (it may be someone else's): FretsawError, delete it."""
+    try:
+        known = json.loads(path.read_text()) if path.exists() else {}
+    except (OSError, ValueError) as error:  # ValueError: not JSON, or not text
+        raise FretsawError(f"tuning cache {path} is unreadable ({error}); delete it to start a new one") from None
+    if not isinstance(known, dict):
+        raise FretsawError(f"tuning cache {path} holds a JSON {json_kind(known)}, not fretsaw's object of "
+                           f"per-layer schedules; delete it (or give another tuning_cache) to start a new one")
+    return known
+
+
+def entry_problem(entry, conv: pconv.Conv2d, cpu: CpuTarget) -> str | None:
+    """What is wrong with a cache entry for `conv` on `cpu`, or None: an object with search()'s
+    counts and times whose schedule pconv-vectorize accepts for this conv (schedule_problem)."""
+    if not isinstance(entry, dict):
+        return f"is a JSON {json_kind(entry)}, not an object"
+    missing = [key for key in COUNTS + TIMES if key not in entry]
+    if missing:
+        return f"lacks {', '.join(missing)}"
+    for key in COUNTS:
+        if type(entry[key]) is not int:
+            return f"has {key} = {json.dumps(entry[key])}, not an integer"
+    for key in TIMES:
+        value = entry[key]
+        if type(value) not in (int, float) or not math.isfinite(value) or value < 0:
+            return f"has {key} = {json.dumps(value)}, not a time in ms"
+    return schedule_problem((entry["rows"], entry["vectors"], entry["tile"]), conv, width=cpu.vector_width,
+                            accumulators=cpu.accumulators, shifts=cpu.shifts)
+
+
+def write_cache(path: Path, known: dict) -> str | None:
+    """Save the cache; the OS error's text when that fails (the caller warns and keeps going)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(known, indent=1, sort_keys=True))
+    except OSError as error:
+        return str(error)
+    return None
+
+
 def tune(module: ir.Module, backend, cache: Path | None = None, repeats: int = 5,
          progress: bool = True) -> list[dict]:
     """Give every pconv.conv2d of `module` its tuned schedule, searching (and caching) the layers
     the cache does not know yet. Returns one record per conv: its layer name, the schedule (rows,
-    vectors, tile), its time and the heuristic's (ms, default_ms), candidates tried, cached."""
+    vectors, tile), its time and the heuristic's (ms, default_ms), candidates tried, cached.
+    A malformed or invalid cache entry is searched again and overwritten, with a warning; a cache
+    that cannot be written is warned about once, and the tuned schedules are still used."""
     path = Path(cache) if cache else default_cache()
-    try:
-        known = json.loads(path.read_text()) if path.exists() else {}
-    except (OSError, json.JSONDecodeError) as error:
-        raise FretsawError(f"tuning cache {path} is unreadable ({error}); delete it to start a new one") from None
+    known = read_cache(path)
     ops = list(pconv.walk_ops(module.operation, pconv.CONV2D))
-    records = []
+    records, saving = [], True
     for op in tqdm(ops, desc="tuning convs", unit="conv", disable=not progress, leave=False):
-        key = layer_key(pconv.Conv2d(op), backend.cpu)
-        cached = key in known
+        conv, layer = pconv.Conv2d(op), layer_name(op.location)
+        key = layer_key(conv, backend.cpu)
+        problem = entry_problem(known[key], conv, backend.cpu) if key in known else None
+        if problem:
+            warnings.warn(f"tuning cache {path}: the entry for conv layer '{layer}' {problem}; ignoring it and "
+                          f"searching the layer again (the entry is overwritten; if this persists, delete {path})",
+                          stacklevel=2)
+        cached = key in known and not problem
         if not cached:
             known[key] = search(op, backend, repeats)
-        entry = known[key]
+        entry = {name: known[key][name] for name in COUNTS + TIMES}
         with module.context:
             op.attributes[SCHEDULE] = ir.DenseI64ArrayAttr.get([entry["rows"], entry["vectors"], entry["tile"]])
-        records.append({"layer": layer_name(op.location), **entry, "cached": cached})
-        if not cached:  # saved after every searched layer: an interrupted tuning keeps what it found
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(json.dumps(known, indent=1, sort_keys=True))
+        records.append({"layer": layer, **entry, "cached": cached})
+        if cached or not saving:
+            continue
+        error = write_cache(path, known)  # after every searched layer: an interrupted tuning keeps what it found
+        if error:
+            saving = False
+            warnings.warn(f"tuning cache {path} cannot be written ({error}): this compile uses the tuned schedules, "
+                          f"but the next one searches again; give a writable tuning_cache (--tuning-cache) or "
+                          f"set FRETSAW_CACHE_DIR", stacklevel=2)
     return records
 
 

@@ -34,6 +34,18 @@ class ModulePass:
             values[field.name] = _convert(cls.name, key, text, field.type)
         return cls(**values)
 
+    def option_error(self, message: str) -> FretsawError:
+        """A FretsawError naming this pass: a `__post_init__` raises it for an option value the pass
+        cannot run with (options are checked once, when the pipeline text is parsed)."""
+        return FretsawError(f"pass '{self.name}': {message}", pass_name=self.name)
+
+    def require_positive(self, *options: str) -> None:
+        """Raise option_error for the first of `options` (integer fields) below 1."""
+        for option in options:
+            value = getattr(self, option)
+            if value < 1:
+                raise self.option_error(f"option {option}={value} must be >= 1")
+
     @classmethod
     def summary(cls) -> str:
         return (cls.__doc__ or "").strip().splitlines()[0]

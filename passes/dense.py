@@ -348,6 +348,9 @@ class DenseVectorize(ModulePass):
                               # fusion pass would otherwise fold a linear layer's weight transpose and
                               # flatten into its matmul, a generic contraction left to scalar loops)
 
+    def __post_init__(self):
+        self.require_positive("width", "vectors", "chunk")
+
     def run(self, module: ir.Operation) -> None:
         fold_constant_transposes(module)
         for op in pconv.walk_ops(module, "linalg.matmul"):

@@ -50,6 +50,7 @@ from torch_mlir.dialects import arith, bufferization, memref, scf, tensor, vecto
 from fretsaw.dialect import pconv
 from fretsaw.dialect import fkw as fkw_tables
 from fretsaw.dialect.fkw import gather_kernels, taps_of
+from fretsaw.errors import op_error
 from fretsaw.passes.base import ModulePass, verify_pconv
 from fretsaw.passes.constant_channels import read_by_users
 from fretsaw.passes.lower import add, index, load, load_index, loop, mul, read_buffer, store, table
@@ -687,6 +688,87 @@ def schedule_of(op) -> tuple[int, int, int]:
     return rows, vectors, tile
 
 
+def block_budget(accumulators: int, fblock: int) -> int:
+    """Accumulators per filter of a register block of `fblock` filters (block_accumulators), at least 1."""
+    return max(1, block_accumulators(accumulators, fblock) // fblock)
+
+
+def schedule_problem(schedule, conv: pconv.Conv2d | None = None, *, width: int | None = None,
+                     accumulators: int = 0, shifts: bool = False) -> str | None:
+    """What makes `schedule` = (rows, vectors, tile) invalid, or None: the one definition of a valid
+    schedule, which pconv-vectorize's options, the `fretsaw.schedule` attribute (the verifier, then
+    pconv-vectorize at its target) and the tuning cache's entries are all checked against. 0 is
+    the heuristic's choice; rows and vectors go together. With `conv`: a block of at most the
+    rows and columns pconv-vectorize computes (output_plane: a pointwise conv is one row of H*W;
+    rows past the edge would be computed and dropped), a tile of at most the input channels per
+    group. With a target (pconv-vectorize's `width`, `accumulators`, `shifts`): at most the
+    vectors of `lane_width` lanes an output row takes, and at most the accumulators the block
+    search gives the conv (block_shapes: `accumulators`, shared by a dense layer's filter block,
+    SET_ACCUMULATORS with column sets). Unchecked, negative counts computed NaNs and a 1000-row
+    block did not finish compiling."""
+    rows, vectors, tile = (int(value) for value in schedule)
+    for name, value in (("rows", rows), ("vectors", vectors), ("tile", tile)):
+        if value < 0:
+            return f"{name}={value} is negative: give a count >= 1, or 0 for the heuristic's choice"
+    if (rows == 0) != (vectors == 0):
+        return (f"rows={rows} and vectors={vectors} go together: both >= 1 (a register block) or both 0 "
+                f"(the heuristic's block)")
+    if conv is None:
+        return None
+    oh, ow = output_plane(conv)
+    cin_g = conv.input_shape[1] // conv.groups
+    if tile > cin_g:
+        return f"tile={tile} exceeds the conv's {cin_g} input channels per group"
+    if rows > oh:
+        flat = " (a 1x1 stride-1 conv is computed as one row of H*W)" if pointwise(conv) else ""
+        return f"rows={rows} exceeds the {oh} output row(s) pconv-vectorize computes{flat}"
+    if vectors > ow:
+        return f"vectors={vectors} exceeds the {ow} output columns"
+    if width is None or not rows:
+        return None
+    lanes = lane_width(ow, width)
+    row_vectors = ceil_div(ow, lanes)
+    if vectors > row_vectors:
+        return f"vectors={vectors} exceeds the {row_vectors} vector(s) of {lanes} lanes an output row of {ow} takes"
+    fblock = filter_block(conv)
+    columns = column_sets(conv, lanes, lane_shifts(ow, width, shifts))
+    if columns:
+        held, limit = rows * set_accumulators(ow, lanes, columns, vectors), SET_ACCUMULATORS
+        budget = f"the {limit} a block with column sets {columns} may take"
+    else:
+        held, limit = rows * vectors * fblock, block_budget(accumulators, fblock) * fblock
+        budget = (f"the {limit} of accumulators={accumulators}" if fblock == 1 else
+                  f"the {limit} a block of {fblock} filters of a dense layer may take with accumulators={accumulators}")
+    if held > limit:
+        return f"a block of {rows} x {vectors} vectors holds {held} accumulators, more than {budget}"
+    return None
+
+
+def fitted_schedule(op, options: tuple[int, int, int], width: int, accumulators: int,
+                    shifts: bool) -> tuple[int, int, int]:
+    """pconv-vectorize's (rows, vectors, tile) options for this conv: cut to its output rows, row
+    vectors and input channels (the options apply to every conv; rows past those would compute
+    nothing stored), once they and the op's `fretsaw.schedule` pass schedule_problem at this
+    target. A FretsawError names the op, the schedule and what to do."""
+    conv = pconv.Conv2d(op)
+    target = {"width": width, "accumulators": accumulators, "shifts": shifts}
+    tuned = schedule_of(op)
+    problem = schedule_problem(tuned, conv, **target)
+    if problem:
+        raise op_error(op, f"{SCHEDULE} = array<i64: {', '.join(map(str, tuned))}> does not fit width={width} "
+                           f"accumulators={accumulators}: {problem}; tune it again on this target or remove it")
+    rows, vectors, tile = options
+    oh, ow = output_plane(conv)
+    fitted = (min(rows, oh), min(vectors, ceil_div(ow, lane_width(ow, width))),
+              min(tile, conv.input_shape[1] // conv.groups))
+    problem = schedule_problem(fitted, conv, **target)
+    if problem:
+        cut = "" if fitted == tuple(options) else " (for this conv rows={} vectors={} tile={})".format(*fitted)
+        raise op_error(op, f"pconv-vectorize options rows={rows} vectors={vectors} tile={tile}{cut}: {problem}; "
+                           f"give a smaller block, or rows=0 vectors=0 for the heuristic's")
+    return fitted
+
+
 def pointwise(conv: pconv.Conv2d) -> bool:
     """A 1x1, stride-1, unpadded conv over more than one row: one GEMM over the H*W pixels."""
     return unit_1x1(conv) and not any(conv.padding) and conv.input_shape[2] > 1
@@ -740,6 +822,7 @@ def vectorize_conv2d(op, width: int, accumulators: int, rows: int = 0, vectors: 
     partial sums between channel tiles and the output stay fp32. `read`: which output channels
     the result's users read (None: all may be)."""
     conv = pconv.Conv2d(op)
+    rows, vectors, tile = fitted_schedule(op, (rows, vectors, tile), width, accumulators, shifts)
     patterns = conv.patterns
     n, cin, _, _ = conv.input_shape
     _, cout, oh, ow = conv.output_shape
@@ -751,7 +834,7 @@ def vectorize_conv2d(op, width: int, accumulators: int, rows: int = 0, vectors: 
     if not (rows and vectors):
         rows, vectors = tuned_rows, tuned_vectors
     if not (rows and vectors):
-        rows, vectors = register_block(oh, ow, width, max(1, block_accumulators(accumulators, fblock) // fblock),
+        rows, vectors = register_block(oh, ow, width, block_budget(accumulators, fblock),
                                        wide_blocks(conv, shifts), columns)
     layout = Layout.of(conv, width, rows, vectors)
     tile = tile or tuned_tile
@@ -977,6 +1060,12 @@ class Vectorize(ModulePass):
     f16: bool = False       # compute in fp16 (AArch64 +fullfp16): `width` is then fp16 lanes
     shifts: bool = False    # read unaligned input vectors as lane shifts of aligned ones where that
                             # takes fewer loads (`read_vectors`; the backend sets it for AVX-512)
+
+    def __post_init__(self):
+        self.require_positive("width", "accumulators", "cache")
+        problem = schedule_problem((self.rows, self.vectors, self.tile))
+        if problem:
+            raise self.option_error(f"option {problem}")
 
     def run(self, module: ir.Operation) -> None:
         verify_pconv(module)

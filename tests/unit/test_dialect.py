@@ -146,3 +146,33 @@ def test_verifier_checks_reorder_and_fkw_attributes(attributes, message):
             op.attributes["fkw_stride"] = ir.DenseElementsAttr.get(np.array([0, 2, 3], dtype=np.int32))
             op.attributes["fkw_index"] = ir.DenseElementsAttr.get(np.array([0, 1, 0], dtype=np.int32))
             pconv.verify_conv2d(op)
+
+
+@pytest.mark.parametrize("value,message", [
+    (ir.DenseI64ArrayAttr.get, None),
+    (lambda v: ir.DenseI32ArrayAttr.get(v), r"fretsaw.schedule must be array<i64: rows, vectors, tile>, got array<i32"),
+    (lambda v: ir.DenseI64ArrayAttr.get(v[:2]), r"must be array<i64: rows, vectors, tile>, got array<i64: 3, 1>"),
+    (lambda v: ir.StringAttr.get("3x1"), r"must be array<i64: rows, vectors, tile>, got \"3x1\""),
+    (lambda v: ir.DenseI64ArrayAttr.get([-1, 1, 1]), r"fretsaw.schedule = array<i64: -1, 1, 1>: rows=-1 is negative"),
+    (lambda v: ir.DenseI64ArrayAttr.get([4, 1, 1]), r"rows=4 exceeds the 3 output row"),
+    (lambda v: ir.DenseI64ArrayAttr.get([1, 1, 3]), r"tile=3 exceeds the conv's 2 input channels per group"),
+])
+def test_verifier_checks_the_tuned_schedule(value, message):
+    ctx, _module, op = build([[0, -1], [0, 0]], 6)
+    with ctx:
+        op.attributes["fretsaw.schedule"] = value([3, 1, 2])
+        if message is None:
+            pconv.verify_conv2d(op)
+            return
+        with pytest.raises(FretsawError, match=f"'pconv.conv2d' op: .*{message}"):
+            pconv.verify_conv2d(op)
+
+
+@pytest.mark.parametrize("segments", [[1, 1, 1], [1, 0, 0], [1, 1], [2, 0, 0]])
+def test_verifier_checks_operand_segments(segments):
+    ctx, _module, op = build([[0, -1], [0, 0]], 6)
+    with ctx:
+        op.attributes["operandSegmentSizes"] = ir.DenseI32ArrayAttr.get(segments)
+        with pytest.raises(FretsawError, match=r"'pconv.conv2d' op: operandSegmentSizes is .* but the op has 2 "
+                                               r"operands: it must be array<i32: 1, 1, 0>"):
+            pconv.verify_conv2d(op)

@@ -1,0 +1,151 @@
+"""What a valid schedule is (passes/vectorize.py schedule_problem), and pconv-vectorize's and
+dense-vectorize's options checked where they enter: negative or zero counts once computed NaNs,
+relative errors of 2e22 or divisions by zero, and a 1000-row block compiled for minutes."""
+
+import numpy as np
+import pytest
+from torch_mlir import ir
+from torch_mlir.dialects import arith, func
+
+from fretsaw import FretsawError
+from fretsaw.context import make_context
+from fretsaw.dialect import pconv
+from fretsaw.pipeline import parse_pipeline
+from fretsaw.passes.vectorize import schedule_problem
+from fretsaw.target import CpuTarget
+from fretsaw import tune as tuning
+
+AVX2 = CpuTarget("avx2", 8, 2, registers=16)
+AVX512 = CpuTarget("avx512", 16, 2, registers=32, shifts=True)
+NEON = CpuTarget("neon", 4, 4, registers=32)
+MODULES = []  # the modules of the convs built here, kept alive with their ops
+
+
+def target(cpu: CpuTarget) -> dict:
+    """schedule_problem's target arguments for `cpu`: what the backends give pconv-vectorize."""
+    return {"width": cpu.vector_width, "accumulators": cpu.accumulators, "shifts": cpu.shifts}
+
+
+@pytest.fixture(scope="module")
+def context():
+    ctx = make_context()
+    with ctx, ir.Location.unknown():
+        yield ctx
+
+
+def conv(cin: int, cout: int, size: int, *, kernel: int = 3, padding: int = 1, patterns=None, pattern_of=None):
+    """A pconv.conv2d over 1 x cin x size x size with constant weights (a dense layer: one
+    all-ones pattern, every kernel kept, unless `patterns` and `pattern_of(co, ci)` say otherwise)."""
+    patterns = np.ones((1, kernel, kernel), bool) if patterns is None else np.asarray(patterns, bool)
+    kernel_pattern = np.array([[pattern_of(co, ci) if pattern_of else 0 for ci in range(cin)] for co in range(cout)],
+                              dtype=np.int8)
+    f32 = ir.F32Type.get()
+    out = size + 2 * padding - patterns.shape[1] + 1
+    in_type = ir.RankedTensorType.get([1, cin, size, size], f32)
+    out_type = ir.RankedTensorType.get([1, cout, out, out], f32)
+    module = ir.Module.create()
+    with ir.InsertionPoint(module.body):
+        main = func.FuncOp("main", ([in_type], [out_type]))
+        block = main.add_entry_block()
+        with ir.InsertionPoint(block):
+            count = pconv.packed_length(patterns, kernel_pattern)
+            wtype = ir.RankedTensorType.get([count], f32)
+            weights = arith.ConstantOp(wtype, ir.DenseElementsAttr.get(np.ones(count, np.float32), type=wtype)).result
+            op = pconv.build_conv2d(block.arguments[0], weights, None, result_type=out_type, patterns=patterns,
+                                    kernel_pattern=kernel_pattern, strides=[1, 1], padding=[padding] * 4,
+                                    dilations=[1, 1], groups=1)
+            func.ReturnOp([op.results[0]])
+    pconv.verify_conv2d(op)
+    MODULES.append(module)
+    return pconv.Conv2d(op)
+
+
+CROSS = np.array([[[0, 1, 0], [1, 1, 1], [0, 1, 0]], [[1, 1, 0], [1, 1, 0], [0, 0, 0]]], bool)
+
+
+def pattern_conv(cin=8, cout=16, size=20):
+    return conv(cin, cout, size, patterns=CROSS, pattern_of=lambda co, ci: -1 if (co + ci) % 3 == 0 else (co + ci) % 2)
+
+
+@pytest.mark.parametrize("schedule,problem", [
+    ((0, 0, 0), None),
+    ((2, 3, 4), None),
+    ((0, 0, 5), None),                     # the heuristic's block, a given tile
+    ((-1, 1, 1), "rows=-1 is negative"),
+    ((1, -2, 1), "vectors=-2 is negative"),
+    ((1, 1, -1), "tile=-1 is negative"),
+    ((2, 0, 0), "rows=2 and vectors=0 go together"),
+    ((0, 3, 0), "rows=0 and vectors=3 go together"),
+])
+def test_schedule_form(schedule, problem):
+    found = schedule_problem(schedule)
+    assert found == problem if problem is None else problem in found
+
+
+def test_schedule_fits_the_conv(context):
+    c = pattern_conv()  # 8 -> 16, 20 x 20 outputs
+    assert schedule_problem((20, 1, 8), c) is None
+    assert "rows=21 exceeds the 20 output row(s)" in schedule_problem((21, 1, 8), c)
+    assert "tile=9 exceeds the conv's 8 input channels per group" in schedule_problem((1, 1, 9), c)
+    assert "vectors=21 exceeds the 20 output columns" in schedule_problem((1, 21, 1), c)
+    assert schedule_problem((1000, 1, 1), c).startswith("rows=1000 exceeds")
+    pointwise = conv(8, 16, 4, kernel=1, padding=0)  # computed as one row of 16 pixels
+    assert schedule_problem((1, 2, 8), pointwise) is None
+    assert "one row of H*W" in schedule_problem((2, 1, 8), pointwise)
+
+
+def test_schedule_fits_the_target(context):
+    c = pattern_conv()
+    avx2 = target(AVX2)  # 8 lanes: 3 vectors a row of 20; 10 accumulators
+    assert schedule_problem((5, 2, 8), c, **avx2) is None
+    assert "vectors=4 exceeds the 3 vector(s) of 8 lanes" in schedule_problem((1, 4, 8), c, **avx2)
+    assert "holds 12 accumulators, more than the 10 of accumulators=10" in schedule_problem((4, 3, 8), c, **avx2)
+    dense = conv(8, 16, 20)  # blocks of 4 filters sharing half the registers: 2 vectors each
+    assert schedule_problem((2, 1, 8), dense, **avx2) is None
+    assert "holds 12 accumulators, more than the 8 a block of 4 filters" in schedule_problem((3, 1, 8), dense, **avx2)
+    wide = pattern_conv(cin=4, cout=8, size=56)  # AVX-512: column sets, 24 accumulators at most
+    assert "column sets" in schedule_problem((7, 4, 4), wide, **target(AVX512))
+
+
+@pytest.mark.parametrize("cpu", [AVX2, AVX512, NEON], ids=lambda cpu: cpu.name)
+def test_tuning_candidates_are_valid_schedules(context, cpu):
+    # whatever the tuner may time and cache, pconv-vectorize accepts at that target
+    for c in (pattern_conv(), pattern_conv(cin=4, cout=8, size=56), conv(8, 16, 20), conv(3, 8, 30),
+              conv(16, 24, 14, kernel=1, padding=0), conv(16, 8, 7, kernel=1, padding=0)):
+        blocks, tiles = tuning.candidates(c, cpu)
+        for rows, vectors in blocks:
+            for tile in tiles:
+                assert schedule_problem((rows, vectors, tile), c, **target(cpu)) is None, (c.output_shape, cpu)
+
+
+@pytest.mark.parametrize("element,message", [
+    ("pconv-vectorize{width=0}", "option width=0 must be >= 1"),
+    ("pconv-vectorize{width=-8}", "option width=-8 must be >= 1"),
+    ("pconv-vectorize{accumulators=0}", "option accumulators=0 must be >= 1"),
+    ("pconv-vectorize{accumulators=-3}", "option accumulators=-3 must be >= 1"),
+    ("pconv-vectorize{cache=0}", "option cache=0 must be >= 1"),
+    ("pconv-vectorize{cache=-5}", "option cache=-5 must be >= 1"),
+    ("pconv-vectorize{tile=-1}", "option tile=-1 is negative"),
+    ("pconv-vectorize{rows=-1 vectors=1}", "option rows=-1 is negative"),
+    ("pconv-vectorize{rows=1 vectors=-2}", "option vectors=-2 is negative"),
+    ("pconv-vectorize{rows=2}", "option rows=2 and vectors=0 go together"),
+    ("dense-vectorize{width=0}", "option width=0 must be >= 1"),
+    ("dense-vectorize{width=-8}", "option width=-8 must be >= 1"),
+    ("dense-vectorize{vectors=0}", "option vectors=0 must be >= 1"),
+    ("dense-vectorize{vectors=-1}", "option vectors=-1 must be >= 1"),
+    ("dense-vectorize{chunk=0}", "option chunk=0 must be >= 1"),
+])
+def test_bad_pass_options_name_the_pass_and_option(element, message):
+    name = element.split("{")[0]
+    with pytest.raises(FretsawError, match=f"pass '{name}': {message}") as raised:
+        parse_pipeline(f"builtin.module({element}, canonicalize)")
+    assert raised.value.pass_name == name
+
+
+@pytest.mark.parametrize("element", ["pconv-vectorize{width=3 accumulators=1 cache=1}",
+                                     "pconv-vectorize{rows=0 vectors=0 tile=0}", "pconv-vectorize{rows=2 vectors=1}",
+                                     "dense-vectorize{width=3 vectors=1 chunk=1}"])
+def test_odd_but_valid_options_parse(element):
+    # a width that is not a power of two gives correct (if slow) code: it is not an error
+    (step,) = parse_pipeline(f"builtin.module({element})")
+    assert step.python_pass is not None
