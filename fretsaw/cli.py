@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 
@@ -71,7 +72,17 @@ def _load_model(path: str):
         return path
     import torch
 
-    model = torch.load(path, weights_only=False)
+    if not os.path.isfile(path):
+        raise FretsawError(f"model file {path} not found: pass a torch.save'd nn.Module (.pt) or an .onnx file")
+    try:
+        model = torch.load(path, weights_only=False)
+    except (ImportError, AttributeError) as error:  # the pickle names a class this process cannot import
+        raise FretsawError(f"{path}: the model's class cannot be imported here ({type(error).__name__}: {error}); "
+                           f"make the module that defines it importable (e.g. add its directory to PYTHONPATH), "
+                           f"or export the model to ONNX and pass the .onnx file") from None
+    except Exception as error:  # torch.load raises several kinds on a file it cannot read
+        raise FretsawError(f"{path} is not a model file torch.load can read ({type(error).__name__}: {error}); "
+                           f"save one with torch.save(model, path), or pass an .onnx file") from None
     if not isinstance(model, torch.nn.Module):
         raise FretsawError(f"{path} does not hold a pickled torch.nn.Module (got {type(model).__name__}); "
                            f"save one with torch.save(model, path), or pass an .onnx file")
@@ -80,9 +91,22 @@ def _load_model(path: str):
 
 def _shape(text: str) -> tuple[int, ...]:
     try:
-        return tuple(int(v) for v in text.split(","))
+        shape = tuple(int(v) for v in text.split(","))
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers like 1,3,224,224, got '{text}'")
+    if min(shape) < 1:
+        raise argparse.ArgumentTypeError(f"every size must be a positive integer, got '{text}'")
+    return shape
+
+
+def _check_output_dirs(*outputs: tuple[str, str | None]) -> None:
+    """Each (flag, path) given must name a file in an existing directory: checked before any work."""
+    for flag, path in outputs:
+        if path is None:
+            continue
+        directory = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(directory):
+            raise FretsawError(f"{flag} {path}: directory {directory} does not exist; create it first")
 
 
 def _compile(args, inputs: tuple[np.ndarray, ...], **options):
@@ -107,6 +131,7 @@ def _compile(args, inputs: tuple[np.ndarray, ...], **options):
 
 
 def compile_command(args) -> int:
+    _check_output_dirs(("-o", args.output), ("--stats-json", args.stats_json))
     inputs = tuple(np.zeros(shape, dtype=np.float32) for shape in args.input_shape)
     if args.save and args.target == "host":
         raise FretsawError("--save writes a cross-compiled artifact: add --target aarch64")
@@ -191,6 +216,7 @@ def bench_aarch64(args) -> int:
 
 
 def bench_command(args) -> int:
+    _check_output_dirs(("--json", args.json), ("--chart", args.chart))
     if args.target == "aarch64":
         return bench_aarch64(args)
     names = tuple(args.peers.split(",")) if args.peers else PEERS
@@ -255,6 +281,7 @@ def prune_command(args) -> int:
     if args.model.endswith(".onnx"):
         raise FretsawError("fretsaw prune works on torch models (.pt, a pickled nn.Module): ONNX weights are "
                            "not trainable here; export the pruned torch model to ONNX afterwards if needed")
+    _check_output_dirs(("-o", args.output), ("--report", args.report))
     model = _load_model(args.model)
     inputs = tuple(torch.zeros(shape) for shape in args.input_shape) if args.input_shape else None
     library = None
@@ -262,6 +289,10 @@ def prune_command(args) -> int:
         try:
             with open(args.library) as source:
                 library = json.load(source)
+        except UnicodeDecodeError as error:
+            raise FretsawError(f"--library {args.library} is not text (byte {error.object[error.start]:#04x} at "
+                               f"offset {error.start} is not UTF-8); expected a JSON list of patterns like "
+                               f'["010/111/010", "110/110/000"]') from None
         except (OSError, json.JSONDecodeError) as error:
             raise FretsawError(f"--library {args.library}: {error}; expected a JSON list of patterns like "
                                f'["010/111/010", "110/110/000"]') from None
@@ -366,6 +397,9 @@ def main(argv=None) -> int:
     try:
         return args.func(args)
     except FretsawError as error:
+        print(f"fretsaw: error: {error}", file=sys.stderr)
+        return 1
+    except OSError as error:  # a file fretsaw reads or writes: its message names the file
         print(f"fretsaw: error: {error}", file=sys.stderr)
         return 1
 

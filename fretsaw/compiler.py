@@ -196,6 +196,7 @@ class CompiledModel:
 def compile(model, example_inputs, target: str = "host", **options) -> CompiledModel:
     """Compile a torch.nn.Module (or an ONNX file / onnx.ModelProto) for `target`."""
     opts = CompileOptions.from_kwargs(target, options)
+    example_inputs = check_example_inputs(example_inputs)
     backend = opts.backend()
     ctx = make_context()
     module = import_model(model, example_inputs, ctx)
@@ -212,6 +213,28 @@ def compile(model, example_inputs, target: str = "host", **options) -> CompiledM
         stages[name] = module.operation.clone()
     executable = backend.emit(module, ENTRY, signature)
     return CompiledModel(stages, signature, executable, opts, tuning)
+
+
+def check_example_inputs(example_inputs) -> tuple:
+    """`example_inputs` as a tuple of float32 torch tensors / numpy arrays; FretsawError naming a bad one."""
+    import torch
+
+    if isinstance(example_inputs, (torch.Tensor, np.ndarray)):
+        example_inputs = (example_inputs,)
+    if not isinstance(example_inputs, (tuple, list)):
+        raise FretsawError(f"example_inputs must be a torch tensor or numpy array, or a tuple of them, got "
+                           f"{type(example_inputs).__name__}; e.g. (torch.randn(1, 3, 224, 224),): their shapes "
+                           f"become the compiled model's input shapes")
+    for i, value in enumerate(example_inputs):
+        if not isinstance(value, (torch.Tensor, np.ndarray)):
+            raise FretsawError(f"example input {i} is a {type(value).__name__}, not a torch tensor or numpy array; "
+                               f"pass e.g. torch.randn(1, 3, 224, 224): its shape becomes the compiled input's")
+        float32 = torch.float32 if isinstance(value, torch.Tensor) else np.float32
+        if value.dtype != float32:
+            raise FretsawError(f"example input {i} has dtype {value.dtype}: fretsaw compiles float32 models "
+                               f"(the compiled model takes float32 inputs); convert it with .float() or "
+                               f".astype(np.float32)")
+    return tuple(example_inputs)
 
 
 def run_stage(module: ir.Module, name: str, pipeline: str) -> None:

@@ -115,9 +115,13 @@ def main(argv=None) -> int:
         return 0
     source = "<stdin>" if args.input == "-" else args.input
     try:
-        text = sys.stdin.read() if args.input == "-" else open(args.input).read()
+        text = sys.stdin.buffer.read().decode() if args.input == "-" else open(args.input, encoding="utf-8").read()
         if args.pass_pipeline:
             parse_pipeline(args.pass_pipeline)  # reject a bad pipeline before any work
+    except UnicodeDecodeError as error:
+        print(f"fretsaw-opt: error: {source} is not MLIR text: byte {error.object[error.start]:#04x} at offset "
+              f"{error.start} is not UTF-8 (MLIR files are UTF-8 text; bytecode is not read here)", file=sys.stderr)
+        return 1
     except (OSError, FretsawError) as error:
         print(f"fretsaw-opt: error: {error}", file=sys.stderr)
         return 1

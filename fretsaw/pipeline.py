@@ -151,11 +151,53 @@ def _upstream_failure(snapshot, group: list[Step], error: ir.MLIRError, stage: s
             break
     first = diagnostics[0] if diagnostics else None
     message = first.message if first else str(error)
-    op = re.search(r'name = "(torch\.[\w.]+)"', message) or re.search(r"'([a-z_][\w]*\.[\w.]+)'", message)
+    location = str(first.location) if first else None
+    named = re.search(r'name = "(torch\.[\w.]+)"', message) or re.search(r"'([a-z_][\w]*\.[\w.]+)'", message)
+    op = named.group(1) if named else _noted_op(first)
+    if op and not named:  # "op was not bufferized": the op is only in the note
+        message = f"{message}: '{op}'"
+    if op and op.startswith("tm_tensor."):
+        message += (" (Torch-MLIR's lowering of an op like cumsum, sort, topk, scatter or index_put, which fretsaw "
+                    "does not compile: compute it outside the compiled model)")
+    stuck = _unlowered_torch_op(trial) if op and OPERAND_OPS.match(op) else None
+    if stuck is not None:  # the conversion stopped at an operand of the op Torch-MLIR cannot lower
+        op, location = stuck.name, str(stuck.location)
+        message = (f"Torch-MLIR cannot lower '{op}'{_layer(stuck.location)} to linalg ({message}); compute it "
+                   f"outside the compiled model or replace it with ops that Torch-MLIR lowers")
     path, command = write_reproducer(_asm(before), anchored([failing]), f"{stage}-{_slug(failing.text)}")
-    return FretsawError(f"pass '{failing.text}' failed: {message}", op=op.group(1) if op else None,
-                        location=str(first.location) if first else None, pass_name=failing.text,
-                        reproducer=path, command=command)
+    return FretsawError(f"pass '{failing.text}' failed: {message}", op=op, location=location,
+                        pass_name=failing.text, reproducer=path, command=command)
+
+
+# Torch ops that only carry operands: when the conversion to linalg fails on one of them, the
+# op using it is the one left unconverted.
+OPERAND_OPS = re.compile(r"torch\.(constant\.|prim\.ListConstruct$|vtensor\.literal$)|torch_c\.")
+
+
+def _noted_op(diagnostic) -> str | None:
+    """The op name in a diagnostic's 'see current operation: ...' note, if any."""
+    for note in diagnostic.notes if diagnostic else ():
+        found = re.search(r'see current operation:\s*(?:%\S+ = )?"([a-z_]\w*\.[\w.]+)"', note.message)
+        if found:
+            return found.group(1)
+    return None
+
+
+def _unlowered_torch_op(module_op):
+    """The first torch-dialect op left in `module_op` that computes (not a constant, list or cast)."""
+    found = []
+
+    def visit(op):
+        if op.name.startswith("torch.") and not OPERAND_OPS.match(op.name) and not found:
+            found.append(op)
+        return ir.WalkResult.ADVANCE
+
+    module_op.walk(visit)
+    return found[0] if found else None
+
+
+def _layer(location) -> str:
+    return f" (layer '{location.name_str}')" if isinstance(location, ir.NameLoc) else ""
 
 
 def _asm(op) -> str:

@@ -2,12 +2,15 @@
 
 BatchNorm in eval mode is folded into the preceding convolution first (a per-channel scale,
 so exact zeros stay zeros). Parameters are imported as inline dense constants so that
-pconv-raise can read the weights.
+pconv-raise can read the weights. A pad by negative amounts (a crop) becomes a slice and a
+non-negative pad. An op whose result shape depends on the data (nonzero, masked_select, ...)
+is refused here, named with its layer, before any lowering.
 """
 
 from __future__ import annotations
 
 import copy
+import re
 import warnings
 
 import numpy as np
@@ -36,6 +39,27 @@ class DenseLiterals(FxImporterHooks):
         vtensor_type = gni._cc.tensor_to_vtensor_type(literal)
         return ir.Operation.create("torch.vtensor.literal", results=[vtensor_type],
                                    attributes={"value": attr}).result
+
+
+PAD = torch.ops.aten.constant_pad_nd.default
+
+
+def crop_then_pad(x: torch.Tensor, pad: list[int], value: float = 0.0):
+    """aten.constant_pad_nd with negative amounts (`nn.ZeroPad2d((-1, 1, -2, 0))`) as slices of the
+    kept part, then a pad by the non-negative amounts; NotImplemented (the op stays) when none is negative.
+
+    Torch-MLIR lowers a negative pad to a tensor.pad with negative amounts, which upstream MLIR does
+    not support: canonicalization merges it with a following pad (a conv's) by adding the amounts,
+    so a cropped row comes back instead of a zero one, and bufferization rejects it."""
+    if min(pad) >= 0:
+        return NotImplemented
+    for i in range(len(pad) // 2):  # pad lists (low, high) pairs from the last dimension backwards
+        dim, low, high = x.dim() - 1 - i, pad[2 * i], pad[2 * i + 1]
+        if min(low, high) < 0:
+            x = torch.ops.aten.slice.Tensor(x, dim, max(-low, 0), x.shape[dim] - max(-high, 0))
+    if max(pad) <= 0:
+        return x
+    return PAD(x, [max(amount, 0) for amount in pad], value)
 
 
 def fold_batchnorm(model: torch.nn.Module) -> torch.nn.Module:
@@ -78,6 +102,19 @@ def _fold_into(conv: torch.nn.Conv2d, bn: torch.nn.BatchNorm2d) -> None:
     conv.bias = torch.nn.Parameter((bias - bn.running_mean) * scale + shift)
 
 
+GELU = torch.ops.aten.gelu.default
+
+
+def tanh_gelu(x: torch.Tensor, approximate: str = "none"):
+    """aten.gelu with approximate="tanh" as PyTorch computes it; NotImplemented (the op stays) for
+    the erf form. Torch-MLIR lowers the tanh form with 0.797724 for sqrt(2 / pi) = 0.7978846, a
+    relative error of 2e-4 inside the tanh (outputs off by up to 5e-5 near x = 1.3)."""
+    if approximate != "tanh":
+        return NotImplemented
+    inner = (x + 0.044715 * x * x * x) * 0.7978845608028654
+    return 0.5 * x * (1 + torch.tanh(inner))
+
+
 def import_torch(model: torch.nn.Module, example_inputs: tuple, ctx: ir.Context) -> ir.Module:
     """Import `model` into torch-dialect IR (function @main) in context `ctx`."""
     if model.training:
@@ -89,13 +126,61 @@ def import_torch(model: torch.nn.Module, example_inputs: tuple, ctx: ir.Context)
         with warnings.catch_warnings():  # torch.export's own deprecation chatter, not the user's
             warnings.simplefilter("ignore", FutureWarning)
             program = torch.export.export(model, tuple(example_inputs), strict=False)
-            program = program.run_decompositions(get_decomposition_table())
+            program = program.run_decompositions(get_decomposition_table() | {PAD: crop_then_pad, GELU: tanh_gelu})
     except Exception as error:
-        raise FretsawError(f"torch.export could not capture the model: {type(error).__name__}: {error}") from error
+        layer = failing_layer(model, example_inputs)
+        raise FretsawError(f"torch.export could not capture the model{layer}: "
+                           f"{type(error).__name__}: {error}") from error
     importer = FxImporter(context=ctx, hooks=DenseLiterals())
     importer._cc = ModulePathLocations(ctx, py_attr_tracker=importer._py_attr_tracker)
     importer.import_frozen_program(program, func_name="main")
+    check_static_shapes(importer.module)
     return importer.module
+
+
+def failing_layer(model: torch.nn.Module, example_inputs: tuple) -> str:
+    """" in layer 'path' (Type)" when `model` also fails when run eagerly, naming the innermost
+    submodule whose forward raised (PyTorch's own errors do not say which layer); else ""."""
+    modules = {name: module for name, module in model.named_modules() if name}
+    running, handles = [], []
+    for name, module in modules.items():
+        handles.append(module.register_forward_pre_hook(lambda _m, _a, name=name: running.append(name)))
+        handles.append(module.register_forward_hook(lambda *_: running.pop()))
+    try:
+        with torch.no_grad():
+            model(*example_inputs)
+    except Exception:
+        if running:
+            return (f" in layer '{running[-1]}' ({type(modules[running[-1]]).__name__}), where PyTorch itself fails "
+                    f"on these example inputs (fix the layer or the input shapes)")
+    finally:
+        for handle in handles:
+            handle.remove()
+    return ""
+
+
+VTENSOR = re.compile(r"!torch\.vtensor<\[([^\]]*)\]")
+
+
+def check_static_shapes(module: ir.Module) -> None:
+    """Refuse the first op whose result has a data-dependent size (`?`): fretsaw compiles static shapes."""
+    dynamic = []
+
+    def visit(op):
+        shapes = [found.group(1) for r in op.results for found in [VTENSOR.match(str(r.type))] if found]
+        if not dynamic and any("?" in shape for shape in shapes):
+            dynamic.append((op, next(shape for shape in shapes if "?" in shape)))
+        return ir.WalkResult.ADVANCE
+
+    module.operation.walk(visit)
+    if not dynamic:
+        return
+    op, shape = dynamic[0]
+    layer = f" in layer '{op.location.name_str}'" if isinstance(op.location, ir.NameLoc) else ""
+    raise FretsawError(f"'{op.name}'{layer} gives a tensor of shape [{shape}], whose size depends on the input "
+                       f"values; fretsaw compiles models whose every tensor has a static shape (fixed by the "
+                       f"example inputs): compute this op outside the compiled model", op=op.name,
+                       location=str(op.location))
 
 
 class ModulePathLocations(ContextCache):

@@ -4,7 +4,8 @@
 
 The layer's pattern library and each kernel's pattern id (or removal) are recovered from
 the exact zeros of the weights; zero padding, the bias and a following ReLU / ReLU6 are
-folded into the op.
+folded into the op. A conv whose kernel is larger than its padded input is refused, naming
+the layer.
 
 Before:
   %p = tensor.pad %x low[0, 0, 1, 1] high[0, 0, 1, 1] { tensor.yield %zero : f32 } ...
@@ -26,6 +27,7 @@ from torch_mlir import ir
 from torch_mlir.dialects import arith
 
 from fretsaw.dialect import pconv
+from fretsaw.errors import op_error
 from fretsaw.passes.base import ModulePass, verify_pconv
 
 CONV_OPS = ("linalg.conv_2d_nchw_fchw", "linalg.conv_2d_ngchw_gfchw", "linalg.depthwise_conv_2d_nchw_chw")
@@ -121,6 +123,7 @@ def match_conv(conv) -> ConvMatch | None:
     match = ConvMatch(conv, x, weight.astype(np.float32), groups, [0, 0, 0, 0], result=result, dead=dead)
     if not _match_padding(match) or not _match_init(match, init):
         return None
+    _check_kernel_fits(match)
     _match_activation(match)
     return match
 
@@ -138,6 +141,25 @@ def _match_padding(match: ConvMatch) -> bool:
     match.input = pad.operands[0]
     match.padding = [low[2], low[3], high[2], high[3]]
     return True
+
+
+def _check_kernel_fits(match: ConvMatch) -> None:
+    """Refuse a conv whose dilated kernel is larger than its padded input (no output position)."""
+    conv = match.conv
+    height, width = match.input.type.shape[-2:]
+    top, left, bottom, right = match.padding
+    padded = [height + top + bottom, width + left + right]
+    kernel = list(match.weight.shape[2:])
+    dilations = pconv.elements_to_numpy(conv.attributes["dilations"]).tolist()
+    spans = [(k - 1) * d + 1 for k, d in zip(kernel, dilations)]
+    if spans[0] <= padded[0] and spans[1] <= padded[1]:
+        return
+    layer = conv.location.name_str if isinstance(conv.location, ir.NameLoc) else str(conv.location)
+    raise op_error(conv, f"layer '{layer}': the kernel {kernel[0]}x{kernel[1]} (dilation {dilations[0]}x"
+                         f"{dilations[1]}, spanning {spans[0]}x{spans[1]}) is larger than the padded input "
+                         f"{padded[0]}x{padded[1]} (input {height}x{width}, padding top {top} left {left} bottom "
+                         f"{bottom} right {right}), so the conv has no output position; give a larger input "
+                         f"(example inputs, --input-shape), more padding or a smaller kernel", pass_name=Raise.name)
 
 
 def _match_init(match: ConvMatch, init: ir.Value) -> bool:
