@@ -109,7 +109,13 @@ def run_pipeline(module: ir.Module, text: str, *, stage: str = "pipeline") -> No
         try:
             _run_group(module, group)
         except ir.MLIRError as error:
-            raise _upstream_failure(snapshot, group, error, stage) from None
+            if group[0].python_pass is None:
+                raise _upstream_failure(snapshot, group, error, stage) from None
+            first = error.error_diagnostics[0] if error.error_diagnostics else None  # a fretsaw pass built bad IR
+            wrapped = FretsawError(f"internal error in pass '{group[0].text}': its output does not verify: "
+                                   f"{first.message if first else error}",
+                                   location=str(first.location) if first else None)
+            raise _with_reproducer(wrapped, snapshot, group[0], stage) from None
         except FretsawError as error:
             raise _with_reproducer(error, snapshot, group[0], stage) from None
         except Exception as error:  # a bug in a fretsaw pass: still report it reproducibly

@@ -102,3 +102,34 @@ def test_failing_upstream_pass_is_named(tmp_path, monkeypatch):
     with pytest.raises(FretsawError) as info:
         run_pipeline(module, "builtin.module(canonicalize, no-such-pass)")
     assert "invalid pass pipeline" in str(info.value) and "no-such-pass" in str(info.value)
+
+
+def test_pass_building_invalid_ir_is_an_internal_error(monkeypatch):
+    """A fretsaw pass whose output does not verify is reported as that pass's internal error with a
+    reproducer (it used to be replayed as an upstream pass, raising a raw ValueError)."""
+    import dataclasses
+    from typing import ClassVar
+
+    from torch_mlir import ir
+
+    from fretsaw import passes
+    from fretsaw.context import make_context
+    from fretsaw.passes.base import ModulePass
+    from fretsaw.pipeline import run_pipeline
+
+    @dataclasses.dataclass(frozen=True)
+    class Broken(ModulePass):
+        name: ClassVar[str] = "broken"
+
+        def run(self, module):
+            fn = module.regions[0].blocks[0].operations[0]
+            with ir.InsertionPoint.at_block_begin(fn.regions[0].blocks[0]), ir.Location.unknown():
+                ir.Operation.create("func.return", operands=[])
+            module.verify()
+
+    monkeypatch.setitem(passes.REGISTRY, "broken", Broken)
+    with make_context():
+        module = ir.Module.parse("func.func @f(%a: f32) -> f32 { return %a : f32 }")
+    with pytest.raises(FretsawError, match="internal error in pass 'broken': its output does not verify") as caught:
+        run_pipeline(module, "builtin.module(broken)")
+    assert caught.value.pass_name == "broken" and os.path.exists(caught.value.reproducer)
