@@ -31,8 +31,6 @@ from fretsaw.errors import op_error
 from fretsaw.passes.base import ModulePass, verify_pconv
 
 CONV_OPS = ("linalg.conv_2d_nchw_fchw", "linalg.conv_2d_ngchw_gfchw", "linalg.depthwise_conv_2d_nchw_chw")
-# kernel_pattern is i8; beyond this many distinct shapes the sparsity is unstructured.
-MAX_PATTERNS = 127
 GREATER = {2, 3, 9, 10}  # arith.cmpf ogt, oge, ugt, uge
 LESS = {4, 5, 11, 12}  # arith.cmpf olt, ole, ult, ule
 
@@ -296,7 +294,7 @@ def recover_patterns(weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(patterns P x KH x KW, kernel_pattern Cout x Cin_g) from the exact zeros of `weight`.
 
     Patterns are ordered by how many kernels use them, most used first. When there are more
-    distinct shapes than MAX_PATTERNS the sparsity is unstructured: every kept kernel gets the
+    distinct shapes than pconv.MAX_PATTERNS the sparsity is unstructured: every kept kernel gets the
     full pattern (connectivity is still exploited, zeros inside a kernel are multiplied).
     """
     cout, cin_g, kh, kw = weight.shape
@@ -306,7 +304,7 @@ def recover_patterns(weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if not alive.any():
         return np.ones((1, kh, kw), dtype=bool), kernel_pattern.reshape(cout, cin_g)
     unique, inverse, counts = np.unique(masks[alive], axis=0, return_inverse=True, return_counts=True)
-    if len(unique) > MAX_PATTERNS:
+    if len(unique) > pconv.MAX_PATTERNS:
         kernel_pattern[alive] = 0
         return np.ones((1, kh, kw), dtype=bool), kernel_pattern.reshape(cout, cin_g)
     order = np.lexsort((np.arange(len(unique)), -counts))
