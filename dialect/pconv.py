@@ -303,8 +303,13 @@ def verify_conv2d(op) -> None:
     if problem:
         raise op_error(op, problem)
     oh, ow = conv_output_hw((h, w), patterns.shape[1:], conv.strides, conv.padding, conv.dilations)
+    if oh < 1 or ow < 1:
+        top, left, bottom, right = conv.padding
+        span = [(k - 1) * d + 1 for k, d in zip(patterns.shape[1:], conv.dilations)]
+        raise op_error(op, f"the kernel spans {span[0]}x{span[1]} (with dilation) but the padded input is only "
+                           f"{h + top + bottom}x{w + left + right}: the convolution has no output position")
     expected_out = [n, cout, oh, ow]
-    if out_shape != expected_out or oh < 1 or ow < 1:
+    if out_shape != expected_out:
         raise op_error(op, f"output shape {out_shape} does not match the convolution's shape {expected_out}")
     _check_schedule(conv, op)
 

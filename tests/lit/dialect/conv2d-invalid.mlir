@@ -40,6 +40,15 @@ func.func @output_shape(%x: tensor<1x1x3x3xf32>, %w: tensor<4xf32>) -> tensor<1x
 
 // -----
 
+// A 2x2 kernel at dilation 3 spans 4x4, more than the 3x3 input (padded by 0): no output position.
+// CHECK: error: {{.*}}'pconv.conv2d' op: the kernel spans 4x4 (with dilation) but the padded input is only 3x3: the convolution has no output position
+func.func @kernel_larger_than_input(%x: tensor<1x1x3x3xf32>, %w: tensor<4xf32>) -> tensor<1x2x0x0xf32> {
+  %0 = "pconv.conv2d"(%x, %w) {patterns = dense<[[[true, false], [false, true]]]> : tensor<1x2x2xi1>, kernel_pattern = dense<[[0], [0]]> : tensor<2x1xi8>, strides = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, dilations = array<i64: 3, 3>, groups = 1 : i64, activation = "none", operandSegmentSizes = array<i32: 1, 1, 0>} : (tensor<1x1x3x3xf32>, tensor<4xf32>) -> tensor<1x2x0x0xf32>
+  return %0 : tensor<1x2x0x0xf32>
+}
+
+// -----
+
 // CHECK: error: {{.*}}'pconv.conv2d' op: groups=3 must divide input channels (4) and output channels (6)
 func.func @groups(%x: tensor<1x4x3x3xf32>, %w: tensor<4xf32>) -> tensor<1x6x2x2xf32> {
   %0 = "pconv.conv2d"(%x, %w) {patterns = dense<[[[true, false], [false, true]]]> : tensor<1x2x2xi1>, kernel_pattern = dense<0> : tensor<6x1xi8>, strides = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>, groups = 3 : i64, activation = "none", operandSegmentSizes = array<i32: 1, 1, 0>} : (tensor<1x4x3x3xf32>, tensor<4xf32>) -> tensor<1x6x2x2xf32>
