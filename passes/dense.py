@@ -245,6 +245,9 @@ def vectorize_elementwise(op, width: int, chunk: int) -> None:
 
 
 POOLS = {"linalg.pooling_nchw_max": arith.MaximumFOp, "linalg.pooling_nchw_sum": arith.AddFOp}
+# Windows and strides vectorize_pool unrolls; larger ones stay on upstream's loops (a 60x80 window at
+# stride 10 became 9,600 masked loads of 80 lanes: minutes to compile and to run)
+MAX_POOL_TAPS, MAX_POOL_STRIDE = 64, 4
 
 
 def pool_input(value: ir.Value) -> tuple[ir.Value, int, int, float] | None:
@@ -277,6 +280,8 @@ def vectorize_pool(op, width: int) -> None:
     _, _, oh, ow = op.results[0].type.shape
     sh, sw = (int(v) for v in pconv.elements_to_numpy(op.attributes["strides"]))
     dh, dw = (int(v) for v in pconv.elements_to_numpy(op.attributes["dilations"]))
+    if kh_size * kw_size > MAX_POOL_TAPS or sw > MAX_POOL_STRIDE:
+        return  # every tap is unrolled and each load spans lanes x stride columns: left to upstream's loops
     lanes = lane_width(ow, width)
     span = lanes * sw  # input columns one output vector's window column covers
     if left > span:

@@ -116,6 +116,8 @@ def match_conv(conv) -> ConvMatch | None:
         if collapse is None or collapse.name != "tensor.collapse_shape":
             return None
         x, init = through_reshapes(x), through_reshapes(init)
+        if len(x.type.shape) != 4:  # a grouped Conv1d, which Torch-MLIR makes a grouped 2-D conv
+            return None
         result = collapse.results[0]
         dead.insert(0, collapse)
     match = ConvMatch(conv, x, weight.astype(np.float32), groups, [0, 0, 0, 0], result=result, dead=dead)
@@ -175,6 +177,8 @@ def _match_init(match: ConvMatch, init: ir.Value) -> bool:
         init_values = constant_array(init)
         if init_values is None:
             return False
+        # a grouped conv's init is (N, G, F, OH, OW): one channel axis of G x F, as the result's
+        init_values = init_values.reshape(init_values.shape[0], cout, *init_values.shape[-2:])
         per_channel = init_values[:1, :, :1, :1]
         if not (init_values == per_channel).all():
             return False

@@ -65,11 +65,6 @@ RUN_TIME_SCALES = ("Resize with align_corners and scales given at run time: fret
                    "give whole output sizes, and where they do not, Torch-MLIR computes other values than ONNX")
 OUT_OF_SCOPE = {
     # model cases
-    "test_Conv1d_groups": "grouped 1-D conv: pconv-raise reads Torch-MLIR's 5-D grouped form of it as a 2-D "
-                          "conv and builds a pconv.conv2d on the 3-D input, which the verifier rejects "
-                          "(passes/raise_.py should leave a conv whose input is not 4-D upstream)",
-    "light_bvlc_alexnet": "grouped convs whose bias Torch-MLIR folded into one 5-D constant: pconv-raise "
-                          "reads the constant as 4-D and fails to reshape it (passes/raise_.py, _match_init)",
     # node cases, core ops
     "test_matmul_1d_3d": "Torch-MLIR does not lower aten.matmul of a 1-D by a 3-D tensor",
     "test_matmul_4d_1d": "Torch-MLIR does not lower aten.matmul of a 4-D by a 1-D tensor",
@@ -126,11 +121,7 @@ LOOSER = {
 }
 
 # Cases not run: name -> reason.
-SKIPPED = {
-    "test_MaxPool2d_stride_padding_dilation": "a 60x80 window with stride 10 on 1000x1000: dense-vectorize "
-                                              "unrolls the window into 9600 masked loads of 80 lanes; compiling "
-                                              "takes 30-90 s and the run minutes (correct on smaller windows)",
-}
+SKIPPED: dict[str, str] = {}
 
 
 def data_set(case_dir: Path) -> tuple[list[np.ndarray], list[np.ndarray]]:
