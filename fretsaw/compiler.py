@@ -229,6 +229,9 @@ def check_example_inputs(example_inputs) -> tuple:
         if not isinstance(value, (torch.Tensor, np.ndarray)):
             raise FretsawError(f"example input {i} is a {type(value).__name__}, not a torch tensor or numpy array; "
                                f"pass e.g. torch.randn(1, 3, 224, 224): its shape becomes the compiled input's")
+        if 0 in tuple(value.shape):
+            raise FretsawError(f"example input {i} has shape {tuple(value.shape)}, with no elements: fretsaw "
+                               f"compiles tensors of at least one element")
         float32 = torch.float32 if isinstance(value, torch.Tensor) else np.float32
         if value.dtype != float32:
             raise FretsawError(f"example input {i} has dtype {value.dtype}: fretsaw compiles float32 models "

@@ -157,9 +157,7 @@ def check_resize(model: onnx.ModelProto) -> None:
     Torch-MLIR to x * (in - 1) / (out - 1) with the whole output size, so the values differ (ONNX's
     test_resize_downsample_scales_linear_align_corners: 1, 3.14 expected, 1, 4 computed)."""
     graph = model.graph
-    constants = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
-    constants.update({n.output[0]: numpy_helper.to_array(a.t) for n in graph.node if n.op_type == "Constant"
-                      for a in n.attribute if a.name == "value"})
+    constants = constant_values(graph)
     shapes = {v.name: [d.dim_value for d in v.type.tensor_type.shape.dim]
               for v in list(graph.input) + list(graph.value_info)}
     for node in graph.node:
@@ -184,6 +182,41 @@ def check_resize(model: onnx.ModelProto) -> None:
                                f"ONNX then maps output coordinates with the fractional size, Torch-MLIR with the "
                                f"whole output size, and the values differ; give the Resize sizes instead of "
                                f"scales, or scales that give whole sizes")
+
+
+def constant_values(graph) -> dict[str, np.ndarray]:
+    """Initializers and Constant nodes' values, by name."""
+    values = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
+    values.update({n.output[0]: numpy_helper.to_array(a.t) for n in graph.node if n.op_type == "Constant"
+                   for a in n.attribute if a.name == "value"})
+    return values
+
+
+def crop_negative_pads(model: onnx.ModelProto) -> None:
+    """Each Pad with constant, partly negative pads becomes a Slice (the crop) then a Pad by the
+    non-negative amounts. Torch-MLIR lowers a negative pad to a tensor.pad with negative amounts,
+    which upstream MLIR does not support: canonicalization merges it with a following conv's pad
+    by adding the amounts (a cropped row came back instead of a zero row: a wrong answer) and
+    bufferization rejects it alone. Pads given at run time are left as they are."""
+    graph = model.graph
+    constants = constant_values(graph)
+    for node in [n for n in graph.node if n.op_type == "Pad"]:
+        pads = constants.get(node.input[1]) if len(node.input) > 1 else None
+        if pads is None or pads.min() >= 0:
+            continue
+        half = len(pads) // 2
+        axes_name = node.input[3] if len(node.input) > 3 and node.input[3] else None
+        axes = constants.get(axes_name, np.arange(half)) if axes_name else np.arange(half)
+        begin, end = pads[:half], pads[half:]
+        stem = f"{node.name or node.output[0]}_fretsaw_crop"
+        arrays = {"starts": np.maximum(-begin, 0), "ends": np.where(end < 0, end, np.iinfo(np.int64).max),
+                  "axes": np.asarray(axes), "pads": np.maximum(pads, 0)}
+        for key, array in arrays.items():
+            graph.initializer.append(numpy_helper.from_array(array.astype(np.int64), f"{stem}_{key}"))
+        at = list(graph.node).index(node)
+        graph.node.insert(at, onnx.helper.make_node(
+            "Slice", [node.input[0], f"{stem}_starts", f"{stem}_ends", f"{stem}_axes"], [stem], name=stem))
+        node.input[0], node.input[1] = stem, f"{stem}_pads"
 
 
 def fold_batchnorm(model: onnx.ModelProto) -> onnx.ModelProto:
@@ -285,6 +318,7 @@ def import_onnx(model, ctx: ir.Context, example_inputs=None) -> ir.Module:
     proto.CopyFrom(load_model(model))
     proto = upgrade_opset(proto)
     check_supported(proto)
+    crop_negative_pads(proto)
     fix_input_shapes(proto, example_inputs)
     proto = fold_batchnorm(proto)
     try:

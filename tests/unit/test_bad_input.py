@@ -117,6 +117,7 @@ def test_fretsaw_opt_non_utf8_file_and_stdin(capsys, tmp_path, monkeypatch):
     (torch.zeros(1, 1, 8, 8, dtype=torch.float64), "example input 0 has dtype torch.float64: fretsaw compiles "
                                                    "float32 models"),
     ((np.zeros((1, 1, 8, 8), np.int64),), r"example input 0 has dtype int64: .*\.astype\(np\.float32\)"),
+    (torch.zeros(0, 1, 8, 8), r"example input 0 has shape \(0, 1, 8, 8\), with no elements"),
 ])
 def test_compile_refuses_bad_example_inputs(example, message):
     with pytest.raises(FretsawError, match=message):

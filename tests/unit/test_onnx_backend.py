@@ -35,6 +35,9 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
+import torch
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 from onnx import TensorProto, helper, numpy_helper
 
 import fretsaw
@@ -355,3 +358,29 @@ def test_pad_wrap_is_refused():
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 19)])
     with pytest.raises(fretsaw.FretsawError, match="Pad node 'circular' has mode=wrap"):
         fretsaw.compile(model, (np.zeros((1, 1, 4, 4), np.float32),))
+
+
+@settings(max_examples=6, deadline=None, derandomize=True)
+@given(pads=st.lists(st.integers(-2, 2), min_size=4, max_size=4), conv_pad=st.sampled_from([None, 0, 1]))
+def test_negative_pads(pads, conv_pad):
+    """A Pad with negative amounts (a crop) alone or before a padded Conv: Torch-MLIR's negative
+    tensor.pad was merged with the conv's padding by adding the amounts (a wrong answer) or
+    rejected by bufferization; the import now makes it a Slice and a non-negative Pad."""
+    top, left, bottom, right = pads
+    assume(min(pads) < 0 and 6 + top + bottom >= 3 and 6 + left + right >= 3)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((1, 3, 6, 6)).astype(np.float32)
+    w = rng.standard_normal((4, 3, 3, 3)).astype(np.float32)
+    onnx_pads = np.array([0, 0, top, left, 0, 0, bottom, right], np.int64)
+    nodes = [helper.make_node("Pad", ["x", "pads"], ["p"], mode="constant")]
+    initializers = [numpy_helper.from_array(onnx_pads, "pads")]
+    padded = torch.nn.functional.pad(torch.from_numpy(x), (left, right, top, bottom))
+    want, output = padded.numpy(), "p"
+    if conv_pad is not None:
+        nodes.append(helper.make_node("Conv", ["p", "w"], ["y"], pads=[conv_pad] * 4))
+        initializers.append(numpy_helper.from_array(w, "w"))
+        want, output = torch.nn.functional.conv2d(padded, torch.from_numpy(w), padding=conv_pad).numpy(), "y"
+    graph = helper.make_graph(nodes, "crop", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 6, 6])],
+                              [helper.make_tensor_value_info(output, TensorProto.FLOAT, None)], initializers)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    np.testing.assert_allclose(fretsaw.compile(model, (x,))(x), want, rtol=RTOL, atol=ATOL)
