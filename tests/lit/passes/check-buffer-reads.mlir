@@ -59,3 +59,32 @@ func.func @view_and_constant(%y: tensor<8xf32>, %a: tensor<2x4xf32>) -> tensor<4
   %w = vector.load %km[%c0] : memref<8xf32>, vector<8xf32>
   return %t : tensor<4x2xf32>
 }
+
+// -----
+
+// Writers into other buffers between a read and its use: accepted. A conv's output (a restrict
+// buffer) read by an upstream op (tanh into its own tensor.empty) and then by a pooling loop, and
+// an argument's buffer read after a transpose into a fresh tensor.empty (found by the fuzzer: these
+// were refused while every tensor op counted as a writer).
+// CHECK-LABEL: func.func @other_buffers
+// CHECK: math.tanh
+// CHECK: linalg.transpose
+// CHECK: vector.load
+#id = affine_map<(d0) -> (d0)>
+func.func @other_buffers(%y: tensor<8xf32>, %a: tensor<2x4xf32>) -> (tensor<8xf32>, tensor<4x2xf32>, vector<8xf32>, vector<8xf32>) {
+  %c0 = arith.constant 0 : index
+  %buf = memref.alloc() : memref<8xf32>
+  %conv = bufferization.to_tensor %buf restrict writable : memref<8xf32> to tensor<8xf32>
+  %m = bufferization.to_buffer %y read_only : tensor<8xf32> to memref<8xf32>
+  %e = tensor.empty() : tensor<8xf32>
+  %tanh = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel"]} ins(%conv : tensor<8xf32>) outs(%e : tensor<8xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %0 = math.tanh %in : f32
+    linalg.yield %0 : f32
+  } -> tensor<8xf32>
+  %f = tensor.empty() : tensor<4x2xf32>
+  %t = linalg.transpose ins(%a : tensor<2x4xf32>) outs(%f : tensor<4x2xf32>) permutation = [1, 0]
+  %v = vector.load %buf[%c0] : memref<8xf32>, vector<8xf32>
+  %w = vector.load %m[%c0] : memref<8xf32>, vector<8xf32>
+  return %tanh, %t, %v, %w : tensor<8xf32>, tensor<4x2xf32>, vector<8xf32>, vector<8xf32>
+}
