@@ -46,9 +46,10 @@ def stages(cpu: CpuTarget, f16: bool = False) -> tuple[tuple[str, str], ...]:
                   f"pconv-vectorize{{{conv}}}, "
                   "canonicalize)"),
         # every memref read of a tensor is used before any tensor op that may overwrite it (checked);
-        # tensors become buffers; function results become caller-owned out-parameters; frees inserted;
-        # large per-call buffers become globals allocated once (no page faults on every call)
-        ("bufferized", "builtin.module(check-buffer-reads, " + BUFFERIZE[len("builtin.module("):-1]
+        # a tensor returned twice is copied (one buffer per result); tensors become buffers; function
+        # results become caller-owned out-parameters; frees inserted; large per-call buffers become
+        # globals allocated once (no page faults on every call)
+        ("bufferized", "builtin.module(check-buffer-reads, distinct-results, " + BUFFERIZE[len("builtin.module("):-1]
          + ", persistent-workspace)"),
         # linalg to loops; scf.parallel loops to OpenMP threads; then everything to the LLVM dialect
         # with C-callable wrappers (memref lowering must precede scf-to-cf for OpenMP's alloca scopes)
