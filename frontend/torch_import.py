@@ -53,6 +53,14 @@ def crop_then_pad(x: torch.Tensor, pad: list[int], value: float = 0.0):
     so a cropped row comes back instead of a zero one, and bufferization rejects it."""
     if min(pad) >= 0:
         return NotImplemented
+    pairs = [(x.dim() - 1 - i, pad[2 * i], pad[2 * i + 1]) for i in range(len(pad) // 2)]
+    if any(x.shape[dim] - max(-low, 0) - max(-high, 0) == 0 for dim, low, high in pairs):
+        # nothing of the input is kept (`F.pad(x, (1, -1))` on one column): every output is `value`
+        # (an empty slice made bufferization fail: "offset 4 is out-of-bounds: 1 >= 1: 'memref.subview'")
+        shape = list(x.shape)
+        for dim, low, high in pairs:
+            shape[dim] += low + high
+        return x.new_full(shape, value)
     for i in range(len(pad) // 2):  # pad lists (low, high) pairs from the last dimension backwards
         dim, low, high = x.dim() - 1 - i, pad[2 * i], pad[2 * i + 1]
         if min(low, high) < 0:
@@ -115,6 +123,41 @@ def tanh_gelu(x: torch.Tensor, approximate: str = "none"):
     return 0.5 * x * (1 + torch.tanh(inner))
 
 
+ADAPTIVE_MAX = torch.ops.aten.adaptive_max_pool2d.default
+
+
+def adaptive_windows(size: int, out: int) -> list[tuple[int, int]]:
+    """PyTorch's adaptive pooling windows [start, end) of `out` outputs over `size` inputs."""
+    return [(i * size // out, -(-(i + 1) * size // out)) for i in range(out)]
+
+
+def uneven_adaptive_max_pool(x: torch.Tensor, output_size: list[int]):
+    """aten.adaptive_max_pool2d whose windows do not step evenly (8 rows to 3: rows 0-2, 2-5, 5-7) as
+    a max over a gather of every window's taps (a short window repeats its last tap), the indices
+    picked alongside; NotImplemented (the op stays) when they do. Torch-MLIR lowers the op as max
+    pooling with one kernel and stride: uneven windows failed to compile ('tensor.cast' op ... cast
+    incompatible) or compiled with a run-time assertion that aborted the process on the first call."""
+    (h, w), (oh, ow) = x.shape[-2:], output_size
+    rows, cols = adaptive_windows(h, oh), adaptive_windows(w, ow)
+
+    def even(windows):
+        return len({e - s for s, e in windows}) == 1 and len({b[0] - a[0] for a, b in zip(windows, windows[1:])}) < 2
+
+    if even(rows) and even(cols):
+        return NotImplemented
+    kh, kw = max(e - s for s, e in rows), max(e - s for s, e in cols)
+
+    def taps(size: int, out: int, k: int) -> torch.Tensor:  # out x k input positions, clamped to the window
+        i = torch.arange(out)
+        start, end = i * size // out, ((i + 1) * size + out - 1) // out
+        return torch.minimum(start[:, None] + torch.arange(k), end[:, None] - 1)
+
+    index = (taps(h, oh, kh)[:, None, :, None] * w + taps(w, ow, kw)[None, :, None, :]).reshape(oh, ow, kh * kw)
+    values = x.flatten(-2).index_select(-1, index.flatten()).unflatten(-1, (oh, ow, kh * kw))
+    top, pick = values.max(-1)
+    return top, index.expand(values.shape).gather(-1, pick.unsqueeze(-1)).squeeze(-1)
+
+
 def import_torch(model: torch.nn.Module, example_inputs: tuple, ctx: ir.Context) -> ir.Module:
     """Import `model` into torch-dialect IR (function @main) in context `ctx`."""
     if model.training:
@@ -126,7 +169,8 @@ def import_torch(model: torch.nn.Module, example_inputs: tuple, ctx: ir.Context)
         with warnings.catch_warnings():  # torch.export's own deprecation chatter, not the user's
             warnings.simplefilter("ignore", FutureWarning)
             program = torch.export.export(model, tuple(example_inputs), strict=False)
-            program = program.run_decompositions(get_decomposition_table() | {PAD: crop_then_pad, GELU: tanh_gelu})
+            program = program.run_decompositions(get_decomposition_table() | {
+                PAD: crop_then_pad, GELU: tanh_gelu, ADAPTIVE_MAX: uneven_adaptive_max_pool})
     except Exception as error:
         layer = failing_layer(model, example_inputs)
         raise FretsawError(f"torch.export could not capture the model{layer}: "

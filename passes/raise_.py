@@ -31,6 +31,9 @@ from fretsaw.errors import op_error
 from fretsaw.passes.base import ModulePass, verify_pconv
 
 CONV_OPS = ("linalg.conv_2d_nchw_fchw", "linalg.conv_2d_ngchw_gfchw", "linalg.depthwise_conv_2d_nchw_chw")
+# The taps of a layer's patterns together, beyond which its sparsity counts as unstructured
+# (recover_patterns): 56 patterns of 4 taps (every 3x3 candidate of fretsaw.prune) stay below.
+MAX_PATTERN_TAPS = 256
 GREATER = {2, 3, 9, 10}  # arith.cmpf ogt, oge, ugt, uge
 LESS = {4, 5, 11, 12}  # arith.cmpf olt, ole, ult, ule
 
@@ -298,8 +301,11 @@ def recover_patterns(weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(patterns P x KH x KW, kernel_pattern Cout x Cin_g) from the exact zeros of `weight`.
 
     Patterns are ordered by how many kernels use them, most used first. When there are more
-    distinct shapes than pconv.MAX_PATTERNS the sparsity is unstructured: every kept kernel gets the
-    full pattern (connectivity is still exploited, zeros inside a kernel are multiplied).
+    distinct shapes than pconv.MAX_PATTERNS, or their taps add up to more than MAX_PATTERN_TAPS,
+    the sparsity is unstructured: every kept kernel gets the full pattern (connectivity is still
+    exploited, zeros inside a kernel are multiplied). The lowerings unroll every pattern's taps,
+    so the code grows with the taps of all patterns: a 7x7 conv with half its taps zero at random
+    (112 patterns, 2,800 taps) took minutes to compile, for loops that each ran over one kernel.
     """
     cout, cin_g, kh, kw = weight.shape
     masks = (weight != 0).reshape(cout * cin_g, kh * kw)
@@ -308,7 +314,7 @@ def recover_patterns(weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if not alive.any():
         return np.ones((1, kh, kw), dtype=bool), kernel_pattern.reshape(cout, cin_g)
     unique, inverse, counts = np.unique(masks[alive], axis=0, return_inverse=True, return_counts=True)
-    if len(unique) > pconv.MAX_PATTERNS:
+    if len(unique) > pconv.MAX_PATTERNS or unique.sum() > MAX_PATTERN_TAPS:
         kernel_pattern[alive] = 0
         return np.ones((1, kh, kw), dtype=bool), kernel_pattern.reshape(cout, cin_g)
     order = np.lexsort((np.arange(len(unique)), -counts))
