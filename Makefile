@@ -1,5 +1,5 @@
 # The two commands of the README. Each bootstraps what is missing, then does its job.
-.PHONY: setup demo test unit lit bench bench-prune clean
+.PHONY: setup demo test unit lit fuzz bench bench-prune clean
 
 setup:
 	@bash scripts/bootstrap.sh
@@ -16,6 +16,13 @@ unit: setup
 
 lit: setup
 	.venv/bin/lit -v tests/lit
+
+# The differential fuzzer's long profile (tests/unit/test_fuzz.py): FRETSAW_FUZZ_EXAMPLES random
+# graphs (default 500) from a random seed, printed first; FRETSAW_FUZZ_SEED=n replays a run.
+fuzz: setup
+	@seed=$${FRETSAW_FUZZ_SEED:-$$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}; echo "fuzz seed: $$seed"; \
+	FRETSAW_FUZZ_EXAMPLES=$${FRETSAW_FUZZ_EXAMPLES:-500} .venv/bin/python -m pytest -q tests/unit/test_fuzz.py \
+		--hypothesis-seed=$$seed --hypothesis-show-statistics
 
 # Benchmarks (not tests): installs the dense peers, then prints the README's Status tables.
 bench: setup
