@@ -10,7 +10,8 @@ from fretsaw import FretsawError
 from fretsaw.context import make_context
 from fretsaw.dialect import pconv
 from fretsaw.dialect.fkw import Fkw, reorder_filters, repack, unpack
-from fretsaw.passes.raise_ import MAX_PATTERNS, recover_patterns
+from fretsaw.dialect.pconv import MAX_PATTERNS
+from fretsaw.passes.raise_ import recover_patterns
 from fretsaw.prune import candidate_patterns, default_library
 
 
