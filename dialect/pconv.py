@@ -39,6 +39,9 @@ from fretsaw.errors import op_error
 CONV2D = "pconv.conv2d"
 ACTIVATIONS = ("none", "relu", "relu6")
 MAX_PATTERNS = 127  # patterns per layer: kernel_pattern's i8 ids 0..126, -1 = removed
+# Taps of all a layer's patterns together beyond which its sparsity counts as unstructured
+# (recover_patterns): 56 patterns of 4 taps (every 3x3 candidate of fretsaw.prune) stay below.
+MAX_PATTERN_TAPS = 256
 
 
 def load(ctx: ir.Context) -> None:
@@ -90,6 +93,34 @@ def unpack_weights(packed: np.ndarray, patterns: np.ndarray, kernel_pattern: np.
     masks[kept] = patterns[kernel_pattern[kept]]
     weight[masks] = packed
     return weight
+
+
+def recover_patterns(weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(patterns P x KH x KW, kernel_pattern Cout x Cin_g) from the exact zeros of `weight`.
+
+    Patterns are ordered by how many kernels use them, most used first. When there are more
+    distinct shapes than MAX_PATTERNS, or their taps add up to more than MAX_PATTERN_TAPS,
+    the sparsity is unstructured: every kept kernel gets the full pattern (connectivity is still
+    exploited, zeros inside a kernel are multiplied). The lowerings unroll every pattern's taps,
+    so the code grows with the taps of all patterns: a 7x7 conv with half its taps zero at random
+    (112 patterns, 2,800 taps) took minutes to compile, for loops that each ran over one kernel.
+    """
+    cout, cin_g, kh, kw = weight.shape
+    masks = (weight != 0).reshape(cout * cin_g, kh * kw)
+    alive = masks.any(axis=1)
+    kernel_pattern = np.full(cout * cin_g, -1, dtype=np.int64)
+    if not alive.any():
+        return np.ones((1, kh, kw), dtype=bool), kernel_pattern.reshape(cout, cin_g)
+    unique, inverse, counts = np.unique(masks[alive], axis=0, return_inverse=True, return_counts=True)
+    if len(unique) > MAX_PATTERNS or unique.sum() > MAX_PATTERN_TAPS:
+        kernel_pattern[alive] = 0
+        return np.ones((1, kh, kw), dtype=bool), kernel_pattern.reshape(cout, cin_g)
+    order = np.lexsort((np.arange(len(unique)), -counts))
+    rank = np.empty(len(unique), dtype=np.int64)
+    rank[order] = np.arange(len(unique))
+    kernel_pattern[alive] = rank[inverse.reshape(-1)]
+    return unique[order].reshape(-1, kh, kw), kernel_pattern.reshape(cout, cin_g)
+
 
 
 @dataclass(frozen=True)
@@ -269,7 +300,7 @@ def _check_tables(conv: Conv2d, op, cout: int, cin: int) -> tuple[np.ndarray, np
 def _check_schedule(conv: Conv2d, op) -> None:
     """A tuned `fretsaw.schedule` must be array<i64: rows, vectors, tile> that pconv-vectorize's
     schedule_problem accepts for this conv (the target's bounds are checked by the pass)."""
-    from fretsaw.passes.vectorize import SCHEDULE, schedule_problem  # the schedule means what the lowering does
+    from fretsaw.passes.pconv_vectorize import SCHEDULE, schedule_problem  # the schedule means what the lowering does
 
     if SCHEDULE not in op.attributes:
         return

@@ -20,7 +20,7 @@ import numpy as np
 
 from fretsaw.backends.aarch64 import run_driver, run_tool, tool
 from fretsaw.errors import FretsawError
-from fretsaw.passes.mca import COUNTS
+from fretsaw.passes.mca_regions import COUNTS
 
 DEFAULT_CPU = "cortex-a76"
 

@@ -26,9 +26,9 @@ from tqdm.auto import tqdm
 
 from fretsaw.dialect import pconv
 from fretsaw.errors import FretsawError
-from fretsaw.passes.vectorize import (SCHEDULE, Layout, Vectorize, block_budget, block_shapes, channel_tile,
-                                      column_sets, filter_block, lane_shifts, lane_width, output_plane, register_block,
-                                      schedule_problem, tile_budget, wide_blocks)
+from fretsaw.passes.pconv_vectorize import (SCHEDULE, Layout, Vectorize, block_budget, block_shapes, channel_tile,
+                                            column_sets, filter_block, lane_shifts, lane_width, output_plane, register_block,
+                                            schedule_problem, tile_budget, wide_blocks)
 from fretsaw.stats import layer_name
 from fretsaw.target import CpuTarget
 

@@ -188,7 +188,7 @@ def test_column_sets(avx512_host, size, stride, dilation, columns):
     # offsets lie within a vector and its best block does not compute many more lanes than the
     # plain one, and then takes register blocks of at most SET_ACCUMULATORS.
     from fretsaw.dialect import pconv
-    from fretsaw.passes import vectorize
+    from fretsaw.passes import pconv_vectorize as vectorize
 
     conv = nn.Conv2d(6, 5, 3, stride=stride, padding=dilation, dilation=dilation)
     prune_(conv, np.random.default_rng(size), 0.7)

@@ -11,7 +11,7 @@ from fretsaw.context import make_context
 from fretsaw.dialect import pconv
 from fretsaw.dialect.fkw import Fkw, reorder_filters, repack, unpack
 from fretsaw.dialect.pconv import MAX_PATTERNS
-from fretsaw.passes.raise_ import recover_patterns
+from fretsaw.dialect.pconv import recover_patterns
 from fretsaw.prune import candidate_patterns, default_library
 
 

@@ -11,7 +11,7 @@ from fretsaw import FretsawError
 from fretsaw.context import make_context
 from fretsaw.dialect import pconv
 from fretsaw.pipeline import parse_pipeline
-from fretsaw.passes.vectorize import schedule_problem
+from fretsaw.passes.pconv_vectorize import schedule_problem
 from fretsaw.target import CpuTarget
 from fretsaw import tune as tuning
 

@@ -36,7 +36,7 @@ from torch_mlir import ir
 from torch_mlir.dialects import memref
 
 from fretsaw.passes.base import ModulePass
-from fretsaw.passes.lower import index
+from fretsaw.passes.builders import index
 
 PREFIX = "__fretsaw_workspace_"
 

@@ -1,16 +1,9 @@
-// RUN: fretsaw-opt %s --pass-pipeline='builtin.module(pconv-filter-kernel-reorder)' | filecheck %s --check-prefix=REORDER
 // RUN: fretsaw-opt %s --pass-pipeline='builtin.module(pconv-filter-kernel-reorder, pconv-pack-fkw)' | filecheck %s --check-prefix=FKW
 // RUN: fretsaw-opt %s --pass-pipeline='builtin.module(pconv-pack-fkw)' | filecheck %s --check-prefix=NOREORDER
 
 // Filter 0 keeps 1 kernel (channel 0, pattern 0), filter 1 keeps 3 (channel 0 pattern 1,
 // channel 1 pattern 0, channel 2 pattern 1), filter 2 keeps 2 (channel 1 pattern 1, channel 2
 // pattern 0). Canonical weights: filter 0 [1 2], filter 1 [3 4 5][6 7][8 9 10], filter 2 [11 12 13][14 15].
-
-// The reorder puts the filters with most kernels first, one group per kernel count.
-// REORDER: "pconv.conv2d"(%arg0, %cst)
-// REORDER-SAME: filter_groups = dense<[0, 1, 2, 3]> : tensor<4xi32>
-// REORDER-SAME: filter_order = dense<[1, 2, 0]> : tensor<3xi32>
-// REORDER-NOT: fkw_
 
 // In FKW order: per filter in that order, kernels by pattern then channel:
 // filter 1: pattern 0 [ch 1], pattern 1 [ch 0, ch 2]; filter 2: [ch 2], [ch 1]; filter 0: [ch 0], [].

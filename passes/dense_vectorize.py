@@ -43,10 +43,10 @@ from torch_mlir.dialects import arith, bufferization, memref, scf, vector
 
 from fretsaw.dialect import pconv
 from fretsaw.passes.base import ModulePass
-from fretsaw.passes.lower import add, index, load, loop, mul, read_buffer
-from fretsaw.passes.raise_ import producer, scalar_constant
-from fretsaw.passes.vectorize import (lane_mask, lane_width, masked_vload, parallel, splat, vector_type, vload,
-                                      vstore)
+from fretsaw.passes.builders import (add, index, lane_mask, load, loop, masked_vload, mul, parallel, read_buffer,
+                                     splat, vector_type, vload, vstore)
+from fretsaw.passes.match import producer, scalar_constant
+from fretsaw.passes.pconv_vectorize import lane_width
 
 PLAIN_MATMUL = ("[affine_map<(d0, d1, d2) -> (d0, d2)>, affine_map<(d0, d1, d2) -> (d2, d1)>, "
                 "affine_map<(d0, d1, d2) -> (d0, d1)>]")

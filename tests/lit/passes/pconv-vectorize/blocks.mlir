@@ -39,8 +39,11 @@
 // CHECK-COUNT-2: vector.load %[[X]]
 // CHECK-NOT: vector.load
 // CHECK: scf.yield
-// CHECK-COUNT-2: arith.maximumf {{.*}} : vector<4xf32>
-// CHECK-COUNT-2: arith.minimumf {{.*}} : vector<4xf32>
+// ReLU6 on each of the block's two vectors.
+// CHECK: arith.maximumf {{.*}} : vector<4xf32>
+// CHECK: arith.minimumf {{.*}} : vector<4xf32>
+// CHECK: arith.maximumf {{.*}} : vector<4xf32>
+// CHECK: arith.minimumf {{.*}} : vector<4xf32>
 // CHECK: vector.store {{.*}}, %[[OUT]]
 // CHECK: scf.if
 // CHECK-NEXT: vector.store {{.*}}, %[[OUT]]

@@ -52,27 +52,11 @@ from fretsaw.dialect import fkw as fkw_tables
 from fretsaw.dialect.fkw import gather_kernels, taps_of
 from fretsaw.errors import op_error
 from fretsaw.passes.base import ModulePass, verify_pconv
-from fretsaw.passes.constant_channels import read_by_users
-from fretsaw.passes.lower import add, index, load, load_index, loop, mul, read_buffer, store, table
-
-
-@contextmanager
-def parallel(lower, upper):
-    """`with parallel(lb, ub) as i:` an scf.parallel (threads, once lowered to OpenMP)."""
-    op = scf.ParallelOp([], [index(lower)], [index(upper)], [index(1)], [])
-    body = op.regions[0].blocks.append(ir.IndexType.get())
-    with ir.InsertionPoint(body):
-        yield body.arguments[0]
-        scf.ReduceOp([], 0)
-
-
-@contextmanager
-def guarded(condition):
-    """`with guarded(cond):` an scf.if without results around the body."""
-    op = scf.IfOp(condition)
-    with ir.InsertionPoint(op.then_block):
-        yield
-        scf.YieldOp([])
+from fretsaw.passes.builders import (add, convert, element_of, guarded, index, lane_mask, load, load_index, loop,
+                                     masked_vload, mul, parallel, read_buffer, splat, store, table, vector_type,
+                                     vload, vstore, weight_constant)
+from fretsaw.passes.conv.epilogue import activate
+from fretsaw.passes.conv.rewrite import read_by_users
 
 
 def ceil_div(a: int, b: int) -> int:
@@ -286,14 +270,6 @@ class PatternRuns:
         return weight_constant(regathered, element), starts
 
 
-def weight_constant(values: np.ndarray, element: ir.Type) -> ir.Value:
-    """A 1-D weight constant of `element` type (f32 or f16) holding `values`."""
-    dtype = np.float16 if isinstance(element, ir.F16Type) else np.float32
-    data = np.ascontiguousarray(values, dtype=dtype).ravel()
-    ttype = ir.RankedTensorType.get([data.size], element)
-    return arith.ConstantOp(ttype, ir.DenseElementsAttr.get(data, type=ttype)).result
-
-
 def spreads(layout: Layout) -> bool:
     """Whether the work units take the column chunks of one output row (a pointwise conv's H*W) as
     they take row groups: each unit then reads one chunk's input for its filters, not the whole
@@ -327,51 +303,6 @@ def unit_bounds(fkw, patterns: np.ndarray, row_groups: int) -> np.ndarray:
     at_groups = np.concatenate([[0], np.cumsum(work)])[groups]
     picks = np.searchsorted(at_groups, np.linspace(0, at_groups[-1], wanted + 1)[1:-1])
     return np.unique(np.concatenate([[0], groups[picks], [groups[-1]]]))
-
-
-def vector_type(width: int, element: ir.Type | None = None) -> ir.VectorType:
-    return ir.VectorType.get([width], element or ir.F32Type.get())
-
-
-def splat(vtype: ir.VectorType, value: float) -> ir.Value:
-    attr = ir.FloatAttr.get(vtype.element_type, value)
-    return arith.ConstantOp(vtype, ir.DenseElementsAttr.get_splat(vtype, attr)).result
-
-
-def element_of(buffer) -> ir.Type:
-    return ir.MemRefType(buffer.type).element_type
-
-
-def vload(width: int, buffer, indices) -> ir.Value:
-    """A vector of `width` elements of the buffer's type."""
-    return vector.LoadOp(vector_type(width, element_of(buffer)), buffer, [index(i) for i in indices]).result
-
-
-def convert(value: ir.Value, element: ir.Type) -> ir.Value:
-    """`value` (a float or a vector of floats) as `element` (f32 <-> f16), unchanged when it is one."""
-    vtype = value.type
-    is_vector = isinstance(vtype, ir.VectorType)
-    source = vtype.element_type if is_vector else vtype
-    if source == element:
-        return value
-    target = vector_type(vtype.shape[0], element) if is_vector else element
-    wider = element.width > source.width
-    return (arith.ExtFOp(target, value) if wider else arith.TruncFOp(target, value)).result
-
-
-def vstore(value, buffer, indices) -> None:
-    vector.StoreOp(value, buffer, [index(i) for i in indices])
-
-
-def lane_mask(width: int, lanes: int) -> ir.Value:
-    """A constant vector<width x i1> mask of its first `lanes` lanes (none when `lanes` <= 0)."""
-    return vector.ConstantMaskOp(ir.VectorType.get([width], ir.IntegerType.get_signless(1)), [max(0, lanes)]).result
-
-
-def masked_vload(width: int, buffer, indices, mask) -> ir.Value:
-    """A vector of `width` elements of the buffer's type: the lanes of `mask` loaded, the others zero."""
-    vtype = vector_type(width, element_of(buffer))
-    return vector.MaskedLoadOp(vtype, buffer, [index(i) for i in indices], mask, splat(vtype, 0.0)).result
 
 
 def copy_rows(width: int, source, target, rows: int, length: int, source_at, target_at) -> None:
@@ -1005,7 +936,7 @@ def vectorize_conv2d(op, width: int, accumulators: int, rows: int = 0, vectors: 
                 if tiles == 1:  # the whole filter in registers: bias in, activation out
                     with filters() as (q, cos):
                         accs = kernels(q, cos, index(0), start(bias(cos)))
-                        store_block(cos, activation(conv.activation, finish(accs), vtype))
+                        store_block(cos, [activate(conv.activation, v) for v in finish(accs)])
                 else:  # channel tile by channel tile, the accumulators parked in the output between tiles
                     with filters() as (q, cos):
                         store_block(cos, bias(cos))
@@ -1013,7 +944,7 @@ def vectorize_conv2d(op, width: int, accumulators: int, rows: int = 0, vectors: 
                         store_block(cos, finish(kernels(q, cos, tl, start(load_block(cos)))))
                     if conv.activation != "none":
                         with filters() as (q, cos):
-                            store_block(cos, activation(conv.activation, load_block(cos), vtype))
+                            store_block(cos, [activate(conv.activation, v) for v in load_block(cos)])
 
             if spread:  # the unit's chunk: a full one, or the partial last one
                 if full_chunks:
@@ -1031,15 +962,6 @@ def vectorize_conv2d(op, width: int, accumulators: int, rows: int = 0, vectors: 
         result = bufferization.ToTensorOp(op.results[0].type, out, restrict=True, writable=True).result
     op.results[0].replace_all_uses_with(result)
     op.erase()
-
-
-def activation(kind: str, values: list, vtype) -> list:
-    if kind == "none":
-        return values
-    values = [arith.MaximumFOp(v, splat(vtype, 0.0)).result for v in values]
-    if kind == "relu6":
-        values = [arith.MinimumFOp(v, splat(vtype, 6.0)).result for v in values]
-    return values
 
 
 @dataclasses.dataclass(frozen=True)

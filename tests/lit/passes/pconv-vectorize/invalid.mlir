@@ -14,7 +14,7 @@
 // BLOCK-NOT: error
 // BLOCK-LABEL: func.func @tuned
 // BLOCK-NOT: pconv.conv2d
-// TUNED: pconv-vectorize-invalid.mlir:[[# @LINE + 3]]:8: error: 'pconv.conv2d' op: fretsaw.schedule = array<i64: 2, 2, 1> does not fit width=4 accumulators=2: a block of 2 x 2 vectors holds 4 accumulators, more than the 2 of accumulators=2; tune it again on this target or remove it
+// TUNED: invalid.mlir:[[# @LINE + 3]]:8: error: 'pconv.conv2d' op: fretsaw.schedule = array<i64: 2, 2, 1> does not fit width=4 accumulators=2: a block of 2 x 2 vectors holds 4 accumulators, more than the 2 of accumulators=2; tune it again on this target or remove it
 func.func @tuned(%x: tensor<1x1x4x10xf32>) -> tensor<1x2x3x9xf32> {
   %w = arith.constant dense<[1.0, 2.0, 3.0, 4.0]> : tensor<4xf32>
   %0 = "pconv.conv2d"(%x, %w) {patterns = dense<[[[true, false], [false, true]], [[false, true], [true, false]]]> : tensor<2x2x2xi1>, kernel_pattern = dense<[[0], [1]]> : tensor<2x1xi8>, strides = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>, groups = 1 : i64, activation = "none", operandSegmentSizes = array<i32: 1, 1, 0>, fretsaw.schedule = array<i64: 2, 2, 1>} : (tensor<1x1x4x10xf32>, tensor<4xf32>) -> tensor<1x2x3x9xf32>

@@ -20,7 +20,6 @@ After:
 from __future__ import annotations
 
 import dataclasses
-from contextlib import contextmanager
 from typing import ClassVar
 
 import numpy as np
@@ -29,59 +28,8 @@ from torch_mlir.dialects import arith, bufferization, math, memref, scf
 
 from fretsaw.dialect import pconv
 from fretsaw.passes.base import ModulePass, verify_pconv
-
-
-def index(value) -> ir.Value:
-    if isinstance(value, ir.Value):
-        return value
-    return arith.ConstantOp(ir.IndexType.get(), int(value)).result
-
-
-def f32(value: float) -> ir.Value:
-    return arith.ConstantOp(ir.F32Type.get(), float(value)).result
-
-
-def add(a, b):
-    return arith.AddIOp(index(a), index(b)).result
-
-
-def mul(a, b):
-    return arith.MulIOp(index(a), index(b)).result
-
-
-@contextmanager
-def loop(lower, upper):
-    """`with loop(lb, ub) as i:` builds an scf.for and puts the insertion point in its body."""
-    op = scf.ForOp(index(lower), index(upper), index(1))
-    with ir.InsertionPoint(op.body):
-        yield op.induction_variable
-        scf.YieldOp([])
-
-
-def load(buffer, indices) -> ir.Value:
-    return memref.LoadOp(buffer, [index(i) for i in indices]).result
-
-
-def store(value, buffer, indices) -> None:
-    memref.StoreOp(value, buffer, [index(i) for i in indices])
-
-
-def read_buffer(tensor: ir.Value) -> ir.Value:
-    """A read-only memref view of `tensor` (bufferization resolves it to the tensor's buffer)."""
-    ttype = tensor.type
-    mtype = ir.MemRefType.get(list(ttype.shape), ttype.element_type)
-    return bufferization.ToBufferOp(mtype, tensor, read_only=True).result
-
-
-def table(values: np.ndarray) -> ir.Value:
-    """A constant i32 table as a read-only memref."""
-    data = np.ascontiguousarray(values, dtype=np.int32)
-    ttype = ir.RankedTensorType.get([data.size], ir.IntegerType.get_signless(32))
-    return read_buffer(arith.ConstantOp(ttype, ir.DenseElementsAttr.get(data, type=ttype)).result)
-
-
-def load_index(buffer, i) -> ir.Value:
-    return arith.IndexCastOp(ir.IndexType.get(), load(buffer, [i])).result
+from fretsaw.passes.builders import add, f32, index, load, load_index, loop, mul, read_buffer, store, table
+from fretsaw.passes.conv.epilogue import activate
 
 
 def lower_conv2d(op) -> None:
@@ -126,10 +74,7 @@ def lower_conv2d(op) -> None:
                 dispatch(len(patterns), load_index(pattern, k), case)
             if conv.activation != "none":
                 with loop(0, oh) as y, loop(0, ow) as xo:
-                    v = arith.MaximumFOp(load(out, [i_n, co, y, xo]), zero).result
-                    if conv.activation == "relu6":
-                        v = arith.MinimumFOp(v, f32(6.0)).result
-                    store(v, out, [i_n, co, y, xo])
+                    store(activate(conv.activation, load(out, [i_n, co, y, xo])), out, [i_n, co, y, xo])
         result = bufferization.ToTensorOp(op.results[0].type, out, restrict=True, writable=True).result
     op.results[0].replace_all_uses_with(result)
     op.erase()

@@ -1,7 +1,5 @@
 """pconv-raise: convolutions with constant weights become pconv.conv2d.
 
-(File named `raise_` because `raise` is a Python keyword.)
-
 The layer's pattern library and each kernel's pattern id (or removal) are recovered from
 the exact zeros of the weights; zero padding, the bias and a following ReLU / ReLU6 are
 folded into the op. A conv whose kernel is larger than its padded input is refused, naming
@@ -29,57 +27,11 @@ from torch_mlir.dialects import arith
 from fretsaw.dialect import pconv
 from fretsaw.errors import op_error
 from fretsaw.passes.base import ModulePass, verify_pconv
+from fretsaw.passes.match import constant_array, producer, scalar_constant, single_user, through_reshapes
 
 CONV_OPS = ("linalg.conv_2d_nchw_fchw", "linalg.conv_2d_ngchw_gfchw", "linalg.depthwise_conv_2d_nchw_chw")
-# The taps of a layer's patterns together, beyond which its sparsity counts as unstructured
-# (recover_patterns): 56 patterns of 4 taps (every 3x3 candidate of fretsaw.prune) stay below.
-MAX_PATTERN_TAPS = 256
 GREATER = {2, 3, 9, 10}  # arith.cmpf ogt, oge, ugt, uge
 LESS = {4, 5, 11, 12}  # arith.cmpf olt, ole, ult, ule
-
-
-def producer(value: ir.Value, name: str | None = None):
-    """The op defining `value` (None for block arguments or when its name is not `name`)."""
-    if not isinstance(value, ir.OpResult):
-        return None
-    op = value.owner
-    if name is not None and op.operation.name != name:
-        return None
-    return op
-
-
-def single_user(value: ir.Value):
-    users = [use.owner for use in value.uses]
-    return users[0] if len(users) == 1 else None
-
-
-def through_reshapes(value: ir.Value) -> ir.Value:
-    """Follow tensor.expand_shape / collapse_shape back to the reshaped source."""
-    op = producer(value)
-    while op is not None and op.name in ("tensor.expand_shape", "tensor.collapse_shape"):
-        value = op.operands[0]
-        op = producer(value)
-    return value
-
-
-def constant_array(value: ir.Value) -> np.ndarray | None:
-    """The numbers of a (reshaped) dense constant, in `value`'s shape; None if not constant."""
-    source = producer(through_reshapes(value), "arith.constant")
-    if source is None or not isinstance(source.attributes["value"], ir.DenseElementsAttr):
-        return None
-    return pconv.elements_to_numpy(source.attributes["value"]).reshape(value.type.shape)
-
-
-def scalar_constant(value: ir.Value) -> float | None:
-    op = producer(value, "arith.constant")
-    if op is None:
-        return None
-    attr = op.attributes["value"]
-    if isinstance(attr, ir.FloatAttr):
-        return attr.value
-    if isinstance(attr, ir.DenseElementsAttr) and (attr.is_splat or attr.type.rank == 0):
-        return float(pconv.elements_to_numpy(attr).reshape(-1)[0])
-    return None
 
 
 @dataclasses.dataclass
@@ -297,37 +249,10 @@ def _match_activation(match: ConvMatch) -> None:
             return
 
 
-def recover_patterns(weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(patterns P x KH x KW, kernel_pattern Cout x Cin_g) from the exact zeros of `weight`.
-
-    Patterns are ordered by how many kernels use them, most used first. When there are more
-    distinct shapes than pconv.MAX_PATTERNS, or their taps add up to more than MAX_PATTERN_TAPS,
-    the sparsity is unstructured: every kept kernel gets the full pattern (connectivity is still
-    exploited, zeros inside a kernel are multiplied). The lowerings unroll every pattern's taps,
-    so the code grows with the taps of all patterns: a 7x7 conv with half its taps zero at random
-    (112 patterns, 2,800 taps) took minutes to compile, for loops that each ran over one kernel.
-    """
-    cout, cin_g, kh, kw = weight.shape
-    masks = (weight != 0).reshape(cout * cin_g, kh * kw)
-    alive = masks.any(axis=1)
-    kernel_pattern = np.full(cout * cin_g, -1, dtype=np.int64)
-    if not alive.any():
-        return np.ones((1, kh, kw), dtype=bool), kernel_pattern.reshape(cout, cin_g)
-    unique, inverse, counts = np.unique(masks[alive], axis=0, return_inverse=True, return_counts=True)
-    if len(unique) > pconv.MAX_PATTERNS or unique.sum() > MAX_PATTERN_TAPS:
-        kernel_pattern[alive] = 0
-        return np.ones((1, kh, kw), dtype=bool), kernel_pattern.reshape(cout, cin_g)
-    order = np.lexsort((np.arange(len(unique)), -counts))
-    rank = np.empty(len(unique), dtype=np.int64)
-    rank[order] = np.arange(len(unique))
-    kernel_pattern[alive] = rank[inverse.reshape(-1)]
-    return unique[order].reshape(-1, kh, kw), kernel_pattern.reshape(cout, cin_g)
-
-
 def rewrite(match: ConvMatch) -> None:
     conv = match.conv
     weight = match.weight
-    patterns, kernel_pattern = recover_patterns(weight)
+    patterns, kernel_pattern = pconv.recover_patterns(weight)
     packed = pconv.pack_weights(weight, patterns, kernel_pattern)
     strides = pconv.elements_to_numpy(conv.attributes["strides"]).tolist()
     dilations = pconv.elements_to_numpy(conv.attributes["dilations"]).tolist()

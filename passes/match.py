@@ -1,0 +1,58 @@
+"""Queries on IR values shared by fretsaw's passes: the op producing a value, its single user,
+the numbers of a (reshaped) constant."""
+
+from __future__ import annotations
+
+import numpy as np
+from torch_mlir import ir
+
+from fretsaw.dialect.pconv import elements_to_numpy
+
+
+def producer(value: ir.Value, name: str | None = None):
+    """The op defining `value` (None for block arguments or when its name is not `name`)."""
+    if not isinstance(value, ir.OpResult):
+        return None
+    op = value.owner
+    if name is not None and op.operation.name != name:
+        return None
+    return op
+
+
+
+def single_user(value: ir.Value):
+    users = [use.owner for use in value.uses]
+    return users[0] if len(users) == 1 else None
+
+
+
+def through_reshapes(value: ir.Value) -> ir.Value:
+    """Follow tensor.expand_shape / collapse_shape back to the reshaped source."""
+    op = producer(value)
+    while op is not None and op.name in ("tensor.expand_shape", "tensor.collapse_shape"):
+        value = op.operands[0]
+        op = producer(value)
+    return value
+
+
+
+def constant_array(value: ir.Value) -> np.ndarray | None:
+    """The numbers of a (reshaped) dense constant, in `value`'s shape; None if not constant."""
+    source = producer(through_reshapes(value), "arith.constant")
+    if source is None or not isinstance(source.attributes["value"], ir.DenseElementsAttr):
+        return None
+    return elements_to_numpy(source.attributes["value"]).reshape(value.type.shape)
+
+
+
+def scalar_constant(value: ir.Value) -> float | None:
+    op = producer(value, "arith.constant")
+    if op is None:
+        return None
+    attr = op.attributes["value"]
+    if isinstance(attr, ir.FloatAttr):
+        return attr.value
+    if isinstance(attr, ir.DenseElementsAttr) and (attr.is_splat or attr.type.rank == 0):
+        return float(elements_to_numpy(attr).reshape(-1)[0])
+    return None
+
