@@ -300,7 +300,7 @@ def _check_tables(conv: Conv2d, op, cout: int, cin: int) -> tuple[np.ndarray, np
 def _check_schedule(conv: Conv2d, op) -> None:
     """A tuned `fretsaw.schedule` must be array<i64: rows, vectors, tile> that pconv-vectorize's
     schedule_problem accepts for this conv (the target's bounds are checked by the pass)."""
-    from fretsaw.passes.pconv_vectorize import SCHEDULE, schedule_problem  # the schedule means what the lowering does
+    from fretsaw.passes.conv.schedule import SCHEDULE, schedule_problem  # the schedule means what the lowering does
 
     if SCHEDULE not in op.attributes:
         return

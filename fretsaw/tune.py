@@ -26,16 +26,11 @@ from tqdm.auto import tqdm
 
 from fretsaw.dialect import pconv
 from fretsaw.errors import FretsawError
-from fretsaw.passes.pconv_vectorize import (SCHEDULE, Layout, Vectorize, block_budget, block_shapes, channel_tile,
-                                            column_sets, filter_block, lane_shifts, lane_width, output_plane, register_block,
-                                            schedule_problem, tile_budget, wide_blocks)
+from fretsaw.passes.conv.schedule import SCHEDULE, SimdTarget, candidates, schedule_problem
 from fretsaw.stats import layer_name
 from fretsaw.target import CpuTarget
 
 ENTRY = "main"
-BLOCKS = 5        # register block shapes tried (the heuristic's, then the next best by its score)
-MAX_ROWS = 6      # bounds of the shapes tried beside the heuristic's (not for wide blocks, which take
-MAX_VECTORS = 4   # a whole row's vectors)
 # What a cached schedule means to pconv-vectorize, part of every cache key: 2 since column sets
 # (a wide block's rows x vectors then take up to 3x the accumulators of before)
 SCHEDULE_VERSION = 2
@@ -61,24 +56,6 @@ def layer_key(conv: pconv.Conv2d, cpu: CpuTarget) -> str:
         "kept_kernels": int(kept.size), "kept_taps": int(taps[kept].sum()), "patterns": int(len(conv.patterns)),
         "cpu": cpu.name, "width": cpu.vector_width, "threads": cpu.threads, "schedule": SCHEDULE_VERSION,
     }, sort_keys=True)
-
-
-def candidates(conv: pconv.Conv2d, cpu: CpuTarget) -> tuple[list[tuple[int, int]], list[int]]:
-    """Register blocks (the heuristic's first) and channel tiles (the heuristic's first) to try."""
-    oh, ow = output_plane(conv)  # a pointwise conv's H x W is one row of H*W
-    width = lane_width(ow, cpu.vector_width)  # what pconv-vectorize will use for this conv
-    fblock = filter_block(conv)
-    budget = block_budget(cpu.accumulators, fblock)
-    shifts = lane_shifts(ow, cpu.vector_width, cpu.shifts)
-    wide, columns = wide_blocks(conv, shifts), column_sets(conv, width, shifts)
-    first = register_block(oh, ow, width, budget, wide, columns)
-    ranked = [(r, v) for r, v in block_shapes(oh, ow, width, budget, wide, columns)
-              if (v - 1) * width < ow and (wide or (r <= MAX_ROWS and v <= MAX_VECTORS))]
-    blocks = [first] + [shape for shape in ranked if shape != first][:BLOCKS - 1]
-    cin_g = conv.input_shape[1] // conv.groups
-    tile = channel_tile(conv, Layout.of(conv, width, *first), width, tile_budget(conv, Vectorize.cache, columns))
-    tiles = [tile] + sorted({t for t in (tile // 2, tile * 2, cin_g) if 0 < t <= cin_g and t != tile})
-    return blocks, tiles
 
 
 def standalone(op: ir.Operation) -> ir.Module:
@@ -121,7 +98,7 @@ def search(op: ir.Operation, backend, repeats: int) -> dict:
     """Time the heuristic's schedule, the other register blocks with its tile, then the other
     tiles with the best block; the fastest wins."""
     conv = pconv.Conv2d(op)
-    blocks, tiles = candidates(conv, backend.cpu)
+    blocks, tiles = candidates(conv, SimdTarget.of(backend.cpu))
     timed = {}
     for rows, vectors in blocks:
         timed[(rows, vectors, tiles[0])] = time_schedule(op, (rows, vectors, tiles[0]), backend, repeats)
@@ -171,8 +148,7 @@ def entry_problem(entry, conv: pconv.Conv2d, cpu: CpuTarget) -> str | None:
         value = entry[key]
         if type(value) not in (int, float) or not math.isfinite(value) or value < 0:
             return f"has {key} = {json.dumps(value)}, not a time in ms"
-    return schedule_problem((entry["rows"], entry["vectors"], entry["tile"]), conv, width=cpu.vector_width,
-                            accumulators=cpu.accumulators, shifts=cpu.shifts)
+    return schedule_problem((entry["rows"], entry["vectors"], entry["tile"]), conv, SimdTarget.of(cpu))
 
 
 def write_cache(path: Path, known: dict) -> str | None:

@@ -46,7 +46,7 @@ from fretsaw.passes.base import ModulePass
 from fretsaw.passes.builders import (add, index, lane_mask, load, loop, masked_vload, mul, parallel, read_buffer,
                                      splat, vector_type, vload, vstore)
 from fretsaw.passes.match import producer, scalar_constant
-from fretsaw.passes.pconv_vectorize import lane_width
+from fretsaw.passes.cpu.blocks import lane_width
 
 PLAIN_MATMUL = ("[affine_map<(d0, d1, d2) -> (d0, d2)>, affine_map<(d0, d1, d2) -> (d2, d1)>, "
                 "affine_map<(d0, d1, d2) -> (d0, d1)>]")

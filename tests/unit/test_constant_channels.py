@@ -127,7 +127,7 @@ def test_unread_filters_are_not_computed():
     # whose channel no user reads: the expand conv's dropped filters, the depthwise conv's removed
     # ones (the project conv no longer reads them after the fold); the model's output is all computed
     from fretsaw.passes.conv.rewrite import read_by_users
-    from fretsaw.passes.pconv_vectorize import computed_positions
+    from fretsaw.passes.conv.units import computed_positions
 
     model = Block(4, 12, [0, 3, 4, 5, 9, 10], residual=False)
     x = torch.randn(1, 4, 8, 8)

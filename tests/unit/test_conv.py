@@ -188,7 +188,7 @@ def test_column_sets(avx512_host, size, stride, dilation, columns):
     # offsets lie within a vector and its best block does not compute many more lanes than the
     # plain one, and then takes register blocks of at most SET_ACCUMULATORS.
     from fretsaw.dialect import pconv
-    from fretsaw.passes import pconv_vectorize as vectorize
+    from fretsaw.passes.cpu import blocks
 
     conv = nn.Conv2d(6, 5, 3, stride=stride, padding=dilation, dilation=dilation)
     prune_(conv, np.random.default_rng(size), 0.7)
@@ -196,11 +196,11 @@ def test_column_sets(avx512_host, size, stride, dilation, columns):
     op = next(iter(pconv.walk_ops(cm._stages["pconv"].operation, pconv.CONV2D)))
     layer = pconv.Conv2d(op)
     _, _, oh, ow = layer.output_shape
-    width = vectorize.lane_width(ow, 16)
-    assert vectorize.column_sets(layer, width, shifts=True) == columns
-    rows, vectors = vectorize.register_block(oh, ow, width, 26, vectorize.wide_blocks(layer, True), columns)
+    width = blocks.lane_width(ow, 16)
+    assert blocks.column_sets(layer, width, shifts=True) == columns
+    rows, vectors = blocks.register_block(oh, ow, width, 26, blocks.wide_blocks(layer, True), columns)
     if columns:
-        assert rows * vectorize.set_accumulators(ow, width, columns, vectors) <= vectorize.SET_ACCUMULATORS
+        assert rows * blocks.set_accumulators(ow, width, columns, vectors) <= blocks.SET_ACCUMULATORS
 
 
 @pytest.mark.parametrize("stride", [1, 2])

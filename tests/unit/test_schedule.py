@@ -1,4 +1,4 @@
-"""What a valid schedule is (passes/vectorize.py schedule_problem), and pconv-vectorize's and
+"""What a valid schedule is (passes/conv/schedule.py schedule_problem), and pconv-vectorize's and
 dense-vectorize's options checked where they enter: negative or zero counts once computed NaNs,
 relative errors of 2e22 or divisions by zero, and a 1000-row block compiled for minutes."""
 
@@ -11,9 +11,8 @@ from fretsaw import FretsawError
 from fretsaw.context import make_context
 from fretsaw.dialect import pconv
 from fretsaw.pipeline import parse_pipeline
-from fretsaw.passes.pconv_vectorize import schedule_problem
+from fretsaw.passes.conv.schedule import SimdTarget, candidates, schedule_problem
 from fretsaw.target import CpuTarget
-from fretsaw import tune as tuning
 
 AVX2 = CpuTarget("avx2", 8, 2, registers=16)
 AVX512 = CpuTarget("avx512", 16, 2, registers=32, shifts=True)
@@ -21,9 +20,9 @@ NEON = CpuTarget("neon", 4, 4, registers=32)
 MODULES = []  # the modules of the convs built here, kept alive with their ops
 
 
-def target(cpu: CpuTarget) -> dict:
-    """schedule_problem's target arguments for `cpu`: what the backends give pconv-vectorize."""
-    return {"width": cpu.vector_width, "accumulators": cpu.accumulators, "shifts": cpu.shifts}
+def target(cpu: CpuTarget) -> SimdTarget:
+    """The schedule's view of `cpu`: what the backends give pconv-vectorize."""
+    return SimdTarget.of(cpu)
 
 
 @pytest.fixture(scope="module")
@@ -97,14 +96,14 @@ def test_schedule_fits_the_conv(context):
 def test_schedule_fits_the_target(context):
     c = pattern_conv()
     avx2 = target(AVX2)  # 8 lanes: 3 vectors a row of 20; 10 accumulators
-    assert schedule_problem((5, 2, 8), c, **avx2) is None
-    assert "vectors=4 exceeds the 3 vector(s) of 8 lanes" in schedule_problem((1, 4, 8), c, **avx2)
-    assert "holds 12 accumulators, more than the 10 of accumulators=10" in schedule_problem((4, 3, 8), c, **avx2)
+    assert schedule_problem((5, 2, 8), c, avx2) is None
+    assert "vectors=4 exceeds the 3 vector(s) of 8 lanes" in schedule_problem((1, 4, 8), c, avx2)
+    assert "holds 12 accumulators, more than the 10 of accumulators=10" in schedule_problem((4, 3, 8), c, avx2)
     dense = conv(8, 16, 20)  # blocks of 4 filters sharing half the registers: 2 vectors each
-    assert schedule_problem((2, 1, 8), dense, **avx2) is None
-    assert "holds 12 accumulators, more than the 8 a block of 4 filters" in schedule_problem((3, 1, 8), dense, **avx2)
+    assert schedule_problem((2, 1, 8), dense, avx2) is None
+    assert "holds 12 accumulators, more than the 8 a block of 4 filters" in schedule_problem((3, 1, 8), dense, avx2)
     wide = pattern_conv(cin=4, cout=8, size=56)  # AVX-512: column sets, 24 accumulators at most
-    assert "column sets" in schedule_problem((7, 4, 4), wide, **target(AVX512))
+    assert "column sets" in schedule_problem((7, 4, 4), wide, target(AVX512))
 
 
 @pytest.mark.parametrize("cpu", [AVX2, AVX512, NEON], ids=lambda cpu: cpu.name)
@@ -112,10 +111,10 @@ def test_tuning_candidates_are_valid_schedules(context, cpu):
     # whatever the tuner may time and cache, pconv-vectorize accepts at that target
     for c in (pattern_conv(), pattern_conv(cin=4, cout=8, size=56), conv(8, 16, 20), conv(3, 8, 30),
               conv(16, 24, 14, kernel=1, padding=0), conv(16, 8, 7, kernel=1, padding=0)):
-        blocks, tiles = tuning.candidates(c, cpu)
+        blocks, tiles = candidates(c, target(cpu))
         for rows, vectors in blocks:
             for tile in tiles:
-                assert schedule_problem((rows, vectors, tile), c, **target(cpu)) is None, (c.output_shape, cpu)
+                assert schedule_problem((rows, vectors, tile), c, target(cpu)) is None, (c.output_shape, cpu)
 
 
 @pytest.mark.parametrize("element,message", [

@@ -84,17 +84,19 @@ def test_unreadable_cache_says_what_to_do(tmp_path):
 
 
 def test_candidates_start_with_the_heuristics_and_fit_the_registers():
+    # the tuner's first candidate is the schedule pconv-vectorize plans for the untuned op
+    from fretsaw.passes.conv.schedule import BLOCKS, SimdTarget, candidates, plan
+
     model, x = model_and_input()
     cm = fretsaw.compile(model, (x,))
     cpu = host_target()
+    target = SimdTarget.of(cpu)
     for op in pconv.walk_ops(cm._stages["pconv"].operation, pconv.CONV2D):
         conv = pconv.Conv2d(op)
-        blocks, tiles = tuning.candidates(conv, cpu)
-        _, _, oh, ow = conv.output_shape
-        width = tuning.lane_width(ow, cpu.vector_width)
-        assert blocks[0] == tuning.register_block(oh, ow, width, cpu.accumulators, tuning.wide_blocks(conv, cpu.shifts),
-                                                  tuning.column_sets(conv, width, cpu.shifts))
-        assert len(set(blocks)) == len(blocks) <= tuning.BLOCKS
+        blocks, tiles = candidates(conv, target)
+        planned = plan(conv, target)
+        assert (blocks[0], tiles[0]) == ((planned.rows, planned.vectors), planned.tile)
+        assert len(set(blocks)) == len(blocks) <= BLOCKS
         assert all(r * v <= cpu.accumulators for r, v in blocks)
         assert len(set(tiles)) == len(tiles) and all(0 < t <= conv.input_shape[1] for t in tiles)
 

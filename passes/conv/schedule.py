@@ -1,0 +1,207 @@
+"""A conv's schedule: how it is computed on a SIMD target (register block, channel tile, lanes,
+load sharing), chosen by one function of (conv, target), `plan`, which pconv-vectorize, the
+tuner (fretsaw/tune.py: `candidates`) and the verifier's check of a tuned schedule all call.
+
+A tuned schedule travels on the op as `fretsaw.schedule = array<i64: rows, vectors, tile>`
+(0 = the heuristic's choice); `schedule_problem` is the one definition of a valid one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from torch_mlir import ir
+
+from fretsaw.dialect import pconv
+from fretsaw.errors import op_error
+from fretsaw.passes.conv.geometry import ceil_div, output_plane, pointwise
+from fretsaw.passes.cpu.blocks import (CACHE, SET_ACCUMULATORS, block_budget, block_shapes, channel_tile, column_sets,
+                                       filter_block, lane_shifts, lane_width, register_block, set_accumulators,
+                                       tile_budget, wide_blocks)
+from fretsaw.passes.cpu.staging import Layout
+
+# A conv's tuned schedule (fretsaw/tune.py): array<i64: rows, vectors, tile>; 0 = the heuristic's.
+SCHEDULE = "fretsaw.schedule"
+# The tuner's search space beside the heuristic's choice: register block shapes tried, and the
+# bounds of those shapes (not for wide blocks, which take a whole row's vectors)
+BLOCKS = 5
+MAX_ROWS = 6
+MAX_VECTORS = 4
+
+
+@dataclasses.dataclass(frozen=True)
+class SimdTarget:
+    """A CPU as a conv schedule sees it (pconv-vectorize's options; fretsaw.target.CpuTarget
+    describes the whole machine).
+
+    width:        lanes of one SIMD register (of the compute type: fp16 lanes with f16)
+    accumulators: vector registers a register block may take
+    shifts:       lane shifts of two vectors cost less than an unaligned load (AVX-512)
+    cache:        bytes of cache a channel tile's input rows may take
+    """
+
+    width: int
+    accumulators: int
+    shifts: bool = False
+    cache: int = CACHE
+
+    @classmethod
+    def of(cls, cpu) -> "SimdTarget":
+        """The schedule's view of a fretsaw.target.CpuTarget computing in fp32."""
+        return cls(cpu.vector_width, cpu.accumulators, cpu.shifts)
+
+
+@dataclasses.dataclass(frozen=True)
+class Schedule:
+    """How pconv-vectorize computes one conv.
+
+    rows, vectors: the register block, output rows x vectors per filter (or filter block)
+    tile:          input channels per channel tile
+    lanes:         lanes of the conv's vectors (lane_width: fewer than the target's for narrow outputs)
+    shifts:        unaligned input vectors are lane shifts of aligned ones (lane_shifts)
+    fblock:        filters computed together (a dense layer's filter blocks; else 1)
+    columns:       tap column offsets with an accumulator set each (ColumnSets; () = plain)
+    """
+
+    rows: int
+    vectors: int
+    tile: int
+    lanes: int
+    shifts: bool
+    fblock: int
+    columns: tuple[int, ...]
+
+    @property
+    def counts(self) -> tuple[int, int, int]:
+        return self.rows, self.vectors, self.tile
+
+
+def schedule_of(op) -> tuple[int, int, int]:
+    """The (rows, vectors, tile) the op's `fretsaw.schedule` attribute asks for, zeros without one."""
+    if SCHEDULE not in op.attributes:
+        return 0, 0, 0
+    rows, vectors, tile = ir.DenseI64ArrayAttr(op.attributes[SCHEDULE])
+    return rows, vectors, tile
+
+
+def heuristic(conv: pconv.Conv2d, target: SimdTarget, rows: int = 0, vectors: int = 0, tile: int = 0) -> Schedule:
+    """The schedule with the given counts, the heuristics' choice where they are 0."""
+    oh, ow = output_plane(conv)
+    lanes, shifts = lane_width(ow, target.width), lane_shifts(ow, target.width, target.shifts)
+    fblock = filter_block(conv)
+    columns = column_sets(conv, lanes, shifts)
+    if not (rows and vectors):
+        rows, vectors = register_block(oh, ow, lanes, block_budget(target.accumulators, fblock),
+                                       wide_blocks(conv, shifts), columns)
+    cin_g = conv.input_shape[1] // conv.groups
+    if tile:
+        tile = min(tile, cin_g)
+    else:
+        tile = channel_tile(conv, Layout.of(conv, lanes, rows, vectors), lanes, tile_budget(conv, target.cache, columns))
+    return Schedule(rows, vectors, tile, lanes, shifts, fblock, columns)
+
+
+def plan(conv: pconv.Conv2d, target: SimdTarget, requested: tuple[int, int, int] = (0, 0, 0)) -> Schedule:
+    """The conv's schedule on `target`: the `requested` counts (pconv-vectorize's options, cut to
+    the conv), else the op's tuned `fretsaw.schedule`, else the heuristics'. A requested or tuned
+    schedule that does not fit is a FretsawError naming the op and what to do."""
+    rows, vectors, tile = fitted(conv, requested, target)
+    tuned_rows, tuned_vectors, tuned_tile = schedule_of(conv.op)
+    if not (rows and vectors):
+        rows, vectors = tuned_rows, tuned_vectors
+    return heuristic(conv, target, rows, vectors, tile or tuned_tile)
+
+
+def candidates(conv: pconv.Conv2d, target: SimdTarget) -> tuple[list[tuple[int, int]], list[int]]:
+    """What the tuner times: register blocks (the heuristic's first, then the next best by its
+    score) and channel tiles (the heuristic's first, then half, double and all the channels)."""
+    first = heuristic(conv, target)
+    oh, ow = output_plane(conv)
+    lanes = first.lanes
+    wide = wide_blocks(conv, first.shifts)
+    ranked = [(r, v) for r, v in block_shapes(oh, ow, lanes, block_budget(target.accumulators, first.fblock), wide,
+                                              first.columns)
+              if (v - 1) * lanes < ow and (wide or (r <= MAX_ROWS and v <= MAX_VECTORS))]
+    blocks = [(first.rows, first.vectors)] + [shape for shape in ranked if shape != (first.rows, first.vectors)]
+    cin_g = conv.input_shape[1] // conv.groups
+    tile = first.tile
+    tiles = [tile] + sorted({t for t in (tile // 2, tile * 2, cin_g) if 0 < t <= cin_g and t != tile})
+    return blocks[:BLOCKS], tiles
+
+
+def schedule_problem(schedule, conv: pconv.Conv2d | None = None, target: SimdTarget | None = None) -> str | None:
+    """What makes `schedule` = (rows, vectors, tile) invalid, or None: the one definition of a valid
+    schedule, which pconv-vectorize's options, the `fretsaw.schedule` attribute (the verifier, then
+    pconv-vectorize at its target) and the tuning cache's entries are all checked against. 0 is
+    the heuristic's choice; rows and vectors go together. With `conv`: a block of at most the
+    rows and columns pconv-vectorize computes (output_plane: a pointwise conv is one row of H*W;
+    rows past the edge would be computed and dropped), a tile of at most the input channels per
+    group. With a `target`: at most the vectors of `lane_width` lanes an output row takes, and at
+    most the accumulators the block search gives the conv (block_shapes: `accumulators`, shared
+    by a dense layer's filter block, SET_ACCUMULATORS with column sets). Unchecked, negative
+    counts computed NaNs and a 1000-row block did not finish compiling."""
+    rows, vectors, tile = (int(value) for value in schedule)
+    for name, value in (("rows", rows), ("vectors", vectors), ("tile", tile)):
+        if value < 0:
+            return f"{name}={value} is negative: give a count >= 1, or 0 for the heuristic's choice"
+    if (rows == 0) != (vectors == 0):
+        return (f"rows={rows} and vectors={vectors} go together: both >= 1 (a register block) or both 0 "
+                f"(the heuristic's block)")
+    if conv is None:
+        return None
+    oh, ow = output_plane(conv)
+    cin_g = conv.input_shape[1] // conv.groups
+    if tile > cin_g:
+        return f"tile={tile} exceeds the conv's {cin_g} input channels per group"
+    if rows > oh:
+        flat = " (a 1x1 stride-1 conv is computed as one row of H*W)" if pointwise(conv) else ""
+        return f"rows={rows} exceeds the {oh} output row(s) pconv-vectorize computes{flat}"
+    if vectors > ow:
+        return f"vectors={vectors} exceeds the {ow} output columns"
+    if target is None or not rows:
+        return None
+    return _block_problem(conv, target, rows, vectors)
+
+
+def _block_problem(conv: pconv.Conv2d, target: SimdTarget, rows: int, vectors: int) -> str | None:
+    """What makes a rows x vectors block too wide or too large for the conv on `target`, or None."""
+    _, ow = output_plane(conv)
+    lanes = lane_width(ow, target.width)
+    row_vectors = ceil_div(ow, lanes)
+    if vectors > row_vectors:
+        return f"vectors={vectors} exceeds the {row_vectors} vector(s) of {lanes} lanes an output row of {ow} takes"
+    fblock, accumulators = filter_block(conv), target.accumulators
+    columns = column_sets(conv, lanes, lane_shifts(ow, target.width, target.shifts))
+    if columns:
+        held, limit = rows * set_accumulators(ow, lanes, columns, vectors), SET_ACCUMULATORS
+        budget = f"the {limit} a block with column sets {columns} may take"
+    else:
+        held, limit = rows * vectors * fblock, block_budget(accumulators, fblock) * fblock
+        budget = (f"the {limit} of accumulators={accumulators}" if fblock == 1 else
+                  f"the {limit} a block of {fblock} filters of a dense layer may take with accumulators={accumulators}")
+    if held > limit:
+        return f"a block of {rows} x {vectors} vectors holds {held} accumulators, more than {budget}"
+    return None
+
+
+def fitted(conv: pconv.Conv2d, requested: tuple[int, int, int], target: SimdTarget) -> tuple[int, int, int]:
+    """pconv-vectorize's (rows, vectors, tile) options for this conv: cut to its output rows, row
+    vectors and input channels (the options apply to every conv; rows past those would compute
+    nothing stored), once they and the op's `fretsaw.schedule` pass schedule_problem at this
+    target. A FretsawError names the op, the schedule and what to do."""
+    op, width, accumulators = conv.op, target.width, target.accumulators
+    tuned = schedule_of(op)
+    problem = schedule_problem(tuned, conv, target)
+    if problem:
+        raise op_error(op, f"{SCHEDULE} = array<i64: {', '.join(map(str, tuned))}> does not fit width={width} "
+                           f"accumulators={accumulators}: {problem}; tune it again on this target or remove it")
+    rows, vectors, tile = requested
+    oh, ow = output_plane(conv)
+    cut = (min(rows, oh), min(vectors, ceil_div(ow, lane_width(ow, width))),
+           min(tile, conv.input_shape[1] // conv.groups))
+    problem = schedule_problem(cut, conv, target)
+    if problem:
+        cut_text = "" if cut == tuple(requested) else " (for this conv rows={} vectors={} tile={})".format(*cut)
+        raise op_error(op, f"pconv-vectorize options rows={rows} vectors={vectors} tile={tile}{cut_text}: {problem}; "
+                           f"give a smaller block, or rows=0 vectors=0 for the heuristic's")
+    return cut
