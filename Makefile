@@ -24,13 +24,13 @@ fuzz: setup
 	FRETSAW_FUZZ_EXAMPLES=$${FRETSAW_FUZZ_EXAMPLES:-500} .venv/bin/python -m pytest -q tests/unit/test_fuzz.py \
 		--hypothesis-seed=$$seed --hypothesis-show-statistics
 
-# Benchmarks (not tests): installs the dense peers, then prints the README's Status tables.
+# Benchmarks (not tests): installs the dense peers, then prints the tables (README: Benchmark; history: bench/RESULTS.md).
 bench: setup
 	.venv/bin/pip install -q -r bench/requirements.txt
 	.venv/bin/python bench/conv_layers.py
 	.venv/bin/python bench/networks.py --json bench/networks.json --chart bench/networks.png
 
-# The pruning methods compared on scikit-learn's bundled digits (README's Pruning table).
+# The pruning methods compared on scikit-learn's bundled digits (results: bench/RESULTS.md).
 bench-prune: setup
 	.venv/bin/pip install -q -r bench/requirements.txt
 	.venv/bin/python bench/prune_digits.py --json bench/prune_digits.json
