@@ -1,27 +1,31 @@
 """The pconv dialect: loading, builders, accessors and the semantic verifier.
 
-`pconv.conv2d(input, packed_weights[, bias]) -> output` is a 2-D convolution, NCHW, whose
-kernels each keep one shape of a small library (pattern sparsity) or are removed
-(connectivity sparsity). A dense layer is the one-pattern library whose pattern keeps
-every tap.
+`pconv.conv2d(input, packed_weights[, bias]) -> output` is a 2-D convolution (NCHW) and
+`pconv.conv3d` the same over NCDHW: one op per spatial rank, one Python accessor (`Conv`),
+builder (`build_conv`) and verifier (`verify_conv`) for both. Their kernels each keep one
+shape of a small library (pattern sparsity) or are removed (connectivity sparsity); a dense
+layer is the one-pattern library whose pattern keeps every tap.
 
-Attributes:
-  patterns        P x KH x KW i1      the layer's pattern library
+Attributes (r = spatial rank, 2 or 3):
+  patterns        P x K1 x .. x Kr i1   the layer's pattern library
   kernel_pattern  Cout x Cin/groups i8  pattern id of each kernel, -1 = removed
-  strides         array<i64: sh, sw>
-  padding         array<i64: top, left, bottom, right>  zero padding of the input
-  dilations       array<i64: dh, dw>
+  strides         array<i64: r values>
+  padding         array<i64: low 1..r, high 1..r>  zero padding (2-D: top, left, bottom, right)
+  dilations       array<i64: r values>
   groups          i64
   activation      "none" | "relu" | "relu6"  applied after the bias
   operandSegmentSizes  array<i32: 1, 1, 0 or 1>  whether the bias is there
-  fretsaw.schedule     optional array<i64: rows, vectors, tile> from tuning (valid: passes/vectorize.py
-                       schedule_problem; the verifier checks it against the conv, pconv-vectorize
+Optional (IRDL here has no optional attributes: the file lists them, this verifier checks them):
+  group_shape     array<i64: gOut, gIn>  kernel groups (KGS): the kernels of each gOut filters x
+                  gIn input channels block share one pattern id (-1: the group is removed, Vanilla)
+  filter_order, filter_groups   i32 tables added by pconv-filter-kernel-reorder
+  fkw_stride, fkw_index         i32 tables added by pconv-pack-fkw: packed_weights in FKW order
+  fretsaw.schedule     array<i64: rows, vectors, tile> from tuning (valid: passes/conv/schedule.py
+                       schedule_problem; checked here against the conv, by pconv-vectorize
                        against its target too)
 `packed_weights` holds only the kept weights, in canonical order: filters in order, inside
 a filter the kept kernels by input channel, inside a kernel the kept taps row-major.
-Optional, added by pconv-filter-kernel-reorder and pconv-pack-fkw (see dialect/fkw.py):
-  filter_order, filter_groups   the order filters are computed in, cut into balanced groups
-  fkw_stride, fkw_index         the FKW arrays; with them packed_weights is in FKW order
+(dialect/fkw.py describes the reorder and FKW tables.)
 """
 
 from __future__ import annotations
@@ -37,6 +41,9 @@ from fretsaw.dialect import fkw as fkw_tables
 from fretsaw.errors import op_error
 
 CONV2D = "pconv.conv2d"
+CONV3D = "pconv.conv3d"
+OP_RANKS = {CONV2D: 2, CONV3D: 3}  # op name -> spatial rank
+OPS = {rank: name for name, rank in OP_RANKS.items()}
 ACTIVATIONS = ("none", "relu", "relu6")
 MAX_PATTERNS = 127  # patterns per layer: kernel_pattern's i8 ids 0..126, -1 = removed
 # Taps of all a layer's patterns together beyond which its sparsity counts as unstructured
@@ -60,13 +67,11 @@ def elements_to_numpy(attr: ir.Attribute) -> np.ndarray:
     return np.array(attr).reshape(shape)
 
 
-def conv_output_hw(in_hw, kernel_hw, strides, padding, dilations) -> tuple[int, int]:
-    """Output height and width of a convolution (padding = top, left, bottom, right)."""
-    out = []
-    for i in range(2):
-        span = dilations[i] * (kernel_hw[i] - 1) + 1
-        out.append((in_hw[i] + padding[i] + padding[i + 2] - span) // strides[i] + 1)
-    return out[0], out[1]
+def conv_output_size(spatial, kernel, strides, padding, dilations) -> tuple[int, ...]:
+    """Output spatial sizes of a convolution of any rank (padding = lows, then highs)."""
+    rank = len(spatial)
+    return tuple((spatial[i] + padding[i] + padding[rank + i] - (dilations[i] * (kernel[i] - 1) + 1)) // strides[i] + 1
+                 for i in range(rank))
 
 
 def packed_length(patterns: np.ndarray, kernel_pattern: np.ndarray) -> int:
@@ -77,7 +82,7 @@ def packed_length(patterns: np.ndarray, kernel_pattern: np.ndarray) -> int:
 
 
 def pack_weights(weight: np.ndarray, patterns: np.ndarray, kernel_pattern: np.ndarray) -> np.ndarray:
-    """Canonical packed weights of a dense (Cout, Cin/g, KH, KW) weight array."""
+    """Canonical packed weights of a dense (Cout, Cin/g, K1, .., Kr) weight array."""
     masks = np.zeros(weight.shape, dtype=bool)
     kept = kernel_pattern >= 0
     masks[kept] = patterns[kernel_pattern[kept]]
@@ -96,7 +101,8 @@ def unpack_weights(packed: np.ndarray, patterns: np.ndarray, kernel_pattern: np.
 
 
 def recover_patterns(weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(patterns P x KH x KW, kernel_pattern Cout x Cin_g) from the exact zeros of `weight`.
+    """(patterns P x K1 x .. x Kr, kernel_pattern Cout x Cin_g) from the exact zeros of `weight`
+    (Cout x Cin_g x K1 x .. x Kr).
 
     Patterns are ordered by how many kernels use them, most used first. When there are more
     distinct shapes than MAX_PATTERNS, or their taps add up to more than MAX_PATTERN_TAPS,
@@ -105,29 +111,43 @@ def recover_patterns(weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     so the code grows with the taps of all patterns: a 7x7 conv with half its taps zero at random
     (112 patterns, 2,800 taps) took minutes to compile, for loops that each ran over one kernel.
     """
-    cout, cin_g, kh, kw = weight.shape
-    masks = (weight != 0).reshape(cout * cin_g, kh * kw)
+    cout, cin_g, *kernel = weight.shape
+    masks = (weight != 0).reshape(cout * cin_g, int(np.prod(kernel)))
     alive = masks.any(axis=1)
     kernel_pattern = np.full(cout * cin_g, -1, dtype=np.int64)
     if not alive.any():
-        return np.ones((1, kh, kw), dtype=bool), kernel_pattern.reshape(cout, cin_g)
+        return np.ones((1, *kernel), dtype=bool), kernel_pattern.reshape(cout, cin_g)
     unique, inverse, counts = np.unique(masks[alive], axis=0, return_inverse=True, return_counts=True)
     if len(unique) > MAX_PATTERNS or unique.sum() > MAX_PATTERN_TAPS:
         kernel_pattern[alive] = 0
-        return np.ones((1, kh, kw), dtype=bool), kernel_pattern.reshape(cout, cin_g)
+        return np.ones((1, *kernel), dtype=bool), kernel_pattern.reshape(cout, cin_g)
     order = np.lexsort((np.arange(len(unique)), -counts))
     rank = np.empty(len(unique), dtype=np.int64)
     rank[order] = np.arange(len(unique))
     kernel_pattern[alive] = rank[inverse.reshape(-1)]
-    return unique[order].reshape(-1, kh, kw), kernel_pattern.reshape(cout, cin_g)
+    return unique[order].reshape(-1, *kernel), kernel_pattern.reshape(cout, cin_g)
 
 
 
 @dataclass(frozen=True)
-class Conv2d:
-    """Read access to a pconv.conv2d operation's operands and attributes."""
+class Conv:
+    """Read access to a pconv convolution's operands and attributes, whatever its rank."""
 
     op: ir.Operation
+
+    @property
+    def rank(self) -> int:
+        """Spatial dimensions: 2 for pconv.conv2d, 3 for pconv.conv3d."""
+        return OP_RANKS[self.op.name]
+
+    @property
+    def kernel_shape(self) -> tuple[int, ...]:
+        return tuple(self.patterns.shape[1:])
+
+    @property
+    def group_shape(self) -> tuple[int, int] | None:
+        """(gOut, gIn) of kernel-group structure, None without."""
+        return tuple(self._array("group_shape")) if "group_shape" in self.op.attributes else None
 
     @property
     def input(self) -> ir.Value:
@@ -212,10 +232,12 @@ class Conv2d:
         return None if value is None else elements_to_numpy(value).astype(np.float32)
 
 
-def build_conv2d(input: ir.Value, packed_weights: ir.Value, bias: ir.Value | None, *,
-                 result_type: ir.Type, patterns: np.ndarray, kernel_pattern: np.ndarray,
-                 strides, padding, dilations, groups: int, activation: str = "none") -> ir.Operation:
-    """Create a pconv.conv2d at the current insertion point and location."""
+def build_conv(input: ir.Value, packed_weights: ir.Value, bias: ir.Value | None, *,
+               result_type: ir.Type, patterns: np.ndarray, kernel_pattern: np.ndarray,
+               strides, padding, dilations, groups: int, activation: str = "none",
+               group_shape: tuple[int, int] | None = None) -> ir.Operation:
+    """Create a pconv.conv2d or pconv.conv3d (by the patterns' rank) at the current insertion point
+    and location."""
     operands = [input, packed_weights] + ([bias] if bias is not None else [])
     attributes = {
         "patterns": ir.DenseElementsAttr.get(np.ascontiguousarray(patterns, dtype=bool)),
@@ -227,7 +249,12 @@ def build_conv2d(input: ir.Value, packed_weights: ir.Value, bias: ir.Value | Non
         "activation": ir.StringAttr.get(activation),
         "operandSegmentSizes": ir.DenseI32ArrayAttr.get([1, 1, 1 if bias is not None else 0]),
     }
-    return ir.Operation.create(CONV2D, results=[result_type], operands=operands, attributes=attributes)
+    if group_shape is not None:
+        attributes["group_shape"] = ir.DenseI64ArrayAttr.get([int(g) for g in group_shape])
+    name = OPS.get(patterns.ndim - 1)
+    if name is None:
+        raise ValueError(f"pconv convolutions have 2 or 3 spatial dims, got patterns of shape {patterns.shape}")
+    return ir.Operation.create(name, results=[result_type], operands=operands, attributes=attributes)
 
 
 def _ranked(value: ir.Value, what: str, rank: int, op) -> list[int]:
@@ -243,11 +270,15 @@ def _ranked(value: ir.Value, what: str, rank: int, op) -> list[int]:
     return list(tensor.shape)
 
 
-def _check_arrays(conv: Conv2d, op) -> None:
-    for name, length, low in (("strides", 2, 1), ("dilations", 2, 1), ("padding", 4, 0)):
-        values = conv._array(name)
-        if len(values) != length or min(values) < low:
-            raise op_error(op, f"{name} must hold {length} integers >= {low}, got {values}")
+def _check_arrays(conv: Conv, op) -> None:
+    rank = conv.rank
+    for name, length, low in (("strides", rank, 1), ("dilations", rank, 1), ("padding", 2 * rank, 0)):
+        attr = op.attributes[name]
+        values = list(attr) if isinstance(attr, ir.DenseI64ArrayAttr) else None
+        if values is None or len(values) != length or min(values) < low:
+            shown = values if values is not None else attr
+            raise op_error(op, f"{name} must be array<i64: {length} integers >= {low}> for {rank} spatial dims, "
+                               f"got {shown}")
     if conv.activation not in ACTIVATIONS:
         raise op_error(op, f"activation must be one of {ACTIVATIONS}, got '{conv.activation}'")
 
@@ -267,11 +298,12 @@ def _check_segments(op) -> None:
                            f"array<i32: {', '.join(map(str, expected))}>")
 
 
-def _check_tables(conv: Conv2d, op, cout: int, cin: int) -> tuple[np.ndarray, np.ndarray]:
+def _check_tables(conv: Conv, op, cout: int, cin: int) -> tuple[np.ndarray, np.ndarray]:
     patterns_type = op.attributes["patterns"].type
     element = patterns_type.element_type
-    if patterns_type.rank != 3 or not isinstance(element, ir.IntegerType) or element.width != 1:
-        raise op_error(op, f"patterns must be a P x KH x KW i1 table, got {patterns_type}")
+    dims = " x ".join(f"K{i + 1}" for i in range(conv.rank))
+    if patterns_type.rank != conv.rank + 1 or not isinstance(element, ir.IntegerType) or element.width != 1:
+        raise op_error(op, f"patterns must be a P x {dims} i1 table ({conv.rank} spatial dims), got {patterns_type}")
     map_type = op.attributes["kernel_pattern"].type
     if not isinstance(map_type.element_type, ir.IntegerType) or map_type.element_type.width != 8:
         raise op_error(op, f"kernel_pattern must hold i8 pattern ids (-1 = removed), got {map_type}")
@@ -297,13 +329,51 @@ def _check_tables(conv: Conv2d, op, cout: int, cin: int) -> tuple[np.ndarray, np
     return patterns, kernel_pattern
 
 
-def _check_schedule(conv: Conv2d, op) -> None:
+def _check_groups(conv: Conv, op, kernel_pattern: np.ndarray) -> None:
+    """group_shape (gOut, gIn) must tile Cout x Cin/groups, and the kernels of each group share one
+    pattern id (-1: the whole group removed)."""
+    if "group_shape" not in op.attributes:
+        return
+    attr = op.attributes["group_shape"]
+    values = list(attr) if isinstance(attr, ir.DenseI64ArrayAttr) else []
+    if len(values) != 2 or min(values) < 1:
+        raise op_error(op, f"group_shape must be array<i64: gOut, gIn> of two integers >= 1, got {attr}")
+    g_out, g_in = values
+    cout, cin_g = kernel_pattern.shape
+    if cout % g_out or cin_g % g_in:
+        raise op_error(op, f"group_shape {g_out}x{g_in} does not tile the {cout}x{cin_g} kernels (Cout x Cin/groups)")
+    blocks = kernel_pattern.reshape(cout // g_out, g_out, cin_g // g_in, g_in).transpose(0, 2, 1, 3)
+    blocks = blocks.reshape(cout // g_out, cin_g // g_in, -1)
+    mixed = np.argwhere((blocks != blocks[:, :, :1]).any(axis=2))
+    if len(mixed):
+        f, c = mixed[0]
+        ids = sorted(set(blocks[f, c].tolist()))
+        raise op_error(op, f"kernel group (filters {f * g_out}..{(f + 1) * g_out - 1}, input channels "
+                           f"{c * g_in}..{(c + 1) * g_in - 1}) mixes pattern ids {ids}: the kernels of a group of "
+                           f"group_shape {g_out}x{g_in} share one pattern (or are removed together)")
+
+
+def _check_optional_tables(op) -> None:
+    """The reorder and FKW attributes, when present, are 1-D i32 tables."""
+    for name in ("filter_order", "filter_groups", "fkw_stride", "fkw_index"):
+        if name not in op.attributes:
+            continue
+        attr = op.attributes[name]
+        kind = attr.type if isinstance(attr, ir.DenseIntElementsAttr) else None
+        if kind is None or kind.rank != 1 or not isinstance(kind.element_type, ir.IntegerType) \
+                or kind.element_type.width != 32:
+            raise op_error(op, f"{name} must be a 1-D i32 table (dense<...> : tensor<Nxi32>), got {attr}")
+
+
+def _check_schedule(conv: Conv, op) -> None:
     """A tuned `fretsaw.schedule` must be array<i64: rows, vectors, tile> that pconv-vectorize's
     schedule_problem accepts for this conv (the target's bounds are checked by the pass)."""
     from fretsaw.passes.conv.schedule import SCHEDULE, schedule_problem  # the schedule means what the lowering does
 
     if SCHEDULE not in op.attributes:
         return
+    if conv.rank != 2:
+        raise op_error(op, f"{SCHEDULE} is pconv-vectorize's schedule of a 2-D convolution; a {op.name} takes none")
     schedule = op.attributes[SCHEDULE]
     if not isinstance(schedule, ir.DenseI64ArrayAttr) or len(list(schedule)) != 3:
         raise op_error(op, f"{SCHEDULE} must be array<i64: rows, vectors, tile>, got {schedule}")
@@ -312,16 +382,18 @@ def _check_schedule(conv: Conv2d, op) -> None:
         raise op_error(op, f"{SCHEDULE} = {schedule}: {problem}; tune again or remove the attribute")
 
 
-def verify_conv2d(op) -> None:
-    """Raise a FretsawError naming `op` and the mismatch when a pconv.conv2d is inconsistent."""
+def verify_conv(op) -> None:
+    """Raise a FretsawError naming `op` and the mismatch when a pconv convolution is inconsistent."""
     _check_segments(op)
-    conv = Conv2d(op)
-    n, cin, h, w = _ranked(conv.input, "input", 4, op)
-    out_shape = _ranked(op.results[0], "output", 4, op)
+    conv = Conv(op)
+    rank = conv.rank
+    n, cin, *spatial = _ranked(conv.input, "input", rank + 2, op)
+    out_shape = _ranked(op.results[0], "output", rank + 2, op)
     (num_packed,) = _ranked(conv.packed_weights, "packed_weights", 1, op)
     _check_arrays(conv, op)
     cout = out_shape[1]
     patterns, kernel_pattern = _check_tables(conv, op, cout, cin)
+    _check_groups(conv, op, kernel_pattern)
     expected_len = packed_length(patterns, kernel_pattern)
     if num_packed != expected_len:
         raise op_error(op, f"packed_weights has {num_packed} elements but kernel_pattern and patterns "
@@ -330,16 +402,18 @@ def verify_conv2d(op) -> None:
         (num_bias,) = _ranked(conv.bias, "bias", 1, op)
         if num_bias != cout:
             raise op_error(op, f"bias has {num_bias} elements but the output has {cout} channels")
+    _check_optional_tables(op)
     problem = fkw_tables.check(patterns, kernel_pattern, **conv.fkw_attributes())
     if problem:
         raise op_error(op, problem)
-    oh, ow = conv_output_hw((h, w), patterns.shape[1:], conv.strides, conv.padding, conv.dilations)
-    if oh < 1 or ow < 1:
-        top, left, bottom, right = conv.padding
+    out_spatial = conv_output_size(spatial, patterns.shape[1:], conv.strides, conv.padding, conv.dilations)
+    if min(out_spatial) < 1:
+        padding = conv.padding
         span = [(k - 1) * d + 1 for k, d in zip(patterns.shape[1:], conv.dilations)]
-        raise op_error(op, f"the kernel spans {span[0]}x{span[1]} (with dilation) but the padded input is only "
-                           f"{h + top + bottom}x{w + left + right}: the convolution has no output position")
-    expected_out = [n, cout, oh, ow]
+        padded = [size + padding[i] + padding[rank + i] for i, size in enumerate(spatial)]
+        raise op_error(op, f"the kernel spans {'x'.join(map(str, span))} (with dilation) but the padded input is only "
+                           f"{'x'.join(map(str, padded))}: the convolution has no output position")
+    expected_out = [n, cout, *out_spatial]
     if out_shape != expected_out:
         raise op_error(op, f"output shape {out_shape} does not match the convolution's shape {expected_out}")
     _check_schedule(conv, op)
@@ -347,8 +421,21 @@ def verify_conv2d(op) -> None:
 
 def verify_module(module_op) -> None:
     """Run the semantic verifier on every pconv op under `module_op`."""
-    for op in walk_ops(module_op, CONV2D):
-        verify_conv2d(op)
+    for op in walk_convs(module_op):
+        verify_conv(op)
+
+
+def walk_convs(root) -> list:
+    """All pconv convolutions (of any rank) nested under `root`, in pre-order."""
+    found = []
+
+    def visit(op):
+        if op.name in OP_RANKS:
+            found.append(op.opview if hasattr(op, "opview") else op)
+        return ir.WalkResult.ADVANCE
+
+    root.walk(visit)
+    return found
 
 
 def walk_ops(root, name: str) -> list:

@@ -20,13 +20,13 @@ def layer_name(location) -> str:
 
 
 def layer_stats(op) -> dict:
-    conv = pconv.Conv2d(op)
+    conv = pconv.Conv(op)
     patterns, kernel_pattern = conv.patterns, conv.kernel_pattern
-    n, _, oh, ow = conv.output_shape
+    n, _, *spatial = conv.output_shape
     cout, cin_g = kernel_pattern.shape
     taps = patterns.reshape(len(patterns), -1).sum(axis=1)
     kept = kernel_pattern[kernel_pattern >= 0]
-    outputs = n * oh * ow
+    outputs = n * int(np.prod(spatial))
     histogram = Counter(pattern_key(patterns[p]) for p in kept.tolist())
     return {
         "name": layer_name(op.location),
@@ -47,7 +47,7 @@ def layer_stats(op) -> dict:
 
 def model_stats(module) -> dict:
     """Per-layer and total statistics of every pconv.conv2d in `module`."""
-    layers = [layer_stats(op) for op in pconv.walk_ops(module.operation, pconv.CONV2D)]
+    layers = [layer_stats(op) for op in pconv.walk_convs(module.operation)]
     dense = sum(layer["dense_flops"] for layer in layers)
     sparse = sum(layer["sparse_flops"] for layer in layers)
     histogram = Counter()

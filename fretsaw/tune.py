@@ -45,7 +45,7 @@ def default_cache() -> Path:
     return Path(root) / "tuning.json"
 
 
-def layer_key(conv: pconv.Conv2d, cpu: CpuTarget) -> str:
+def layer_key(conv: pconv.Conv, cpu: CpuTarget) -> str:
     kernel_pattern = conv.kernel_pattern
     taps = conv.patterns.reshape(len(conv.patterns), -1).sum(axis=1)
     kept = kernel_pattern[kernel_pattern >= 0]
@@ -97,7 +97,7 @@ def time_schedule(op: ir.Operation, schedule: tuple[int, int, int], backend, rep
 def search(op: ir.Operation, backend, repeats: int) -> dict:
     """Time the heuristic's schedule, the other register blocks with its tile, then the other
     tiles with the best block; the fastest wins."""
-    conv = pconv.Conv2d(op)
+    conv = pconv.Conv(op)
     blocks, tiles = candidates(conv, SimdTarget.of(backend.cpu))
     timed = {}
     for rows, vectors in blocks:
@@ -133,7 +133,7 @@ def read_cache(path: Path) -> dict:
     return known
 
 
-def entry_problem(entry, conv: pconv.Conv2d, cpu: CpuTarget) -> str | None:
+def entry_problem(entry, conv: pconv.Conv, cpu: CpuTarget) -> str | None:
     """What is wrong with a cache entry for `conv` on `cpu`, or None: an object with search()'s
     counts and times whose schedule pconv-vectorize accepts for this conv (schedule_problem)."""
     if not isinstance(entry, dict):
@@ -173,7 +173,7 @@ def tune(module: ir.Module, backend, cache: Path | None = None, repeats: int = 5
     ops = list(pconv.walk_ops(module.operation, pconv.CONV2D))
     records, saving = [], True
     for op in tqdm(ops, desc="tuning convs", unit="conv", disable=not progress, leave=False):
-        conv, layer = pconv.Conv2d(op), layer_name(op.location)
+        conv, layer = pconv.Conv(op), layer_name(op.location)
         key = layer_key(conv, backend.cpu)
         problem = entry_problem(known[key], conv, backend.cpu) if key in known else None
         if problem:

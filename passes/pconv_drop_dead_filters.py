@@ -28,7 +28,7 @@ from fretsaw.passes.conv.rewrite import bias_values, read_by_users, rebuild
 def drop_dead(op) -> bool:
     """Remove the kernels of `op`'s filters whose output channel no user reads; whether it was rewritten."""
     read = read_by_users(op)
-    conv = pconv.Conv2d(op)
+    conv = pconv.Conv(op)
     if read is None or "fkw_index" in op.attributes:  # (packed weights in FKW order, not canonical)
         return False
     dead = ~read & (conv.kernel_pattern >= 0).any(axis=1)
@@ -49,6 +49,6 @@ class DropDeadFilters(ModulePass):
 
     def run(self, module: ir.Operation) -> None:
         verify_pconv(module)
-        for op in reversed(pconv.walk_ops(module, pconv.CONV2D)):  # consumers first: what they drop, producers may
+        for op in reversed(pconv.walk_convs(module)):  # consumers first: what they drop, producers may
             drop_dead(op)
         module.verify()

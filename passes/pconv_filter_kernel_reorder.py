@@ -32,10 +32,10 @@ class FilterKernelReorder(ModulePass):
 
     def run(self, module: ir.Operation) -> None:
         verify_pconv(module)
-        for op in pconv.walk_ops(module, pconv.CONV2D):
+        for op in pconv.walk_convs(module):
             if "fkw_index" in op.attributes:
                 continue  # already packed in an order; reordering now would scramble its weights
-            conv = pconv.Conv2d(op)
+            conv = pconv.Conv(op)
             order, groups = reorder_filters(conv.patterns, conv.kernel_pattern)
             op.attributes["filter_order"] = i32_elements(order)
             op.attributes["filter_groups"] = i32_elements(groups)

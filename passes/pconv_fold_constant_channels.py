@@ -32,7 +32,7 @@ from fretsaw.passes.match import producer
 
 def constant_channels(op) -> dict[int, float]:
     """Output channel -> its value at every pixel, for the filters of pconv op `op` with no kept kernel."""
-    conv = pconv.Conv2d(op)
+    conv = pconv.Conv(op)
     empty = np.nonzero((conv.kernel_pattern < 0).all(axis=1))[0]
     bias = bias_values(conv) if len(empty) else None
     if bias is None:
@@ -43,9 +43,9 @@ def constant_channels(op) -> dict[int, float]:
 def fold(op) -> bool:
     """Fold the constant input channels of `op` (an unpadded 1x1 pconv conv with constant weights)
     into its bias; whether it was rewritten."""
-    conv = pconv.Conv2d(op)
-    source = producer(conv.input, pconv.CONV2D)
-    if conv.patterns.shape[1:] != (1, 1) or any(conv.padding) or source is None:
+    conv = pconv.Conv(op)
+    source = producer(conv.input)
+    if any(k != 1 for k in conv.kernel_shape) or any(conv.padding) or source is None or source.name not in pconv.OP_RANKS:
         return False
     constants = constant_channels(source)
     values, bias = conv.packed_values(), bias_values(conv)
@@ -58,7 +58,7 @@ def fold(op) -> bool:
     for channel, value in constants.items():
         group, c = divmod(channel, cin_g)
         filters = slice(group * cout_g, (group + 1) * cout_g)
-        column = weight[filters, c, 0, 0]
+        column = weight[filters, c].reshape(-1)
         if column.any():
             bias[filters] += column * np.float32(value)
             weight[filters, c] = 0
@@ -76,7 +76,7 @@ class FoldConstantChannels(ModulePass):
 
     def run(self, module: ir.Operation) -> None:
         verify_pconv(module)
-        for op in pconv.walk_ops(module, pconv.CONV2D):  # in order: a folded conv's emptied filters feed the next
+        for op in pconv.walk_convs(module):  # in order: a folded conv's emptied filters feed the next
             if "fkw_index" not in op.attributes:  # packed weights are in FKW order, not canonical
                 fold(op)
         module.verify()

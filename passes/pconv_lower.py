@@ -1,4 +1,5 @@
-"""pconv-lower: pconv.conv2d becomes sparsity-aware loops over memrefs (the reference lowering).
+"""pconv-lower: pconv convolutions (2-D and 3-D) become sparsity-aware loops over memrefs (the reference
+lowering).
 
 Removed kernels are never visited and only the kept taps of each pattern are computed: for
 every output channel (in filter_order when the op has one) the loop runs over that filter's
@@ -20,6 +21,7 @@ After:
 from __future__ import annotations
 
 import dataclasses
+from contextlib import ExitStack, contextmanager
 from typing import ClassVar
 
 import numpy as np
@@ -32,16 +34,23 @@ from fretsaw.passes.builders import add, f32, index, load, load_index, loop, mul
 from fretsaw.passes.conv.epilogue import activate
 
 
-def lower_conv2d(op) -> None:
-    conv = pconv.Conv2d(op)
+@contextmanager
+def loops(sizes):
+    """`with loops([s1, .., sr]) as (i1, .., ir):` nested scf.for over every index of those sizes."""
+    with ExitStack() as stack:
+        yield [stack.enter_context(loop(0, size)) for size in sizes]
+
+
+def lower_conv(op) -> None:
+    conv = pconv.Conv(op)
     patterns = conv.patterns
-    n, cin, _, _ = conv.input_shape
+    n, cin, *_ = conv.input_shape
     out_shape = conv.output_shape
-    _, cout, oh, ow = out_shape
+    _, cout, *out_spatial = out_shape
     cin_g, cout_g = cin // conv.groups, cout // conv.groups
     fkw = conv.fkw()
     num = len(patterns)
-    (sh, sw), (dh, dw) = conv.strides, conv.dilations
+    strides, dilations = conv.strides, conv.dilations
     with ir.InsertionPoint(op), op.location:
         x = padded_input(conv)
         w = read_buffer(conv.packed_weights)
@@ -54,8 +63,8 @@ def lower_conv2d(op) -> None:
             co = load_index(order, q)
             group_base = mul(arith.DivUIOp(co, index(cout_g)).result, cin_g)
             init = load(b, [co]) if b is not None else zero
-            with loop(0, oh) as y, loop(0, ow) as xo:
-                store(init, out, [i_n, co, y, xo])
+            with loops(out_spatial) as at:
+                store(init, out, [i_n, co, *at])
             with loop(load_index(begin, q), load_index(begin, add(q, 1))) as k:
                 ci = add(group_base, load_index(channel, k))
                 base = load_index(offset, k)
@@ -63,18 +72,17 @@ def lower_conv2d(op) -> None:
                 def case(pattern_id: int):
                     taps = list(zip(*np.nonzero(patterns[pattern_id])))
                     weights = [load(w, [add(base, t)]) for t in range(len(taps))]
-                    with loop(0, oh) as y, loop(0, ow) as xo:
-                        acc = load(out, [i_n, co, y, xo])
-                        for wt, (kh, kw) in zip(weights, taps):
-                            iy = add(mul(y, sh), int(kh) * dh)
-                            ix = add(mul(xo, sw), int(kw) * dw)
-                            acc = math.FmaOp(wt, load(x, [i_n, ci, iy, ix]), acc).result
-                        store(acc, out, [i_n, co, y, xo])
+                    with loops(out_spatial) as at:
+                        acc = load(out, [i_n, co, *at])
+                        for wt, tap in zip(weights, taps):
+                            reads = [add(mul(o, s), int(kk) * d) for o, s, kk, d in zip(at, strides, tap, dilations)]
+                            acc = math.FmaOp(wt, load(x, [i_n, ci, *reads]), acc).result
+                        store(acc, out, [i_n, co, *at])
 
                 dispatch(len(patterns), load_index(pattern, k), case)
             if conv.activation != "none":
-                with loop(0, oh) as y, loop(0, ow) as xo:
-                    store(activate(conv.activation, load(out, [i_n, co, y, xo])), out, [i_n, co, y, xo])
+                with loops(out_spatial) as at:
+                    store(activate(conv.activation, load(out, [i_n, co, *at])), out, [i_n, co, *at])
         result = bufferization.ToTensorOp(op.results[0].type, out, restrict=True, writable=True).result
     op.results[0].replace_all_uses_with(result)
     op.erase()
@@ -94,31 +102,31 @@ def dispatch(num_patterns: int, pattern_id: ir.Value, case) -> None:
             scf.YieldOp([])
 
 
-def padded_input(conv: pconv.Conv2d) -> ir.Value:
+def padded_input(conv: pconv.Conv) -> ir.Value:
     """The input as a memref, copied into a zero-bordered buffer when the op pads."""
     source = read_buffer(conv.input)
-    top, left, bottom, right = conv.padding
     if not any(conv.padding):
         return source
-    n, c, h, w = conv.input_shape
-    padded = memref.AllocOp(ir.MemRefType.get([n, c, h + top + bottom, w + left + right], ir.F32Type.get()),
-                            [], []).result
+    n, c, *spatial = conv.input_shape
+    low, high = conv.padding[:conv.rank], conv.padding[conv.rank:]
+    padded_shape = [size + lo + hi for size, lo, hi in zip(spatial, low, high)]
+    padded = memref.AllocOp(ir.MemRefType.get([n, c, *padded_shape], ir.F32Type.get()), [], []).result
     zero = f32(0.0)
-    with loop(0, n) as i, loop(0, c) as j, loop(0, h + top + bottom) as y, loop(0, w + left + right) as x:
-        store(zero, padded, [i, j, y, x])
-    with loop(0, n) as i, loop(0, c) as j, loop(0, h) as y, loop(0, w) as x:
-        store(load(source, [i, j, y, x]), padded, [i, j, add(y, top), add(x, left)])
+    with loops([n, c, *padded_shape]) as at:
+        store(zero, padded, at)
+    with loops([n, c, *spatial]) as (i, j, *at):
+        store(load(source, [i, j, *at]), padded, [i, j, *(add(a, lo) for a, lo in zip(at, low))])
     return padded
 
 
 @dataclasses.dataclass(frozen=True)
 class Lower(ModulePass):
-    """Lower pconv.conv2d to sparsity-aware scf/memref/arith loops (kept taps only)."""
+    """Lower pconv convolutions (2-D and 3-D) to sparsity-aware scf/memref/arith loops (kept taps only)."""
 
     name: ClassVar[str] = "pconv-lower"
 
     def run(self, module: ir.Operation) -> None:
         verify_pconv(module)
-        for op in pconv.walk_ops(module, pconv.CONV2D):
-            lower_conv2d(op)
+        for op in pconv.walk_convs(module):
+            lower_conv(op)
         module.verify()

@@ -34,8 +34,8 @@ class PackFkw(ModulePass):
 
     def run(self, module: ir.Operation) -> None:
         verify_pconv(module)
-        for op in pconv.walk_ops(module, pconv.CONV2D):
-            conv = pconv.Conv2d(op)
+        for op in pconv.walk_convs(module):
+            conv = pconv.Conv(op)
             values = conv.packed_values()
             if "fkw_index" in op.attributes or values is None:
                 continue  # packed already, or weights not constant (nothing to repack)

@@ -263,7 +263,7 @@ def rewrite(match: ConvMatch) -> None:
         if bias is None and match.bias_values is not None and match.bias_values.any():
             bias = arith.ConstantOp(ir.RankedTensorType.get([len(match.bias_values)], ir.F32Type.get()),
                                     ir.DenseElementsAttr.get(match.bias_values)).result
-        new = pconv.build_conv2d(match.input, packed_value, bias, result_type=match.result.type,
+        new = pconv.build_conv(match.input, packed_value, bias, result_type=match.result.type,
                                  patterns=patterns, kernel_pattern=kernel_pattern, strides=strides,
                                  padding=match.padding, dilations=dilations, groups=match.groups,
                                  activation=match.activation)

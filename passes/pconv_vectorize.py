@@ -42,6 +42,7 @@ from torch_mlir.dialects import arith, bufferization, memref, scf, tensor, vecto
 
 from fretsaw.dialect import fkw as fkw_tables
 from fretsaw.dialect import pconv
+from fretsaw.errors import op_error
 from fretsaw.passes.base import ModulePass, verify_pconv
 from fretsaw.passes.builders import (add, convert, guarded, index, lane_mask, load, load_index, loop, masked_vload,
                                      mul, parallel, read_buffer, splat, table, vector_type, vload, vstore,
@@ -64,7 +65,7 @@ def spreads(layout: Layout) -> bool:
     return layout.groups == 1 and layout.chunks > 1
 
 
-def block_weights(conv: pconv.Conv2d, fkw, fblock: int, element: ir.Type) -> ir.Value:
+def block_weights(conv: pconv.Conv, fkw, fblock: int, element: ir.Type) -> ir.Value:
     """A dense layer's weights as its filter blocks read them: block, input channel, filter of the
     block, tap."""
     cout, cin_g = conv.kernel_pattern.shape
@@ -79,7 +80,7 @@ def flatten_pointwise(op):
     the row ends, so no lanes are lost past each row's last column (28 columns fill 28 of 32 lanes,
     784 pixels 784 of 784) and, the blocks tiling the row exactly, the input is read in place.
     A tuned schedule carries over: tuning searched the flattened plane too (`output_plane`)."""
-    conv = pconv.Conv2d(op)
+    conv = pconv.Conv(op)
     if not pointwise(conv):
         return op
     n, c, h, w = conv.input_shape
@@ -130,7 +131,7 @@ class ConvEmitter:
 
     def __init__(self, op, target: SimdTarget, requested: tuple[int, int, int], f16: bool,
                  read: np.ndarray | None):
-        self.op, self.conv = op, pconv.Conv2d(op)
+        self.op, self.conv = op, pconv.Conv(op)
         conv = self.conv
         self.schedule = plan(conv, target, requested)
         s = self.schedule
@@ -387,7 +388,10 @@ class Vectorize(ModulePass):
     def run(self, module: ir.Operation) -> None:
         verify_pconv(module)
         requested = (self.rows, self.vectors, self.tile)
-        for op in pconv.walk_ops(module, pconv.CONV2D):  # in order: a conv's users are still pconv ops
+        for op in pconv.walk_convs(module):  # in order: a conv's users are still pconv ops
+            if pconv.Conv(op).rank != 2:
+                raise op_error(op, f"pconv-vectorize lowers 2-D convolutions; this {op.name} has no SIMD lowering "
+                                   f"yet: lower it with pconv-lower (the reference loops) before pconv-vectorize")
             read = read_by_users(op)
             ConvEmitter(flatten_pointwise(op), self.target, requested, self.f16, read).emit()
         module.verify()

@@ -9,17 +9,17 @@ def ceil_div(a: int, b: int) -> int:
     return -(-a // b)
 
 
-def unit_1x1(conv: pconv.Conv2d) -> bool:
+def unit_1x1(conv: pconv.Conv) -> bool:
     """A 1x1 kernel at stride 1."""
     return conv.patterns.shape[1:] == (1, 1) and conv.strides == [1, 1]
 
 
-def pointwise(conv: pconv.Conv2d) -> bool:
+def pointwise(conv: pconv.Conv) -> bool:
     """A 1x1, stride-1, unpadded conv over more than one row: one GEMM over the H*W pixels."""
     return unit_1x1(conv) and not any(conv.padding) and conv.input_shape[2] > 1
 
 
-def output_plane(conv: pconv.Conv2d) -> tuple[int, int]:
+def output_plane(conv: pconv.Conv) -> tuple[int, int]:
     """(rows, columns) of output a lowering computes: one row of H*W for a pointwise conv, whose
     output vectors then run across the row ends (flatten_pointwise)."""
     _, _, oh, ow = conv.output_shape

@@ -34,7 +34,7 @@ class PatternRuns:
     def in_fkw_order(self) -> bool:
         return bool(np.array_equal(self.kernels, np.arange(len(self.kernels))))
 
-    def weight_offsets(self, conv: pconv.Conv2d, fkw) -> tuple[np.ndarray | None, np.ndarray]:
+    def weight_offsets(self, conv: pconv.Conv, fkw) -> tuple[np.ndarray | None, np.ndarray]:
         """(weights, each read kernel's first weight in them) as the loops read the runs: weights
         None = the op's packed weights as they are (FKW order with one tile, or weights that are
         not a constant, read where they lie); else the constant weights regathered tile by tile,

@@ -84,7 +84,7 @@ def schedule_of(op) -> tuple[int, int, int]:
     return rows, vectors, tile
 
 
-def heuristic(conv: pconv.Conv2d, target: SimdTarget, rows: int = 0, vectors: int = 0, tile: int = 0) -> Schedule:
+def heuristic(conv: pconv.Conv, target: SimdTarget, rows: int = 0, vectors: int = 0, tile: int = 0) -> Schedule:
     """The schedule with the given counts, the heuristics' choice where they are 0."""
     oh, ow = output_plane(conv)
     lanes, shifts = lane_width(ow, target.width), lane_shifts(ow, target.width, target.shifts)
@@ -101,7 +101,7 @@ def heuristic(conv: pconv.Conv2d, target: SimdTarget, rows: int = 0, vectors: in
     return Schedule(rows, vectors, tile, lanes, shifts, fblock, columns)
 
 
-def plan(conv: pconv.Conv2d, target: SimdTarget, requested: tuple[int, int, int] = (0, 0, 0)) -> Schedule:
+def plan(conv: pconv.Conv, target: SimdTarget, requested: tuple[int, int, int] = (0, 0, 0)) -> Schedule:
     """The conv's schedule on `target`: the `requested` counts (pconv-vectorize's options, cut to
     the conv), else the op's tuned `fretsaw.schedule`, else the heuristics'. A requested or tuned
     schedule that does not fit is a FretsawError naming the op and what to do."""
@@ -112,7 +112,7 @@ def plan(conv: pconv.Conv2d, target: SimdTarget, requested: tuple[int, int, int]
     return heuristic(conv, target, rows, vectors, tile or tuned_tile)
 
 
-def candidates(conv: pconv.Conv2d, target: SimdTarget) -> tuple[list[tuple[int, int]], list[int]]:
+def candidates(conv: pconv.Conv, target: SimdTarget) -> tuple[list[tuple[int, int]], list[int]]:
     """What the tuner times: register blocks (the heuristic's first, then the next best by its
     score) and channel tiles (the heuristic's first, then half, double and all the channels)."""
     first = heuristic(conv, target)
@@ -129,7 +129,7 @@ def candidates(conv: pconv.Conv2d, target: SimdTarget) -> tuple[list[tuple[int, 
     return blocks[:BLOCKS], tiles
 
 
-def schedule_problem(schedule, conv: pconv.Conv2d | None = None, target: SimdTarget | None = None) -> str | None:
+def schedule_problem(schedule, conv: pconv.Conv | None = None, target: SimdTarget | None = None) -> str | None:
     """What makes `schedule` = (rows, vectors, tile) invalid, or None: the one definition of a valid
     schedule, which pconv-vectorize's options, the `fretsaw.schedule` attribute (the verifier, then
     pconv-vectorize at its target) and the tuning cache's entries are all checked against. 0 is
@@ -163,7 +163,7 @@ def schedule_problem(schedule, conv: pconv.Conv2d | None = None, target: SimdTar
     return _block_problem(conv, target, rows, vectors)
 
 
-def _block_problem(conv: pconv.Conv2d, target: SimdTarget, rows: int, vectors: int) -> str | None:
+def _block_problem(conv: pconv.Conv, target: SimdTarget, rows: int, vectors: int) -> str | None:
     """What makes a rows x vectors block too wide or too large for the conv on `target`, or None."""
     _, ow = output_plane(conv)
     lanes = lane_width(ow, target.width)
@@ -184,7 +184,7 @@ def _block_problem(conv: pconv.Conv2d, target: SimdTarget, rows: int, vectors: i
     return None
 
 
-def fitted(conv: pconv.Conv2d, requested: tuple[int, int, int], target: SimdTarget) -> tuple[int, int, int]:
+def fitted(conv: pconv.Conv, requested: tuple[int, int, int], target: SimdTarget) -> tuple[int, int, int]:
     """pconv-vectorize's (rows, vectors, tile) options for this conv: cut to its output rows, row
     vectors and input channels (the options apply to every conv; rows past those would compute
     nothing stored), once they and the op's `fretsaw.schedule` pass schedule_problem at this

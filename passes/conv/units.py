@@ -12,7 +12,7 @@ from fretsaw.passes.conv.geometry import ceil_div
 UNITS = 32  # work units per conv, about: enough to balance a phone's or a desktop's cores
 
 
-def computed_positions(conv: pconv.Conv2d, fkw, read: np.ndarray | None) -> int:
+def computed_positions(conv: pconv.Conv, fkw, read: np.ndarray | None) -> int:
     """Filter positions (of fkw.order) to compute: all but the last ones whose filter has no kept
     kernel and whose channel no user reads (`read`; the reorder puts filters with the fewest
     kernels last). After pconv-drop-dead-filters that is most of MobileNet-V2's expand and
@@ -41,7 +41,7 @@ def unit_bounds(fkw, patterns: np.ndarray, row_groups: int) -> np.ndarray:
     return np.unique(np.concatenate([[0], groups[picks], [groups[-1]]]))
 
 
-def filter_units(conv: pconv.Conv2d, fkw, row_groups: int, read: np.ndarray | None) -> np.ndarray:
+def filter_units(conv: pconv.Conv, fkw, row_groups: int, read: np.ndarray | None) -> np.ndarray:
     """Bounds of the work units' filter positions (unit_bounds), cut at the computed positions;
     one empty unit when no filter is computed."""
     bounds = np.unique(np.minimum(unit_bounds(fkw, conv.patterns, row_groups), computed_positions(conv, fkw, read)))

@@ -144,7 +144,7 @@ def register_block(oh: int, ow: int, width: int, accumulators: int, wide: bool =
 
 
 
-def filter_block(conv: pconv.Conv2d) -> int:
+def filter_block(conv: pconv.Conv) -> int:
     """Filters computed together (filter-level load sharing): 4 or 2 when every kernel is kept
     with the one pattern (a dense layer: all filters read the same input vectors), else 1."""
     if len(conv.patterns) != 1 or (conv.kernel_pattern != 0).any() or conv.packed_attr() is None:
@@ -172,7 +172,7 @@ def block_budget(accumulators: int, fblock: int) -> int:
 
 
 
-def wide_blocks(conv: pconv.Conv2d, shifts: bool) -> bool:
+def wide_blocks(conv: pconv.Conv, shifts: bool) -> bool:
     """Whether the conv's register blocks run along the output rows (block_shapes' `wide`): with lane
     shifts, for single filters (not filter blocks) of kernels more than one column wide, whose
     column taps read neighbouring vectors of a row."""
@@ -180,14 +180,14 @@ def wide_blocks(conv: pconv.Conv2d, shifts: bool) -> bool:
 
 
 
-def tap_columns(conv: pconv.Conv2d) -> list[int]:
+def tap_columns(conv: pconv.Conv) -> list[int]:
     """The column offsets (in the flat layout's planes) the conv's taps read, and 0."""
     (_, sw), (_, dw) = conv.strides, conv.dilations
     return sorted({0} | {int(kw) * dw // sw for kw in np.nonzero(conv.patterns.any(axis=(0, 1)))[0]})
 
 
 
-def column_sets(conv: pconv.Conv2d, width: int, shifts: bool) -> tuple[int, ...]:
+def column_sets(conv: pconv.Conv, width: int, shifts: bool) -> tuple[int, ...]:
     """The tap column offsets the conv's wide blocks keep accumulator sets for (ColumnSets), 0
     first: with lane shifts (`shifts`), when taps read more than one column offset, all within a
     vector, and the best block with sets computes at most SET_WASTE times the lanes of the best
@@ -203,7 +203,7 @@ def column_sets(conv: pconv.Conv2d, width: int, shifts: bool) -> tuple[int, ...]
 
 
 
-def tile_budget(conv: pconv.Conv2d, cache: int, columns: tuple[int, ...] = ()) -> int:
+def tile_budget(conv: pconv.Conv, cache: int, columns: tuple[int, ...] = ()) -> int:
     """The cache bytes a channel tile's input rows may take: `cache`, a quarter of it (L1) for
     1x1 stride-1 convs, whose input vectors feed one FMA per filter and no other tap. Pruned 1x1
     convs of ResNet-50's shapes, 5 layers, sum of medians: 1.22 ms at 32 KiB, 1.35 at 128 KiB.
@@ -216,7 +216,7 @@ def tile_budget(conv: pconv.Conv2d, cache: int, columns: tuple[int, ...] = ()) -
 
 
 
-def channel_tile(conv: pconv.Conv2d, layout: Layout, width: int, budget: int) -> int:
+def channel_tile(conv: pconv.Conv, layout: Layout, width: int, budget: int) -> int:
     """Input channels per tile: the block's input rows of a tile of channels stay within `budget`
     bytes of cache while every filter of the work unit runs over them."""
     taps = list(zip(*np.nonzero(conv.patterns.any(axis=0))))

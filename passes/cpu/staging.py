@@ -60,7 +60,7 @@ class Layout:
         return self.planes.index((y % sh, x % sw)), y // sh, x // sw
 
     @classmethod
-    def of(cls, conv: pconv.Conv2d, width: int, rows: int, vectors: int) -> "Layout":
+    def of(cls, conv: pconv.Conv, width: int, rows: int, vectors: int) -> "Layout":
         _, _, h, w = conv.input_shape
         top, left, bottom, right = conv.padding
         (sh, sw), (dh, dw) = conv.strides, conv.dilations
@@ -126,7 +126,7 @@ def zero_around(width: int, target, plane, pitch: int, length: int, rows: tuple[
 
 
 
-def flat_input(conv: pconv.Conv2d, layout: Layout, width: int, element: ir.Type) -> ir.Value:
+def flat_input(conv: pconv.Conv, layout: Layout, width: int, element: ir.Type) -> ir.Value:
     """memref<N x C x planes x in_length> of `element`: the zero-padded input split into its phase
     planes, each plane's rows laid end to end (channels in parallel), converted to `element`. Only
     the borders around the copied rows are zeroed (`zero_around`), not each whole plane before

@@ -12,11 +12,11 @@ from conftest import ATOL, RTOL, check_against_torch
 from fretsaw.dialect import pconv
 
 
-def convs(cm) -> list[pconv.Conv2d]:
-    return [pconv.Conv2d(op) for op in pconv.walk_ops(cm._stages["pconv"].operation, pconv.CONV2D)]
+def convs(cm) -> list[pconv.Conv]:
+    return [pconv.Conv(op) for op in pconv.walk_ops(cm._stages["pconv"].operation, pconv.CONV2D)]
 
 
-def reads_channels(conv: pconv.Conv2d, channels) -> bool:
+def reads_channels(conv: pconv.Conv, channels) -> bool:
     return bool((conv.kernel_pattern[:, list(channels)] >= 0).any())
 
 
@@ -135,7 +135,7 @@ def test_unread_filters_are_not_computed():
     with torch.no_grad():  # a second call, whose unwritten planes hold the first call's data
         np.testing.assert_allclose(cm((2 * x).numpy()), model(2 * x).numpy(), rtol=RTOL, atol=ATOL)
     ops = pconv.walk_ops(cm._stages["pconv"].operation, pconv.CONV2D)
-    expand, depthwise, project = (pconv.Conv2d(op) for op in ops)
+    expand, depthwise, project = (pconv.Conv(op) for op in ops)
     assert computed_positions(expand, expand.fkw(), read_by_users(ops[0])) == 6
     assert computed_positions(depthwise, depthwise.fkw(), read_by_users(ops[1])) == 6
     assert read_by_users(ops[2]) is None and computed_positions(project, project.fkw(), None) == 4

@@ -194,7 +194,7 @@ def test_column_sets(avx512_host, size, stride, dilation, columns):
     prune_(conv, np.random.default_rng(size), 0.7)
     cm = check_against_torch(conv_net(conv, "relu"), torch.randn(1, 6, size, size))
     op = next(iter(pconv.walk_ops(cm._stages["pconv"].operation, pconv.CONV2D)))
-    layer = pconv.Conv2d(op)
+    layer = pconv.Conv(op)
     _, _, oh, ow = layer.output_shape
     width = blocks.lane_width(ow, 16)
     assert blocks.column_sets(layer, width, shifts=True) == columns
@@ -215,7 +215,7 @@ def test_pruned_channels_are_not_copied(stride):
         conv.weight[::2] = 0
     cm = check_against_torch(conv_net(conv, "relu6"), torch.randn(1, 8, 9, 11))
     op = next(iter(pconv.walk_ops(cm._stages["pconv"].operation, pconv.CONV2D)))
-    assert pconv.Conv2d(op).read_channels().tolist() == [1, 3, 5, 7]
+    assert pconv.Conv(op).read_channels().tolist() == [1, 3, 5, 7]
 
 
 @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])

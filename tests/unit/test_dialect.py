@@ -105,15 +105,15 @@ def build(kernel_pattern, packed_len, **overrides):
                         kernel_pattern=np.array(kernel_pattern), strides=[1, 1], padding=[0, 0, 0, 0],
                         dilations=[1, 1], groups=1)
             args.update(overrides)
-            op = pconv.build_conv2d(x, w, None, **args)
+            op = pconv.build_conv(x, w, None, **args)
         return ctx, module, op
 
 
 def test_builder_and_accessors():
     ctx, _module, op = build([[0, -1], [0, 0]], 6, activation="relu6")
     with ctx:
-        pconv.verify_conv2d(op)
-        conv = pconv.Conv2d(op)
+        pconv.verify_conv(op)
+        conv = pconv.Conv(op)
         assert conv.kernel_pattern.tolist() == [[0, -1], [0, 0]]
         assert conv.activation == "relu6" and conv.groups == 1 and conv.bias is None
         assert conv.output_shape == [1, 2, 3, 3]
@@ -122,7 +122,7 @@ def test_builder_and_accessors():
 def test_verifier_names_op_and_mismatch():
     ctx, _module, op = build([[0, -1], [0, 0]], 5)
     with ctx, pytest.raises(FretsawError, match="'pconv.conv2d' op: packed_weights has 5 elements .* keep 6"):
-        pconv.verify_conv2d(op)
+        pconv.verify_conv(op)
 
 
 @pytest.mark.parametrize("attributes,message", [
@@ -138,15 +138,15 @@ def test_verifier_names_op_and_mismatch():
 def test_verifier_checks_reorder_and_fkw_attributes(attributes, message):
     ctx, _module, op = build([[0, -1], [0, 0]], 6)
     with ctx:
-        pconv.verify_conv2d(op)
+        pconv.verify_conv(op)
         for name, values in attributes.items():
             op.attributes[name] = ir.DenseElementsAttr.get(np.array(values, dtype=np.int32))
         with pytest.raises(FretsawError, match=f"'pconv.conv2d' op: .*{message}"):
-            pconv.verify_conv2d(op)
+            pconv.verify_conv(op)
         if "fkw_index" in attributes:  # the right arrays pass: filter 1 (2 kernels) first
             op.attributes["fkw_stride"] = ir.DenseElementsAttr.get(np.array([0, 2, 3], dtype=np.int32))
             op.attributes["fkw_index"] = ir.DenseElementsAttr.get(np.array([0, 1, 0], dtype=np.int32))
-            pconv.verify_conv2d(op)
+            pconv.verify_conv(op)
 
 
 @pytest.mark.parametrize("value,message", [
@@ -163,10 +163,10 @@ def test_verifier_checks_the_tuned_schedule(value, message):
     with ctx:
         op.attributes["fretsaw.schedule"] = value([3, 1, 2])
         if message is None:
-            pconv.verify_conv2d(op)
+            pconv.verify_conv(op)
             return
         with pytest.raises(FretsawError, match=f"'pconv.conv2d' op: .*{message}"):
-            pconv.verify_conv2d(op)
+            pconv.verify_conv(op)
 
 
 @pytest.mark.parametrize("segments", [[1, 1, 1], [1, 0, 0], [1, 1], [2, 0, 0]])
@@ -176,4 +176,4 @@ def test_verifier_checks_operand_segments(segments):
         op.attributes["operandSegmentSizes"] = ir.DenseI32ArrayAttr.get(segments)
         with pytest.raises(FretsawError, match=r"'pconv.conv2d' op: operandSegmentSizes is .* but the op has 2 "
                                                r"operands: it must be array<i32: 1, 1, 0>"):
-            pconv.verify_conv2d(op)
+            pconv.verify_conv(op)

@@ -50,13 +50,13 @@ def conv(cin: int, cout: int, size: int, *, kernel: int = 3, padding: int = 1, p
             count = pconv.packed_length(patterns, kernel_pattern)
             wtype = ir.RankedTensorType.get([count], f32)
             weights = arith.ConstantOp(wtype, ir.DenseElementsAttr.get(np.ones(count, np.float32), type=wtype)).result
-            op = pconv.build_conv2d(block.arguments[0], weights, None, result_type=out_type, patterns=patterns,
+            op = pconv.build_conv(block.arguments[0], weights, None, result_type=out_type, patterns=patterns,
                                     kernel_pattern=kernel_pattern, strides=[1, 1], padding=[padding] * 4,
                                     dilations=[1, 1], groups=1)
             func.ReturnOp([op.results[0]])
-    pconv.verify_conv2d(op)
+    pconv.verify_conv(op)
     MODULES.append(module)
-    return pconv.Conv2d(op)
+    return pconv.Conv(op)
 
 
 CROSS = np.array([[[0, 1, 0], [1, 1, 1], [0, 1, 0]], [[1, 1, 0], [1, 1, 0], [0, 0, 0]]], bool)

@@ -92,7 +92,7 @@ def test_candidates_start_with_the_heuristics_and_fit_the_registers():
     cpu = host_target()
     target = SimdTarget.of(cpu)
     for op in pconv.walk_ops(cm._stages["pconv"].operation, pconv.CONV2D):
-        conv = pconv.Conv2d(op)
+        conv = pconv.Conv(op)
         blocks, tiles = candidates(conv, target)
         planned = plan(conv, target)
         assert (blocks[0], tiles[0]) == ((planned.rows, planned.vectors), planned.tile)

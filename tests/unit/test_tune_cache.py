@@ -58,7 +58,7 @@ def pconv_stage(cm) -> ir.Module:
 def keys(cm) -> dict[str, str]:
     """Layer name -> its cache key on this machine."""
     module, cpu = pconv_stage(cm), cm.options.backend().cpu
-    return {layer_name(op.location): tuning.layer_key(pconv.Conv2d(op), cpu)
+    return {layer_name(op.location): tuning.layer_key(pconv.Conv(op), cpu)
             for op in pconv.walk_ops(module.operation, pconv.CONV2D)}
 
 
@@ -122,7 +122,7 @@ def test_an_entry_beyond_the_registers_is_searched_again(compiled, searched, tmp
     module = pconv_stage(cm)
     op = pconv.walk_ops(module.operation, pconv.CONV2D)[0]
     cache = tmp_path / "tuning.json"
-    cache.write_text(json.dumps({tuning.layer_key(pconv.Conv2d(op), backend.cpu): {**FOUND, "rows": 3}}))
+    cache.write_text(json.dumps({tuning.layer_key(pconv.Conv(op), backend.cpu): {**FOUND, "rows": 3}}))
     with pytest.warns(UserWarning, match="'0' a block of 3 x 1 vectors holds 3 accumulators, more than the 2 of "
                                          "accumulators=2"):
         tuning.tune(module, backend, cache, progress=False)

@@ -73,7 +73,7 @@ func.func @activation(%x: tensor<1x1x3x3xf32>, %w: tensor<4xf32>) -> tensor<1x2x
 
 // -----
 
-// CHECK: error: {{.*}}'pconv.conv2d' op: strides must hold 2 integers >= 1, got [0, 1]
+// CHECK: error: {{.*}}'pconv.conv2d' op: strides must be array<i64: 2 integers >= 1> for 2 spatial dims, got [0, 1]
 func.func @strides(%x: tensor<1x1x3x3xf32>, %w: tensor<4xf32>) -> tensor<1x2x2x2xf32> {
   %0 = "pconv.conv2d"(%x, %w) {patterns = dense<[[[true, false], [false, true]]]> : tensor<1x2x2xi1>, kernel_pattern = dense<[[0], [0]]> : tensor<2x1xi8>, strides = array<i64: 0, 1>, padding = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>, groups = 1 : i64, activation = "none", operandSegmentSizes = array<i32: 1, 1, 0>} : (tensor<1x1x3x3xf32>, tensor<4xf32>) -> tensor<1x2x2x2xf32>
   return %0 : tensor<1x2x2x2xf32>
