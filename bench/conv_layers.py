@@ -1,5 +1,5 @@
 """Single pattern-pruned 3x3 conv + ReLU layers of VGG-16's shapes: fretsaw beside PyTorch eager
-(dense), same thread count, one run. Prints the README's Status table.
+(dense), same thread count, one run. Prints a markdown table (record runs in bench/RESULTS.md).
 
     .venv/bin/python bench/conv_layers.py [--connectivity 0.55] [--repeats 20] [--threads N]
 """

@@ -23,9 +23,9 @@ from fretsaw.errors import FretsawError
 RTOL = 1e-4
 SETTLE_S = 0.5  # between runtimes: longer than OpenMP's spin-wait after a parallel region (200 ms)
 PEERS = ("pytorch_eager", "torch_compile", "onnxruntime", "iree")
-# IREE llvm-cpu flags: this CPU's features, convs as im2col + matmul, data-tiled matmuls. Measured on
-# ResNet-18 (2 threads, this 2-core AVX2 VM): defaults 356 ms, im2col alone 96 ms, both 37.5 ms;
-# channels-last preprocessing and transpose propagation did not help (378-422 ms).
+# IREE llvm-cpu flags: this CPU's features, convs as im2col + matmul, data-tiled matmuls: the
+# fastest combination we measured on ResNet-18 (bench/RESULTS.md, 2026-11-23); channels-last
+# preprocessing and transpose propagation did not help.
 IREE_FLAGS = ("--iree-llvmcpu-target-cpu=host", "--iree-global-opt-use-im2col-for-convs", "--iree-opt-data-tiling")
 # What to install for a peer that is missing (the torch peers come with fretsaw).
 INSTALL = {"onnxruntime": "pip install onnxruntime", "iree": "pip install iree-base-compiler iree-base-runtime"}

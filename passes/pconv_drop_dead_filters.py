@@ -1,10 +1,10 @@
 """pconv-drop-dead-filters: filters whose output channel no later conv reads lose their kernels.
 
-A conv whose result only pconv convs read, none of them a channel (none has a kept kernel on
-it), drops that filter's kernels: MobileNet-V2's expand convs compute 6x the channels of their
-block's input, and the depthwise conv after them reads about 1 in 4. The channel then holds its
-activation of its bias, which no one reads (pconv-vectorize does not compute it). Runs before the
-reorder and FKW packing, on constant weights.
+A conv whose result only pconv convs read, none of them a channel (none has a kept kernel on it),
+drops that filter's kernels: MobileNet-V2's expand convs compute 6x the channels of their block's
+input (its design), and once pruned the depthwise conv after them reads only a fraction of them.
+The channel then holds its activation of its bias, which no one reads (pconv-vectorize does not
+compute it). Runs before the reorder and FKW packing, on constant weights.
 
 Before (%y reads channel 0 of %d only):
   %d = "pconv.conv2d"(%x, %w, %b) {kernel_pattern = dense<[[0], [0]]>, ...}

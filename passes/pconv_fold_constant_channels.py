@@ -1,11 +1,11 @@
 """pconv-fold-constant-channels: channels that pruning left constant fold into the next 1x1 convs' biases.
 
-A pconv.conv2d filter whose every kernel was removed outputs its activation of its bias at
-every pixel (connectivity pruning empties whole depthwise filters: a 3.6x-pruned MobileNet-V2's
-depthwise convs keep about 1 channel in 4). An unpadded 1x1 conv that reads such a channel
-multiplies that one value at every pixel, so weight x value joins its bias and the kernel is
-removed: the same outputs from fewer kernels (and a consumer filter left empty is constant in
-turn, for the next 1x1 conv). Runs before the reorder and FKW packing, on constant weights.
+A pconv.conv2d filter whose every kernel was removed outputs its activation of its bias at every
+pixel (connectivity pruning empties whole depthwise filters: in a pruned MobileNet-V2 most
+depthwise channels are empty). An unpadded 1x1 conv that reads such a channel multiplies that one
+value at every pixel, so weight x value joins its bias and the kernel is removed: the same
+outputs from fewer kernels (and a consumer filter left empty is constant in turn, for the next
+1x1 conv). Runs before the reorder and FKW packing, on constant weights.
 
 Before:
   %d = "pconv.conv2d"(%x, %w, %b) {kernel_pattern = dense<[[0], [-1]]>, groups = 2, activation = "relu6", ...}

@@ -3,18 +3,18 @@ buffers that are never live at the same time share its memory.
 
 After bufferization every conv's flat input copy and output temporary is a `memref.alloc` at the
 top of the entry function, freed at its end. glibc serves blocks that large with fresh mmap pages,
-so every call page-faults its whole working set again (a 64-channel 224x224 layer took 38-50 ms
-where the same code on reused memory takes 16-25). Each top-level alloc of a static shape of at
-least `min-bytes` whose deallocs sit in the same block becomes a `memref.view` into one
-uninitialised private i8 global (64-byte aligned offsets), its deallocs dropped: the memory is
-faulted in on the first call only. Its live range runs from the alloc to its last use (through
-views too; the deallocation pipeline puts every dealloc at the function's end); buffers
-whose ranges overlap get disjoint bytes, the others may share (largest first, each at the lowest
-offset clear of the buffers live with it). One buffer per layer would make every layer write to
-memory the previous layers left cold: with the arena a network's layers keep reusing a few
-cache-warm buffers. The price: the compiled function is not reentrant (two threads calling it at
-once would share the buffers: the host executable serialises calls with a lock, the AArch64
-artifact documents one call at a time), and the workspace stays allocated while the module lives.
+so every call page-faults its whole working set again, which can cost as much as the layer's
+arithmetic. Each top-level alloc of a static shape of at least `min-bytes` whose deallocs sit in
+the same block becomes a `memref.view` into one uninitialised private i8 global (64-byte aligned
+offsets), its deallocs dropped: the memory is faulted in on the first call only. Its live range
+runs from the alloc to its last use (through views too; the deallocation pipeline puts every
+dealloc at the function's end); buffers whose ranges overlap get disjoint bytes, the others may
+share (largest first, each at the lowest offset clear of the buffers live with it). One buffer per
+layer would make every layer write to memory the previous layers left cold: with the arena a
+network's layers keep reusing a few cache-warm buffers. The price: the compiled function is not
+reentrant (two threads calling it at once would share the buffers: the host executable serialises
+calls with a lock, the AArch64 artifact documents one call at a time), and the workspace stays
+allocated while the module lives.
 
 Before:
   func.func @main(...) { %a = memref.alloc() : memref<1x64x1x51076xf32> ... memref.dealloc %a

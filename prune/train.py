@@ -103,13 +103,12 @@ def reweighted(model: nn.Module, train_loader: Iterable, scheme: str = "pattern"
     scheme's units g (kernels, filters, KGS columns, Vanilla groups; for "pattern" also every
     single weight of a 3x3 kernel) with a_g = m / (||W_g||^2 + eps x m), m the layer's mean
     ||W_g||^2, recomputed after every epoch, so small groups are driven to zero far faster than
-    large ones. Two choices of ours, both measured on bench/prune_digits.py's 2D model: the
-    penalty acts only on the weights that the projection of the current weights would remove
-    (penalising every group left 50-60% of the weight norm outside the structure after 20
-    epochs; this leaves 4%, from 68% before training), and its gradient
-    step is taken apart from the optimiser's after each step (W_g *= 1 - 2 lr strength a_g), as
-    decoupled weight decay is, so Adam's per-weight scaling cannot flatten the reweighting.
-    Then hard projection and masked fine-tuning, as `admm`."""
+    large ones. Two choices of ours, both measured on bench/prune_digits.py's 2D model (figures in
+    bench/RESULTS.md, 2026-11-23): the penalty acts only on the weights that the projection of the
+    current weights would remove (penalising every group leaves much more of the weight norm
+    outside the structure), and its gradient step is taken apart from the optimiser's after each
+    step (W_g *= 1 - 2 lr strength a_g), as decoupled weight decay is, so Adam's per-weight scaling
+    cannot flatten the reweighting. Then hard projection and masked fine-tuning, as `admm`."""
     model, plan, info = _start(model, train_loader, scheme, flops, num_patterns, structure)
     terms = _groupings(plan)
     shrink = {}

@@ -15,11 +15,12 @@ from fretsaw.passes.conv.geometry import ceil_div, output_plane, unit_1x1
 from fretsaw.passes.cpu.staging import Layout
 
 # Bytes of cache the input rows of a channel tile may take, unless the target says otherwise:
-# more than L1 (tile_budget)
+# more than L1, measured best for 3x3 convs (L1-sized tiles leave stride-2 convs, whose phase
+# planes multiply the rows, only a few channels deep); tile_budget cuts it for other convs
 CACHE = 131072
 # Accumulators of a `wide` register block: with 24 (12x2, 6x4, 8x3) the pattern's weights and a
-# row's aligned and shifted input vectors no longer fit beside them (VGG-16's 3x3 shapes ran
-# 1.2-4.7x slower than with 16)
+# row's aligned and shifted input vectors no longer fit beside them, and the spills cost more than
+# the larger block saves
 WIDE_ACCUMULATORS = 16
 # Accumulators of a register block with column sets (ColumnSets): with no lane-shifted input
 # vectors to hold, 24 leave room for the pattern's 4 weights and the loaded input vectors
@@ -42,9 +43,9 @@ def block_score(oh: int, ow: int, width: int, shape: tuple[int, int]) -> tuple:
 
 def lane_width(ow: int, width: int) -> int:
     """The lanes a conv's vectors use: `width`, halved (down to 4) while that fills the output
-    rows at least 1.5x better. 7 output columns fill 7 of 16 lanes but 7 of 8: on the AVX-512 VM
-    a 512->512 3x3 conv at 7x7 took 1.18 ms with 16 lanes and 0.74 ms with 8, while 14x14 and
-    56x56 outputs were faster with 16."""
+    rows at least 1.5x better. 7 output columns fill 7 of 16 lanes but 7 of 8: the wasted lanes
+    cost more than the narrower vectors; where the rows fill wide vectors well (14x14, 56x56) the
+    full width stays faster."""
     def filled(lanes: int) -> float:
         return ow / (ceil_div(ow, lanes) * lanes)
 
@@ -59,8 +60,7 @@ def lane_shifts(ow: int, width: int, shifts: bool) -> bool:
     `width` lanes): only when its vectors use the full width (lane_width), a cache line each on
     AVX-512, so that every unaligned load splits across two lines. Half as wide (8 lanes for 7
     output columns), an unaligned load mostly stays within one line, and the shuffles LLVM makes of
-    8-lane shifts cost more than they save: a pruned 512->512 3x3 conv at 7x7, built natively,
-    min of 10 runs, 0.575 ms with shifts, 0.508 without (one thread 1.07 / 0.92)."""
+    8-lane shifts cost more than they save."""
     return shifts and lane_width(ow, width) == width
 
 
@@ -116,10 +116,9 @@ def block_shapes(oh: int, ow: int, width: int, accumulators: int, wide: bool = F
     """Register block shapes (rows, vectors) of at most `accumulators` vectors, best first by
     block_score. `wide` (blocks whose row vectors share aligned loads through lane shifts): at most
     WIDE_ACCUMULATORS, and among the most useful the most vectors along the row, then the most
-    accumulators. Pattern 3x3 layers, AVX-512 VM, median ms with shifts (block_score's choice
-    first): 64->64 @224 25x1 12.0, 8x2 9.7, 1x14 9.0; 128->128 @112 16x1 9.6, 8x2 9.9, 2x7 7.9;
-    256->256 @56 14x1 8.8, 8x2 8.2, 4x4 6.5; 512->512 @28 14x1 9.9, 4x2 9.4, 7x2 8.5.
-    With column sets (`columns`, the tap column offsets): set_shapes."""
+    accumulators: tall blocks reload each row's vectors per block, wide ones share them between
+    neighbouring vectors (measured: bench/RESULTS.md, 2026-11-23). With column sets (`columns`,
+    the tap column offsets): set_shapes."""
     if wide and columns:
         return set_shapes(oh, ow, width, columns)
     shapes = [(r, v) for v in range(1, accumulators + 1) for r in range(1, min(oh, accumulators // v) + 1)]
@@ -135,8 +134,8 @@ def register_block(oh: int, ow: int, width: int, accumulators: int, wide: bool =
                    columns: tuple[int, ...] = ()) -> tuple[int, int]:
     """(rows, vectors) of the register block, at most `accumulators` vectors: the first of block_shapes.
     One output row (a pointwise conv's H*W) takes the most vectors, at least 6, that tile it exactly
-    when there are such: no copies into and out of the flat layout then (784 pixels, 16 lanes, a
-    pruned 128->512 1x1 conv: 7 vectors 0.196 ms, block_score's 10 0.232 ms)."""
+    when there are such: the input is then read in place, with no copy into or out of the flat
+    layout, which outweighs block_score's larger block."""
     exact = [v for v in range(accumulators, 5, -1) if oh == 1 and ow % (v * width) == 0]
     if exact:
         return 1, exact[0]
@@ -157,9 +156,8 @@ def filter_block(conv: pconv.Conv) -> int:
 def block_accumulators(accumulators: int, fblock: int) -> int:
     """Accumulators of a register block of `fblock` filters: all of them for one filter, half the
     registers for filter blocks, whose unrolled taps broadcast `fblock` weights each and keep more
-    of them live. AVX-512 (26 accumulators), dense layers, blocks of 4 filters, 4 / 5 / 6 vectors
-    per filter (median ms): 3->64 7x7/2 @224 0.66 / 0.83 / 1.01; 3->32 3x3/2 @224 0.077 / 0.101 /
-    0.102; 64->64 3x3 @56 0.62 / 0.73 / 0.73; 64->128 3x3/2 @56 0.35 / 0.39 / 0.41."""
+    of them live: more accumulators than that ran slower (measured: bench/RESULTS.md,
+    2026-11-23)."""
     if fblock == 1:
         return accumulators
     return min(accumulators, (accumulators + 6) // 2)
@@ -191,8 +189,8 @@ def column_sets(conv: pconv.Conv, width: int, shifts: bool) -> tuple[int, ...]:
     """The tap column offsets the conv's wide blocks keep accumulator sets for (ColumnSets), 0
     first: with lane shifts (`shifts`), when taps read more than one column offset, all within a
     vector, and the best block with sets computes at most SET_WASTE times the lanes of the best
-    plain wide block; else () (plain accumulators). 512->512 @7x7 (8 lanes, 7 outputs a row: the
-    offset-2 set takes a second vector per row), 2 threads: 0.58 ms plain, 0.69 with sets."""
+    plain wide block; else () (plain accumulators). E.g. 7 outputs a row in 8 lanes: the offset-2
+    set takes a second vector per row, and the extra FMAs outweigh the shifts saved."""
     columns = tuple(tap_columns(conv))
     if not wide_blocks(conv, shifts) or len(columns) < 2 or columns[-1] >= width:
         return ()
@@ -204,12 +202,11 @@ def column_sets(conv: pconv.Conv, width: int, shifts: bool) -> tuple[int, ...]:
 
 
 def tile_budget(conv: pconv.Conv, cache: int, columns: tuple[int, ...] = ()) -> int:
-    """The cache bytes a channel tile's input rows may take: `cache`, a quarter of it (L1) for
-    1x1 stride-1 convs, whose input vectors feed one FMA per filter and no other tap. Pruned 1x1
-    convs of ResNet-50's shapes, 5 layers, sum of medians: 1.22 ms at 32 KiB, 1.35 at 128 KiB.
-    Half of it with column sets (`columns`), whose one- or two-row blocks read fewer rows per
-    channel (2 threads, ms at 32 / 64 / 128 KiB: 256->256 @56 6.23 / 6.31 / 7.20, 512->512 @28
-    6.79 / 6.09 / 6.21, 512->512 @14 2.11 / 1.62 / 1.59, 128->256 3x3/2 @56 1.36 / 1.10 / 1.33)."""
+    """The cache bytes a channel tile's input rows may take: `cache`; a quarter of it (L1) for
+    1x1 stride-1 convs, whose input vectors feed one FMA per filter and no other tap, so only L1
+    hits keep up; half of it with column sets (`columns`), whose one- or two-row blocks read fewer
+    rows per channel, so deeper tiles no longer pay. (Budgets chosen by measurement:
+    bench/RESULTS.md, 2026-11-23.)"""
     if unit_1x1(conv):
         return cache // 4
     return cache // 2 if columns else cache

@@ -130,9 +130,10 @@ def flat_input(conv: pconv.Conv, layout: Layout, width: int, element: ir.Type) -
     """memref<N x C x planes x in_length> of `element`: the zero-padded input split into its phase
     planes, each plane's rows laid end to end (channels in parallel), converted to `element`. Only
     the borders around the copied rows are zeroed (`zero_around`), not each whole plane before
-    the rows are copied in (ResNet-18 built natively spent 6.8% of its time in the memset that
-    zeroing became), and only the channels some kept kernel reads are filled: a 3.6x-pruned MobileNet-V2's depthwise
-    convs keep about 1 channel in 4."""
+    the rows are copied in (LLVM turns that into a memset over the whole buffer, a visible share of
+    a network's time), and only the channels some kept kernel reads are filled (connectivity
+    pruning empties whole depthwise filters, so most channels of a pruned depthwise conv are never
+    read)."""
     n, c, h, w = conv.input_shape
     top, left, _, _ = conv.padding
     sh, sw = layout.strides
@@ -171,9 +172,9 @@ def flat_input(conv: pconv.Conv, layout: Layout, width: int, element: ir.Type) -
 def pick_columns(width: int, source, target, row, first: int, length: int, plane, at, count: int) -> None:
     """Store `count` source columns first, first + 2, ... of the source row (`row`: its leading
     indices; `length` columns) at target[*plane, at ...], converted to the target's float type:
-    per vector two loads and one shuffle of the even lanes (a stride-2 phase plane row; copied element
-    by element, MobileNet-V2's stride-2 depthwise convs took 12-25% longer). The loads that would
-    reach past the source row are masked."""
+    per vector two loads and one shuffle of the even lanes (a stride-2 phase plane row), instead
+    of an element-by-element copy, which costs cheap strided convs such as depthwise ones a
+    visible share of their time. The loads that would reach past the source row are masked."""
     to = element_of(target)
     evens = list(range(0, 2 * width, 2))
 

@@ -241,8 +241,8 @@ def main_raising(argv):
     return args.func(args)
 
 
-# fp16 convs: stated tolerance FP16_TOLERANCE (max abs error <= 1% of max |PyTorch output|; they
-# measure 0.1-0.4%); a wrong result is off by its own size.
+# fp16 convs: stated tolerance FP16_TOLERANCE (max abs error <= 1% of max |PyTorch output|,
+# several times what fp16 rounding gives); a wrong result is off by its own size.
 
 
 def check_fp16(model, x):

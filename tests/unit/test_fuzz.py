@@ -23,10 +23,11 @@ channels 1-24, spatial 1-20) so a graph compiles in one to three seconds.
 Tolerances: conftest's rtol 1e-4 and atol 1e-5 relative to the output's scale (atol x max(1,
 max |output|)); weights are drawn with variance 1 / fan-in so values stay of order one.
 
-Profiles: `make test` runs FIXED_EXAMPLES graphs from a fixed seed (derandomized, about 80 s on
-one core); `make fuzz` runs FRETSAW_FUZZ_EXAMPLES graphs (default 500) from a random seed it
-prints (FRETSAW_FUZZ_SEED=n replays a run), each in a forked process so that a crash or a hang
-in the compiler fails that graph (and hypothesis shrinks and prints it) instead of the run.
+Profiles: `make test` runs FIXED_EXAMPLES graphs from a fixed seed (derandomized; few enough to
+keep `make test` short); `make fuzz` runs FRETSAW_FUZZ_EXAMPLES graphs (default 500) from a
+random seed it prints (FRETSAW_FUZZ_SEED=n replays a run), each in a forked process so that a
+crash or a hang in the compiler fails that graph (and hypothesis shrinks and prints it) instead
+of the run.
 """
 
 from __future__ import annotations
@@ -564,7 +565,8 @@ PROFILE = (settings(max_examples=int(LONG), deadline=None, print_blob=True, supp
 @functools.cache
 def warm_up() -> None:
     """Compile a tiny model once in this process, so that the forked checks start with torch.export
-    and the importer initialised (the first compile of a process takes about 6 s more)."""
+    and the importer initialised (the first compile of a process pays for their start-up, which
+    each forked check would otherwise pay again)."""
     fretsaw.compile(nn.Sequential(nn.Conv2d(1, 1, 3)).eval(), (torch.randn(1, 1, 4, 4),))
 
 

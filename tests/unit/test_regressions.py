@@ -159,9 +159,10 @@ def test_grouped_conv_with_uniform_bias_and_grouped_conv1d():
 class UnstructuredTaps(nn.Module):
     """A 7x7 conv with half of its taps zero at random (no two kernels alike), beside a 3x3 conv
     pruned to 8 patterns. Found by the fuzzer (issue 16): pconv-raise kept up to 127 patterns
-    whatever their size, and the lowering unrolls every pattern's taps: 112 patterns of 25 taps
-    took minutes to compile (correct, but a hang to the user). Past MAX_PATTERN_TAPS taps in all
-    a layer's sparsity counts as unstructured and its kept kernels are computed whole."""
+    whatever their size, and the lowering unrolls every pattern's taps, so a pattern per kernel
+    (here 112 patterns of 25 taps) took minutes to compile (correct, but a hang to the user). Past
+    MAX_PATTERN_TAPS taps in all a layer's sparsity counts as unstructured and its kept kernels are
+    computed whole."""
 
     def __init__(self):
         super().__init__()
