@@ -7,7 +7,7 @@ import re
 import numpy as np
 import pytest
 import torch
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from torch import nn
 
@@ -147,8 +147,7 @@ def test_all_kernels_removed_leaves_bias():
        dilation=st.integers(1, 2), bias=st.booleans(), keep=st.floats(0.3, 1.0),
        activation=st.sampled_from(["none", "relu", "relu6"]), seed=st.integers(0, 1000))
 def test_random_shapes(cin, cout, size, kernel, stride, pad, dilation, bias, keep, activation, seed):
-    if size + 2 * pad < dilation * (kernel - 1) + 1:
-        return  # no output pixel
+    assume(size + 2 * pad >= dilation * (kernel - 1) + 1)  # at least one output pixel
     conv = nn.Conv2d(cin, cout, kernel, stride=stride, padding=pad, dilation=dilation, bias=bias)
     if kernel == 3:
         prune_(conv, np.random.default_rng(seed), keep)
@@ -164,8 +163,7 @@ def test_lane_shifts(avx512_host, cin, cout, height, width, stride, pad, dilatio
     # input vectors off the vector boundaries as lane shifts of two aligned loads; any stride,
     # padding, dilation and row width (rows up to 70 columns: up to 5 vectors of 16) computes what
     # PyTorch does.
-    if min(height, width) + 2 * pad < 2 * dilation + 1:
-        return  # no output pixel
+    assume(min(height, width) + 2 * pad >= 2 * dilation + 1)  # at least one output pixel
     conv = nn.Conv2d(cin, cout, 3, stride=stride, padding=pad, dilation=dilation)
     prune_(conv, np.random.default_rng(seed), keep)
     cm = check_against_torch(conv_net(conv, "relu"), torch.randn(1, cin, height, width))
