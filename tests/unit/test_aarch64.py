@@ -137,6 +137,7 @@ def test_cpu_and_features_reach_llc():
     conv = nn.Conv2d(4, 8, 3, padding=1)
     prune_(conv, np.random.default_rng(0), keep=0.5)
     cm = check(conv_net(conv, "relu"), torch.randn(1, 4, 9, 9), cpu="cortex-a76", features="+neon,+fullfp16")
+    # End to end: compile()'s cpu and features reach llc (lit aarch64/ gives llc its flags itself).
     assert re.search(r"fmla\s+v\d+\.4s", cm.assembly())
     with pytest.raises(FretsawError, match=r"cpu 'cortex-z99' is not known to llc-22.*-mcpu=help"):
         fretsaw.compile(conv_net(conv, "relu").eval(), (torch.randn(1, 4, 9, 9),), target="aarch64", cpu="cortex-z99")
@@ -261,6 +262,7 @@ def test_fp16_convs_under_qemu(cin, cout, kernel, stride, keep):
     if kernel == 3:
         prune_(conv, np.random.default_rng(0), keep)
     cm = check_fp16(conv_net(conv, "relu"), torch.randn(1, cin, 14, 15))
+    # End to end: fp16=True reaches the stages and llc (the .8h loop itself: lit aarch64/neon-pattern-conv.mlir).
     assembly = cm.assembly()
     assert re.search(r"fmla\s+v\d+\.8h", assembly) and not re.search(r"fmla\s+v\d+\.4s", assembly)
     assert "+fullfp16" in cm.options.backend().features.split(",")  # added by fp16=True

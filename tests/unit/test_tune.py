@@ -1,5 +1,7 @@
-"""Per-layer tuning: searched schedules keep the numerics, land on the ops, are cached on disk
-and read back without a new search."""
+"""Per-layer tuning: the search keeps the fastest schedule it timed, only candidates are timed,
+the chosen schedule lands on the op and in the cache, a cached layer is not searched again, and
+the tuned model keeps the numerics. The real timer runs (spied on) except in
+test_search_keeps_the_fastest_schedule_it_timed, whose made-up times make the answer known."""
 
 import json
 
@@ -13,6 +15,7 @@ from conftest import ATOL, RTOL
 from fretsaw import tune as tuning
 from fretsaw.dialect import pconv
 from fretsaw.prune import random_pattern_prune
+from fretsaw.stats import layer_name
 from fretsaw.target import host_target
 
 
@@ -22,21 +25,103 @@ def model_and_input():
     return model, torch.randn(1, 8, 20, 20)
 
 
-def test_tuned_compile_matches_pytorch_and_caches(tmp_path):
+@pytest.fixture
+def timings(monkeypatch):
+    """What each layer's search offered and timed: {layer: (blocks, tiles, {schedule: ms})}. The
+    real candidates and timer run; this only records them."""
+    seen = {}
+    candidates, time_schedule = tuning.candidates, tuning.time_schedule
+
+    def offer(conv, cpu):
+        blocks, tiles = candidates(conv, cpu)
+        seen[layer_name(conv.op.location)] = (blocks, tiles, {})
+        return blocks, tiles
+
+    def time(op, schedule, backend, repeats):
+        ms = time_schedule(op, schedule, backend, repeats)
+        seen[layer_name(op.location)][2][tuple(schedule)] = ms
+        return ms
+
+    monkeypatch.setattr(tuning, "candidates", offer)
+    monkeypatch.setattr(tuning, "time_schedule", time)
+    return seen
+
+
+def schedule(record: dict) -> tuple[int, int, int]:
+    return record["rows"], record["vectors"], record["tile"]
+
+
+def op_schedules(cm) -> dict[str, tuple[int, ...]]:
+    """Layer -> the fretsaw.schedule on its pconv op (what pconv-vectorize follows)."""
+    return {layer_name(op.location): tuple(op.attributes["fretsaw.schedule"])
+            for op in pconv.walk_ops(cm._stages["pconv"].operation, pconv.CONV2D)}
+
+
+def check_searched(record: dict, blocks, tiles, timed: dict) -> None:
+    """A searched layer's record: only candidates timed, the heuristic's schedule among them,
+    and the fastest of them chosen, with the times the timer measured."""
+    assert timed and all(s[:2] in blocks and s[2] in tiles for s in timed), (timed, blocks, tiles)
+    assert record["default_ms"] == timed[(*blocks[0], tiles[0])]
+    assert schedule(record) == min(timed, key=timed.get) and record["ms"] == timed[schedule(record)]
+    assert record["tried"] == len(timed) >= 2
+
+
+def test_tuned_compile_keeps_the_fastest_schedule_and_caches_it(tmp_path, timings, monkeypatch):
     model, x = model_and_input()
     cache = tmp_path / "tuning.json"
     cm = fretsaw.compile(model, (x,), tune=True, tuning_cache=str(cache))
     np.testing.assert_allclose(cm(x), model(x).detach().numpy(), rtol=RTOL, atol=ATOL)
     assert [r["layer"] for r in cm.tuning] == ["0", "2"] and not any(r["cached"] for r in cm.tuning)
-    for record in cm.tuning:  # the heuristic's schedule is a candidate: the winner is never slower
-        assert record["ms"] <= record["default_ms"] and record["tried"] >= 2
+    for record in cm.tuning:
+        check_searched(record, *timings[record["layer"]])
+    assert op_schedules(cm) == {r["layer"]: schedule(r) for r in cm.tuning}
     entries = json.loads(cache.read_text())
-    assert len(entries) == 2 and all(json.loads(key)["threads"] == cm.options.cpu_target().threads for key in entries)
-    assert cm.ir("pconv").count("fretsaw.schedule = array<i64:") == 2
+    assert all(json.loads(key)["threads"] == cm.options.cpu_target().threads for key in entries)
+    assert sorted(map(schedule, entries.values())) == sorted(map(schedule, cm.tuning))
     assert "tuned 2 conv(s) (2 searched, 0 from the cache)" in tuning.summary(cm.tuning)
 
+    def no_search(*args, **kwargs):
+        raise AssertionError("searched although the cache knows the layer")
 
-def test_tuned_pointwise_conv_keeps_its_flat_schedule(tmp_path):
+    monkeypatch.setattr(tuning, "search", no_search)
+    again = fretsaw.compile(model, (x,), tune=True, tuning_cache=str(cache))
+    assert [{**r, "cached": False} for r in again.tuning] == cm.tuning and all(r["cached"] for r in again.tuning)
+    assert op_schedules(again) == op_schedules(cm)
+    np.testing.assert_allclose(again(x), model(x).detach().numpy(), rtol=RTOL, atol=ATOL)
+
+
+@pytest.mark.parametrize("block,tile", [(-1, -1), (1, 0), (0, 0)])  # indices into the candidates
+def test_search_keeps_the_fastest_schedule_it_timed(avx2_host, monkeypatch, block, tile):
+    # Made-up times (no compile, no timer; AVX2's candidates) in which one block and one tile are
+    # each the fastest: the search must return that schedule, its time, the heuristic's time
+    # (blocks[0], tiles[0]) and how many it timed: the heuristic's tile with every block, then the
+    # best block with the other tiles.
+    model, x = model_and_input()
+    cm = fretsaw.compile(model, (x,))
+    backend = cm.options.backend()
+    op = pconv.walk_ops(cm._stages["pconv"].operation, pconv.CONV2D)[1]
+    blocks, tiles = tuning.candidates(pconv.Conv2d(op), backend.cpu)
+    assert len(blocks) >= 3 and len(tiles) >= 2  # else the cases do not tell the schedules apart
+    best = (*blocks[block], tiles[tile])
+    timed = []
+
+    def made_up(op, schedule, backend, repeats):
+        timed.append(tuple(schedule))
+        b, t = blocks.index(tuple(schedule[:2])), tiles.index(schedule[2])
+        return (1.0 + (0.0 if schedule[:2] == best[:2] else 1.0 + 0.1 * b)
+                + (0.0 if schedule[2] == best[2] else 0.5 + 0.01 * t))
+
+    monkeypatch.setattr(tuning, "time_schedule", made_up)
+    found = tuning.search(op, backend, repeats=1)
+    assert schedule(found) == best and found["ms"] == 1.0
+    assert found["default_ms"] == made_up(op, (*blocks[0], tiles[0]), backend, 1)
+    timed.pop()  # the call just above
+    assert timed[:len(blocks)] == [(*b, tiles[0]) for b in blocks]
+    assert timed[len(blocks):] == [(*best[:2], t) for t in tiles[1:]]
+    assert found["tried"] == len(timed) == len(set(timed))
+
+
+def test_tuned_pointwise_conv_keeps_its_flat_schedule(tmp_path, timings):
     # A 1x1 stride-1 conv is searched over its flattened plane (one row of H*W = 196 pixels) and its
     # schedule reaches the flattened conv: the register block is one row of vectors.
     model = nn.Sequential(nn.Conv2d(16, 24, 1), nn.ReLU()).eval()
@@ -44,18 +129,22 @@ def test_tuned_pointwise_conv_keeps_its_flat_schedule(tmp_path):
     cm = fretsaw.compile(model, (x,), tune=True, tuning_cache=str(tmp_path / "tuning.json"))
     np.testing.assert_allclose(cm(x), model(x).detach().numpy(), rtol=RTOL, atol=ATOL)
     (record,) = cm.tuning
-    assert record["rows"] == 1 and record["ms"] <= record["default_ms"]
-    assert f"fretsaw.schedule = array<i64: 1, {record['vectors']}, {record['tile']}>" in cm.ir("pconv")
+    blocks, tiles, timed = timings[record["layer"]]
+    assert all(rows == 1 for rows, _ in blocks)
+    check_searched(record, blocks, tiles, timed)
+    assert op_schedules(cm) == {record["layer"]: schedule(record)}
 
 
 def test_cached_schedules_are_used_without_a_search(tmp_path, monkeypatch):
+    # A cache whose entries name an unusual schedule (not the heuristic's), to see that it is the one used.
     model, x = model_and_input()
+    untuned = fretsaw.compile(model, (x,))
+    cpu = untuned.options.backend().cpu
+    entry = {"rows": 1, "vectors": 1, "tile": 3, "ms": 1.0, "default_ms": 2.0, "tried": 2}
+    convs = [pconv.Conv2d(op) for op in pconv.walk_ops(untuned._stages["pconv"].operation, pconv.CONV2D)]
+    assert all(tuning.candidates(conv, cpu)[0][0] != (1, 1) for conv in convs)  # not the heuristic's block
     cache = tmp_path / "tuning.json"
-    fretsaw.compile(model, (x,), tune=True, tuning_cache=str(cache))
-    entries = json.loads(cache.read_text())
-    for entry in entries.values():  # an unusual schedule, to see that it is the one used
-        entry.update(rows=1, vectors=1, tile=3)
-    cache.write_text(json.dumps(entries))
+    cache.write_text(json.dumps({tuning.layer_key(conv, cpu): entry for conv in convs}))
 
     def no_search(*args, **kwargs):
         raise AssertionError("searched although the cache knows the layer")
@@ -63,7 +152,7 @@ def test_cached_schedules_are_used_without_a_search(tmp_path, monkeypatch):
     monkeypatch.setattr(tuning, "search", no_search)
     cm = fretsaw.compile(model, (x,), tune=True, tuning_cache=str(cache))
     assert all(r["cached"] for r in cm.tuning)
-    assert cm.ir("pconv").count("fretsaw.schedule = array<i64: 1, 1, 3>") == 2
+    assert op_schedules(cm) == {"0": (1, 1, 3), "2": (1, 1, 3)}
     np.testing.assert_allclose(cm(x), model(x).detach().numpy(), rtol=RTOL, atol=ATOL)
 
 

@@ -189,3 +189,182 @@ func.func @reads_output(%x: tensor<8xf32>, %acc: tensor<8xf32>) -> tensor<8xf32>
   } -> tensor<8xf32>
   return %r : tensor<8xf32>
 }
+
+// -----
+
+// The body of x * y - x / (|y| + 1) clamped to [-2, 2], plus max(x, y), minus 0.5 x, as
+// torch-mlir imports and linalg-fuse-elementwise-ops fuses it: every op (mulf, divf, absf,
+// addf, subf, the compare-selects of maximum and clamp, the scalar constants broadcast) replayed
+// on vectors of 4 over the 105 elements: 26 whole vectors, then a masked tail of 1.
+// CHECK-LABEL: func.func @elementwise_ops
+// CHECK-NOT: linalg.generic
+// CHECK: %[[X:.*]] = memref.collapse_shape %{{.*}} {{\[\[}}0, 1, 2, 3]] : memref<1x3x5x7xf32> into memref<105xf32>
+// CHECK: %[[Y:.*]] = memref.collapse_shape %{{.*}} {{\[\[}}0, 1, 2, 3]] : memref<1x3x5x7xf32> into memref<105xf32>
+// CHECK: %[[OUT:.*]] = memref.collapse_shape %{{.*}} {{\[\[}}0, 1, 2, 3]] : memref<1x3x5x7xf32> into memref<105xf32>
+// CHECK: scf.for %{{.*}} = %c0 to %c26
+// CHECK: %[[A:.*]] = vector.load %[[X]]
+// CHECK: %[[B:.*]] = vector.load %[[Y]]
+// CHECK: arith.mulf %[[A]], %{{.*}} : vector<4xf32>
+// CHECK: arith.cmpf ogt, %[[A]], %[[B]] : vector<4xf32>
+// CHECK: arith.select {{.*}} : vector<4xi1>, vector<4xf32>
+// CHECK: %[[ABS:.*]] = math.absf %[[B]] : vector<4xf32>
+// CHECK: %[[DEN:.*]] = arith.addf %[[ABS]], %{{.*}} : vector<4xf32>
+// CHECK: arith.divf %[[A]], %[[DEN]] : vector<4xf32>
+// CHECK: arith.subf {{.*}} : vector<4xf32>
+// CHECK: arith.cmpf ult, {{.*}} : vector<4xf32>
+// CHECK: arith.cmpf ugt, {{.*}} : vector<4xf32>
+// CHECK: %[[R:.*]] = arith.subf {{.*}} : vector<4xf32>
+// CHECK: vector.store %[[R]], %[[OUT]]
+// CHECK: %[[TAIL:.*]] = vector.constant_mask [1] : vector<4xi1>
+// CHECK: vector.maskedload %[[X]][%c104], %[[TAIL]]
+// CHECK: vector.maskedstore %[[OUT]][%c104], %[[TAIL]]
+#map = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>
+func.func @elementwise_ops(%arg0: tensor<1x3x5x7xf32>, %arg1: tensor<1x3x5x7xf32>) -> tensor<1x3x5x7xf32> {
+  %cst = arith.constant 1.000000e+00 : f32
+  %cst_0 = arith.constant -2.000000e+00 : f32
+  %cst_1 = arith.constant 2.000000e+00 : f32
+  %cst_2 = arith.constant 5.000000e-01 : f32
+  %0 = tensor.empty() : tensor<1x3x5x7xf32>
+  %1 = linalg.generic {indexing_maps = [#map, #map, #map], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%arg0, %arg1 : tensor<1x3x5x7xf32>, tensor<1x3x5x7xf32>) outs(%0 : tensor<1x3x5x7xf32>) {
+  ^bb0(%in: f32, %in_3: f32, %out: f32):
+    %2 = arith.mulf %in, %cst_2 : f32
+    %3 = arith.cmpf ogt, %in, %in_3 : f32
+    %4 = arith.select %3, %in, %in_3 : f32
+    %5 = math.absf %in_3 : f32
+    %6 = arith.addf %5, %cst : f32
+    %7 = arith.divf %in, %6 : f32
+    %8 = arith.mulf %in, %in_3 : f32
+    %9 = arith.subf %8, %7 : f32
+    %10 = arith.cmpf ult, %9, %cst_0 : f32
+    %11 = arith.select %10, %cst_0, %9 : f32
+    %12 = arith.cmpf ugt, %11, %cst_1 : f32
+    %13 = arith.select %12, %cst_1, %11 : f32
+    %14 = arith.addf %13, %4 : f32
+    %15 = arith.subf %14, %2 : f32
+    linalg.yield %15 : f32
+  } -> tensor<1x3x5x7xf32>
+  return %1 : tensor<1x3x5x7xf32>
+}
+
+// -----
+
+// 2048 elements: 512 whole vectors, no masked tail.
+// CHECK-LABEL: func.func @whole_vectors
+// CHECK-NOT: linalg.generic
+// CHECK: scf.for %{{.*}} = %c0 to %c512
+// CHECK: vector.store {{.*}} : memref<2048xf32>, vector<4xf32>
+// CHECK-NOT: vector.maskedstore
+// CHECK: return
+#map = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>
+func.func @whole_vectors(%x: tensor<2x16x8x8xf32>, %y: tensor<2x16x8x8xf32>) -> tensor<2x16x8x8xf32> {
+  %e = tensor.empty() : tensor<2x16x8x8xf32>
+  %r = linalg.generic {indexing_maps = [#map, #map, #map], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%x, %y : tensor<2x16x8x8xf32>, tensor<2x16x8x8xf32>) outs(%e : tensor<2x16x8x8xf32>) {
+  ^bb0(%a: f32, %b: f32, %o: f32):
+    %m = arith.mulf %a, %b : f32
+    linalg.yield %m : f32
+  } -> tensor<2x16x8x8xf32>
+  return %r : tensor<2x16x8x8xf32>
+}
+
+// -----
+
+// 3 elements: the masked tail alone, no loop of whole vectors.
+// CHECK-LABEL: func.func @tail_only
+// CHECK-NOT: linalg.generic
+// CHECK-NOT: vector.store
+// CHECK: %[[TAIL:.*]] = vector.constant_mask [3] : vector<4xi1>
+// CHECK: vector.maskedstore %{{.*}}[%c0], %[[TAIL]]
+// CHECK-NOT: vector.store
+// CHECK: return
+#map = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>
+func.func @tail_only(%x: tensor<1x1x1x3xf32>, %y: tensor<1x1x1x3xf32>) -> tensor<1x1x1x3xf32> {
+  %e = tensor.empty() : tensor<1x1x1x3xf32>
+  %r = linalg.generic {indexing_maps = [#map, #map, #map], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%x, %y : tensor<1x1x1x3xf32>, tensor<1x1x1x3xf32>) outs(%e : tensor<1x1x1x3xf32>) {
+  ^bb0(%a: f32, %b: f32, %o: f32):
+    %m = arith.mulf %a, %b : f32
+    linalg.yield %m : f32
+  } -> tensor<1x1x1x3xf32>
+  return %r : tensor<1x1x1x3xf32>
+}
+
+// -----
+
+// An operand broadcast along a dimension (x + its channel mean: a non-identity map) is left to
+// upstream's loops.
+// CHECK-LABEL: func.func @broadcast_operand
+// CHECK: linalg.generic
+// CHECK-NOT: vector.
+// CHECK: return
+#map = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>
+#map1 = affine_map<(d0, d1, d2, d3) -> (d0, 0, d2, d3)>
+func.func @broadcast_operand(%x: tensor<1x4x5x6xf32>, %mean: tensor<1x1x5x6xf32>) -> tensor<1x4x5x6xf32> {
+  %e = tensor.empty() : tensor<1x4x5x6xf32>
+  %r = linalg.generic {indexing_maps = [#map, #map1, #map], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%x, %mean : tensor<1x4x5x6xf32>, tensor<1x1x5x6xf32>) outs(%e : tensor<1x4x5x6xf32>) {
+  ^bb0(%a: f32, %b: f32, %o: f32):
+    %s = arith.addf %a, %b : f32
+    linalg.yield %s : f32
+  } -> tensor<1x4x5x6xf32>
+  return %r : tensor<1x4x5x6xf32>
+}
+
+// -----
+
+// A body op with no vector replay (math.tanh) leaves the generic to upstream too.
+// CHECK-LABEL: func.func @tanh_body
+// CHECK: linalg.generic
+// CHECK: math.tanh
+// CHECK-NOT: vector.
+// CHECK: return
+#map = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>
+func.func @tanh_body(%x: tensor<1x4x5x6xf32>, %y: tensor<1x4x5x6xf32>) -> tensor<1x4x5x6xf32> {
+  %e = tensor.empty() : tensor<1x4x5x6xf32>
+  %r = linalg.generic {indexing_maps = [#map, #map, #map], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%x, %y : tensor<1x4x5x6xf32>, tensor<1x4x5x6xf32>) outs(%e : tensor<1x4x5x6xf32>) {
+  ^bb0(%a: f32, %b: f32, %o: f32):
+    %t = math.tanh %a : f32
+    %m = arith.mulf %t, %b : f32
+    linalg.yield %m : f32
+  } -> tensor<1x4x5x6xf32>
+  return %r : tensor<1x4x5x6xf32>
+}
+
+// -----
+
+// Three matmuls on one zero fill (torch-mlir shares it between linear layers of one width), an
+// elementwise op writing the fill's empty tensor in between: each matmul still becomes its own
+// SIMD loop, the fill the accumulators' start.
+// CHECK-LABEL: func.func @shared_fill
+// CHECK-NOT: linalg.matmul
+// CHECK-NOT: linalg.fill
+// CHECK: scf.for {{.*}} iter_args({{.*}}) -> (vector<4xf32>, vector<4xf32>)
+// CHECK-COUNT-2: vector.fma
+// CHECK: arith.cmpf ugt
+// CHECK: scf.for {{.*}} iter_args({{.*}}) -> (vector<4xf32>, vector<4xf32>)
+// CHECK-COUNT-2: vector.fma
+// CHECK: scf.for {{.*}} iter_args({{.*}}) -> (vector<4xf32>, vector<4xf32>)
+// CHECK-COUNT-2: vector.fma
+// CHECK-NOT: linalg.
+// CHECK: return
+#map = affine_map<(d0, d1) -> (d0, d1)>
+func.func @shared_fill(%x: tensor<1x8xf32>) -> tensor<1x8xf32> {
+  %zero = arith.constant 0.0 : f32
+  %w0 = arith.constant dense<0.5> : tensor<8x8xf32>
+  %w1 = arith.constant dense<0.25> : tensor<8x8xf32>
+  %w2 = arith.constant dense<0.125> : tensor<8x8xf32>
+  %e = tensor.empty() : tensor<1x8xf32>
+  %f = linalg.fill ins(%zero : f32) outs(%e : tensor<1x8xf32>) -> tensor<1x8xf32>
+  %a = linalg.matmul ins(%x, %w0 : tensor<1x8xf32>, tensor<8x8xf32>) outs(%f : tensor<1x8xf32>) -> tensor<1x8xf32>
+  %r = linalg.generic {indexing_maps = [#map, #map], iterator_types = ["parallel", "parallel"]} ins(%a : tensor<1x8xf32>) outs(%e : tensor<1x8xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %c = arith.cmpf ugt, %in, %zero : f32
+    %s = arith.select %c, %in, %zero : f32
+    linalg.yield %s : f32
+  } -> tensor<1x8xf32>
+  %b = linalg.matmul ins(%r, %w1 : tensor<1x8xf32>, tensor<8x8xf32>) outs(%f : tensor<1x8xf32>) -> tensor<1x8xf32>
+  %c = linalg.matmul ins(%r, %w2 : tensor<1x8xf32>, tensor<8x8xf32>) outs(%f : tensor<1x8xf32>) -> tensor<1x8xf32>
+  %y = linalg.generic {indexing_maps = [#map, #map, #map], iterator_types = ["parallel", "parallel"]} ins(%b, %c : tensor<1x8xf32>, tensor<1x8xf32>) outs(%e : tensor<1x8xf32>) {
+  ^bb0(%p: f32, %q: f32, %out: f32):
+    %s = arith.addf %p, %q : f32
+    linalg.yield %s : f32
+  } -> tensor<1x8xf32>
+  return %y : tensor<1x8xf32>
+}

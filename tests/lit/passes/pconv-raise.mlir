@@ -120,3 +120,74 @@ func.func @varying_accumulator(%x: tensor<1x1x4x3xf32>) -> tensor<1x1x2x1xf32> {
   %0 = linalg.conv_2d_nchw_fchw {dilations = dense<1> : vector<2xi64>, strides = dense<1> : vector<2xi64>} ins(%x, %w : tensor<1x1x4x3xf32>, tensor<1x1x3x3xf32>) outs(%init : tensor<1x1x2x1xf32>) -> tensor<1x1x2x1xf32>
   return %0 : tensor<1x1x2x1xf32>
 }
+
+// -----
+
+// As torch-mlir imports nn.Conv2d(bias=False) then nn.ReLU: a zero fill, the conv, and the ReLU
+// (cmpf ugt + select against 0) in a generic of its own. The generic is folded into the op.
+// CHECK-LABEL: func.func @relu_without_bias
+// CHECK-NOT: tensor.pad
+// CHECK: %[[Y:.*]] = "pconv.conv2d"(%arg0, %{{[^)]+}})
+// CHECK-SAME: activation = "relu"
+// CHECK-SAME: operandSegmentSizes = array<i32: 1, 1, 0>
+// CHECK-NOT: linalg.
+// CHECK: return %[[Y]]
+#map = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>
+func.func @relu_without_bias(%arg0: tensor<1x1x3x3xf32>) -> tensor<1x2x3x3xf32> {
+  %cst = arith.constant 0.000000e+00 : f32
+  %cst_0 = arith.constant dense<[[[[5.000000e-01, -2.500000e-01, 7.500000e-01], [1.000000e+00, -1.500000e+00, 1.250000e-01], [2.000000e+00, 2.500000e-01, -5.000000e-01]]], [[[-5.000000e-01, 2.500000e-01, -7.500000e-01], [-1.000000e+00, 1.500000e+00, -1.250000e-01], [-2.000000e+00, -2.500000e-01, 5.000000e-01]]]]> : tensor<2x1x3x3xf32>
+  %padded = tensor.pad %arg0 low[0, 0, 1, 1] high[0, 0, 1, 1] {
+  ^bb0(%arg1: index, %arg2: index, %arg3: index, %arg4: index):
+    tensor.yield %cst : f32
+  } : tensor<1x1x3x3xf32> to tensor<1x1x5x5xf32>
+  %0 = tensor.empty() : tensor<1x2x3x3xf32>
+  %1 = linalg.fill ins(%cst : f32) outs(%0 : tensor<1x2x3x3xf32>) -> tensor<1x2x3x3xf32>
+  %2 = linalg.conv_2d_nchw_fchw {dilations = dense<1> : vector<2xi64>, strides = dense<1> : vector<2xi64>} ins(%padded, %cst_0 : tensor<1x1x5x5xf32>, tensor<2x1x3x3xf32>) outs(%1 : tensor<1x2x3x3xf32>) -> tensor<1x2x3x3xf32>
+  %3 = linalg.generic {indexing_maps = [#map, #map], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%2 : tensor<1x2x3x3xf32>) outs(%0 : tensor<1x2x3x3xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %4 = arith.cmpf ugt, %in, %cst : f32
+    %5 = arith.select %4, %in, %cst : f32
+    linalg.yield %5 : f32
+  } -> tensor<1x2x3x3xf32>
+  return %3 : tensor<1x2x3x3xf32>
+}
+
+// -----
+
+// nn.Conv2d with bias, then nn.ReLU6: the bias broadcast into the accumulator, then two generics
+// (max with 0, min with 6, each against a rank-0 constant). Both fold into the op.
+// CHECK-LABEL: func.func @relu6_with_bias
+// CHECK: %[[BIAS:.*]] = arith.constant dense<[5.000000e-01, -7.500000e-01]> : tensor<2xf32>
+// CHECK: %[[Y:.*]] = "pconv.conv2d"(%arg0, %{{[^,]+}}, %[[BIAS]])
+// CHECK-SAME: activation = "relu6"
+// CHECK-NOT: linalg.
+// CHECK: return %[[Y]]
+#map = affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>
+#map1 = affine_map<(d0, d1, d2, d3) -> ()>
+func.func @relu6_with_bias(%arg0: tensor<1x1x3x3xf32>) -> tensor<1x2x3x3xf32> {
+  %cst = arith.constant 0.000000e+00 : f32
+  %cst_0 = arith.constant dense<6.000000e+00> : tensor<f32>
+  %cst_1 = arith.constant dense<0.000000e+00> : tensor<f32>
+  %cst_2 = arith.constant dense<[[[[5.000000e-01, -2.500000e-01, 7.500000e-01], [1.000000e+00, -1.500000e+00, 1.250000e-01], [2.000000e+00, 2.500000e-01, -5.000000e-01]]], [[[-5.000000e-01, 2.500000e-01, -7.500000e-01], [-1.000000e+00, 1.500000e+00, -1.250000e-01], [-2.000000e+00, -2.500000e-01, 5.000000e-01]]]]> : tensor<2x1x3x3xf32>
+  %cst_3 = arith.constant dense<[5.000000e-01, -7.500000e-01]> : tensor<2xf32>
+  %padded = tensor.pad %arg0 low[0, 0, 1, 1] high[0, 0, 1, 1] {
+  ^bb0(%arg1: index, %arg2: index, %arg3: index, %arg4: index):
+    tensor.yield %cst : f32
+  } : tensor<1x1x3x3xf32> to tensor<1x1x5x5xf32>
+  %0 = tensor.empty() : tensor<1x2x3x3xf32>
+  %broadcasted = linalg.broadcast ins(%cst_3 : tensor<2xf32>) outs(%0 : tensor<1x2x3x3xf32>) dimensions = [0, 2, 3] 
+  %1 = linalg.conv_2d_nchw_fchw {dilations = dense<1> : vector<2xi64>, strides = dense<1> : vector<2xi64>} ins(%padded, %cst_2 : tensor<1x1x5x5xf32>, tensor<2x1x3x3xf32>) outs(%broadcasted : tensor<1x2x3x3xf32>) -> tensor<1x2x3x3xf32>
+  %2 = linalg.generic {indexing_maps = [#map, #map1, #map], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%1, %cst_1 : tensor<1x2x3x3xf32>, tensor<f32>) outs(%0 : tensor<1x2x3x3xf32>) {
+  ^bb0(%in: f32, %in_4: f32, %out: f32):
+    %4 = arith.cmpf ogt, %in, %in_4 : f32
+    %5 = arith.select %4, %in, %in_4 : f32
+    linalg.yield %5 : f32
+  } -> tensor<1x2x3x3xf32>
+  %3 = linalg.generic {indexing_maps = [#map1, #map, #map], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%cst_0, %2 : tensor<f32>, tensor<1x2x3x3xf32>) outs(%0 : tensor<1x2x3x3xf32>) {
+  ^bb0(%in: f32, %in_4: f32, %out: f32):
+    %4 = arith.cmpf olt, %in, %in_4 : f32
+    %5 = arith.select %4, %in, %in_4 : f32
+    linalg.yield %5 : f32
+  } -> tensor<1x2x3x3xf32>
+  return %3 : tensor<1x2x3x3xf32>
+}

@@ -31,3 +31,51 @@ func.func @strided(%x: tensor<1x2x28x28xf32>) -> tensor<1x2x14x14xf32> {
   %0 = "pconv.conv2d"(%x, %w) {patterns = dense<true> : tensor<1x1x1xi1>, kernel_pattern = dense<[[0, -1], [0, 0]]> : tensor<2x2xi8>, strides = array<i64: 2, 2>, padding = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>, groups = 1 : i64, activation = "none", operandSegmentSizes = array<i32: 1, 1, 0>} : (tensor<1x2x28x28xf32>, tensor<3xf32>) -> tensor<1x2x14x14xf32>
   return %0 : tensor<1x2x14x14xf32>
 }
+
+// -----
+
+// A batch of 2 at 14x14: each image's channels become rows of 196 pixels (output_shape
+// [2, 2, 1, 196]), 13 vectors of 16 with the last one partial: the input is copied into the
+// flat layout (a pitch of 208 floats), and the last vector's store into the result is masked.
+// CHECK-LABEL: func.func @batch_of_two
+// CHECK: %[[ROWS:.*]] = tensor.collapse_shape %arg0 {{\[\[}}0], [1], [2, 3]] : tensor<2x2x14x14xf32> into tensor<2x2x196xf32>
+// CHECK: tensor.expand_shape %[[ROWS]] {{.*}} output_shape [2, 2, 1, 196]
+// CHECK: %[[FLAT:.*]] = memref.alloc() {alignment = 64 : i64} : memref<2x2x1x208xf32>
+// CHECK: %[[OUT:.*]] = memref.alloc() : memref<2x2x1x196xf32>
+// CHECK: scf.for {{.*}} iter_args
+// CHECK-COUNT-13: vector.load %[[FLAT]]
+// CHECK-NOT: vector.load
+// CHECK: scf.yield
+// CHECK-COUNT-12: vector.store %{{.*}}, %[[OUT]]
+// CHECK-NEXT: vector.maskedstore %[[OUT]]
+// CHECK: %[[Y:.*]] = tensor.collapse_shape %{{.*}} : tensor<2x2x1x196xf32> into tensor<2x2x196xf32>
+// CHECK: %[[Z:.*]] = tensor.expand_shape %[[Y]] {{.*}} output_shape [2, 2, 14, 14]
+// CHECK: return %[[Z]]
+func.func @batch_of_two(%x: tensor<2x2x14x14xf32>) -> tensor<2x2x14x14xf32> {
+  %w = arith.constant dense<[1.0, 2.0, 3.0]> : tensor<3xf32>
+  %0 = "pconv.conv2d"(%x, %w) {patterns = dense<true> : tensor<1x1x1xi1>, kernel_pattern = dense<[[0, -1], [0, 0]]> : tensor<2x2xi8>, strides = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>, groups = 1 : i64, activation = "relu6", operandSegmentSizes = array<i32: 1, 1, 0>} : (tensor<2x2x14x14xf32>, tensor<3xf32>) -> tensor<2x2x14x14xf32>
+  return %0 : tensor<2x2x14x14xf32>
+}
+
+// -----
+
+// A batch of 3 at 5x5: rows of 25 pixels, one whole vector and one of 9 lanes.
+// CHECK-LABEL: func.func @partial_block
+// CHECK: %[[ROWS:.*]] = tensor.collapse_shape %arg0 {{\[\[}}0], [1], [2, 3]] : tensor<3x2x5x5xf32> into tensor<3x2x25xf32>
+// CHECK: tensor.expand_shape %[[ROWS]] {{.*}} output_shape [3, 2, 1, 25]
+// CHECK: %[[FLAT:.*]] = memref.alloc() {alignment = 64 : i64} : memref<3x2x1x32xf32>
+// CHECK: %[[OUT:.*]] = memref.alloc() : memref<3x2x1x25xf32>
+// CHECK: scf.for {{.*}} iter_args({{.*}}) -> (vector<16xf32>, vector<16xf32>)
+// CHECK-COUNT-2: vector.load %[[FLAT]]
+// CHECK-NOT: vector.load
+// CHECK: scf.yield
+// CHECK: vector.store %{{.*}}, %[[OUT]]
+// CHECK-NEXT: vector.maskedstore %[[OUT]]
+// CHECK: %[[Y:.*]] = tensor.collapse_shape %{{.*}} : tensor<3x2x1x25xf32> into tensor<3x2x25xf32>
+// CHECK: %[[Z:.*]] = tensor.expand_shape %[[Y]] {{.*}} output_shape [3, 2, 5, 5]
+// CHECK: return %[[Z]]
+func.func @partial_block(%x: tensor<3x2x5x5xf32>) -> tensor<3x2x5x5xf32> {
+  %w = arith.constant dense<[1.0, 2.0, 3.0]> : tensor<3xf32>
+  %0 = "pconv.conv2d"(%x, %w) {patterns = dense<true> : tensor<1x1x1xi1>, kernel_pattern = dense<[[0, -1], [0, 0]]> : tensor<2x2xi8>, strides = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>, groups = 1 : i64, activation = "relu", operandSegmentSizes = array<i32: 1, 1, 0>} : (tensor<3x2x5x5xf32>, tensor<3xf32>) -> tensor<3x2x5x5xf32>
+  return %0 : tensor<3x2x5x5xf32>
+}
