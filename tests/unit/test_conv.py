@@ -282,7 +282,7 @@ def test_many_reorder_groups_merged_into_work_units():
     # This test's premise, not a check of the reorder (lit pconv-filter-kernel-reorder.mlir): the
     # reorder made more groups than units wanted (32 / 4 row groups), so the numerics cover merging.
     op = next(iter(pconv.walk_ops(cm._stages["pconv"].operation, pconv.CONV2D)))
-    assert len(pconv.Conv2d(op).optional_table("filter_groups")) - 1 > 8
+    assert len(pconv.Conv(op).optional_table("filter_groups")) - 1 > 8
 
 
 def test_persistent_workspace_across_calls():

@@ -14,6 +14,7 @@ import fretsaw
 from conftest import ATOL, RTOL
 from fretsaw import tune as tuning
 from fretsaw.dialect import pconv
+from fretsaw.passes.conv.schedule import SimdTarget
 from fretsaw.prune import random_pattern_prune
 from fretsaw.stats import layer_name
 from fretsaw.target import host_target
@@ -100,7 +101,7 @@ def test_search_keeps_the_fastest_schedule_it_timed(avx2_host, monkeypatch, bloc
     cm = fretsaw.compile(model, (x,))
     backend = cm.options.backend()
     op = pconv.walk_ops(cm._stages["pconv"].operation, pconv.CONV2D)[1]
-    blocks, tiles = tuning.candidates(pconv.Conv2d(op), backend.cpu)
+    blocks, tiles = tuning.candidates(pconv.Conv(op), SimdTarget.of(backend.cpu))
     assert len(blocks) >= 3 and len(tiles) >= 2  # else the cases do not tell the schedules apart
     best = (*blocks[block], tiles[tile])
     timed = []
@@ -141,8 +142,8 @@ def test_cached_schedules_are_used_without_a_search(tmp_path, monkeypatch):
     untuned = fretsaw.compile(model, (x,))
     cpu = untuned.options.backend().cpu
     entry = {"rows": 1, "vectors": 1, "tile": 3, "ms": 1.0, "default_ms": 2.0, "tried": 2}
-    convs = [pconv.Conv2d(op) for op in pconv.walk_ops(untuned._stages["pconv"].operation, pconv.CONV2D)]
-    assert all(tuning.candidates(conv, cpu)[0][0] != (1, 1) for conv in convs)  # not the heuristic's block
+    convs = [pconv.Conv(op) for op in pconv.walk_ops(untuned._stages["pconv"].operation, pconv.CONV2D)]
+    assert all(tuning.candidates(conv, SimdTarget.of(cpu))[0][0] != (1, 1) for conv in convs)  # not the heuristic's block
     cache = tmp_path / "tuning.json"
     cache.write_text(json.dumps({tuning.layer_key(conv, cpu): entry for conv in convs}))
 
@@ -174,7 +175,7 @@ def test_unreadable_cache_says_what_to_do(tmp_path):
 
 def test_candidates_start_with_the_heuristics_and_fit_the_registers():
     # the tuner's first candidate is the schedule pconv-vectorize plans for the untuned op
-    from fretsaw.passes.conv.schedule import BLOCKS, SimdTarget, candidates, plan
+    from fretsaw.passes.conv.schedule import BLOCKS, candidates, plan
 
     model, x = model_and_input()
     cm = fretsaw.compile(model, (x,))
