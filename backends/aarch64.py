@@ -10,7 +10,6 @@ statically with `aarch64-linux-gnu-gcc` and runs it under `qemu-aarch64`.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
 import shutil
@@ -24,7 +23,9 @@ from typing import ClassVar
 import numpy as np
 from torch_mlir import ir
 
-from fretsaw.backends.host import Signature, row_major_strides, stages
+from fretsaw.backends.base import Signature, Stage
+from fretsaw.backends.cpu import CpuOptions, cpu_stages
+from fretsaw.backends.host import row_major_strides
 from fretsaw.backends.llvmir import constants_as_bytes, for_llvm22, translate_to_llvm_ir
 from fretsaw.errors import FretsawError
 from fretsaw.target import CpuTarget
@@ -81,23 +82,60 @@ def c_identifier(name: str) -> str:
 
 
 @dataclass(frozen=True)
+class AArch64Options(CpuOptions):
+    """Options of target="aarch64" (CpuOptions', threads default 4, vector_width 4, and):
+
+    cpu:          llc's -mcpu, e.g. "cortex-a76" (default "generic").
+    features:     llc's -mattr, e.g. "+neon,+fullfp16" (default "+neon").
+    triple:       the target triple, "aarch64-linux-gnu" (default) or an Android one such as
+                  "aarch64-linux-android24" (saved, not run under qemu).
+    mca_regions:  mark the SIMD inner loops for llvm-mca and count their iterations (the
+                  `mca-regions` pass; what `fretsaw bench --target aarch64` measures with).
+    fp16:         convolutions compute in fp16 (8 lanes per NEON register; adds +fullfp16 to the
+                  features); inputs, outputs and the other layers stay fp32.
+    tune:         False: tuning times code on this machine, which cannot run AArch64 code at speed.
+    """
+
+    cpu: str | None = None
+    features: str | None = None
+    triple: str | None = None
+    mca_regions: bool = False
+    fp16: bool = False
+    tune: bool = False
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.tune:
+            raise FretsawError("tune=True times each conv on this machine, which cannot run aarch64 code at its real "
+                               "speed: compile for aarch64 without tune (the heuristics then choose each conv's "
+                               "schedule for its registers and lanes)")
+        if self.triple is not None and not str(self.triple).startswith("aarch64"):
+            raise FretsawError(f"triple='{self.triple}' is not an AArch64 triple; use e.g. "
+                               f"'aarch64-linux-gnu' or 'aarch64-linux-android24'")
+
+
 class AArch64Backend:
     """AArch64 Linux or Android: an object file for a phone app, checked under qemu-aarch64."""
 
     name: ClassVar[str] = "aarch64"
-    opt_level: int = 3
-    cpu: CpuTarget = dataclasses.field(default_factory=lambda: neon_target(4))
-    triple: str = TRIPLE
-    mcpu: str = "generic"
-    features: str = "+neon"
-    mca_regions: bool = False  # instrument the SIMD inner loops for fretsaw/mca.py
-    fp16: bool = False  # convs compute in fp16 (8 lanes; needs +fullfp16)
+    Options: ClassVar[type] = AArch64Options
+    cross: ClassVar[bool] = True
 
-    def stages(self) -> tuple[tuple[str, str], ...]:
-        base = stages(self.cpu, self.fp16)
-        if not self.mca_regions:
-            return base
-        return tuple((name, text[:-1] + ", mca-regions)" if name == "loops" else text) for name, text in base)
+    def __init__(self, options: AArch64Options | None = None):
+        self.options = options = options or AArch64Options()
+        self.opt_level = options.opt_level
+        self.cpu = neon_target(options.threads or 4, options.vector_width)
+        self.triple, self.mcpu = options.triple or TRIPLE, options.cpu or "generic"
+        features = options.features or "+neon"
+        if options.fp16 and "+fullfp16" not in features.split(","):
+            features += ",+fullfp16"
+        self.features, self.fp16, self.mca_regions = features, options.fp16, options.mca_regions
+
+    def stages(self) -> tuple[Stage, ...]:
+        return cpu_stages(self.cpu, self.fp16, self.mca_regions)
+
+    def prepare(self, module: ir.Module) -> list[dict]:
+        return []
 
     def emit(self, module: ir.Module, entry: str, signature: Signature) -> "AArch64Executable":
         operation = module.operation.clone()

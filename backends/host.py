@@ -15,51 +15,10 @@ import numpy as np
 from torch_mlir import ir
 from torch_mlir.execution_engine import ExecutionEngine
 
+from fretsaw.backends.base import Signature, Stage
+from fretsaw.backends.cpu import CpuOptions, cpu_stages
 from fretsaw.errors import FretsawError
 from fretsaw.target import CpuTarget, host_target
-
-BUFFERIZE = ("builtin.module(one-shot-bufferize{bufferize-function-boundaries "
-             "function-boundary-type-conversion=identity-layout-map}, "
-             "buffer-results-to-out-params{hoist-static-allocs modify-public-functions}, "
-             "buffer-deallocation-pipeline, convert-bufferization-to-memref, canonicalize, cse)")
-
-
-def stages(cpu: CpuTarget, f16: bool = False) -> tuple[tuple[str, str], ...]:
-    """The stages after import, read top to bottom; each is (name, pipeline text). With `f16` the
-    convs compute in fp16, twice the fp32 lanes per register (AArch64 +fullfp16)."""
-    conv = (f"width={2 * cpu.vector_width} accumulators={cpu.accumulators} f16=true" if f16
-            else f"width={cpu.vector_width} accumulators={cpu.accumulators} shifts={str(cpu.shifts).lower()}")
-    return (
-        # convolutions with constant weights become pconv ops, sparsity recovered from the weights;
-        # channels left constant by emptied filters fold into the next 1x1 convs' biases, and
-        # filters whose channel no conv reads lose their kernels
-        ("pconv", "builtin.module(pconv-raise, pconv-fold-constant-channels, pconv-drop-dead-filters, "
-                  "canonicalize, cse, pconv-filter-kernel-reorder, pconv-pack-fkw)"),
-        # linear layers, pooling, elementwise ops and pconv ops become SIMD loops (pconv: over kept
-        # kernels and taps, register-blocked, tiled over input channels); the rest is still linalg
-        # on tensors (matmuls and pooling first: elementwise fusion would fold a linear layer's
-        # transpose and flatten into a generic contraction; then the fused elementwise ops).
-        # No cse before bufferization: merging two reads of one tensor made far apart would keep
-        # a buffer in use past a tensor op that bufferization lets overwrite it (check-buffer-reads)
-        ("loops", f"builtin.module(dense-vectorize{{width={cpu.vector_width} elementwise=false}}, "
-                  f"linalg-fuse-elementwise-ops, dense-vectorize{{width={cpu.vector_width}}}, "
-                  f"pconv-vectorize{{{conv}}}, "
-                  "canonicalize)"),
-        # every memref read of a tensor is used before any tensor op that may overwrite it (checked);
-        # a tensor returned twice is copied (one buffer per result); tensors become buffers; function
-        # results become caller-owned out-parameters; frees inserted; large per-call buffers become
-        # globals allocated once (no page faults on every call)
-        ("bufferized", "builtin.module(check-buffer-reads, distinct-results, " + BUFFERIZE[len("builtin.module("):-1]
-         + ", persistent-workspace)"),
-        # linalg to loops; scf.parallel loops to OpenMP threads; then everything to the LLVM dialect
-        # with C-callable wrappers (memref lowering must precede scf-to-cf for OpenMP's alloca scopes)
-        ("llvm", f"builtin.module(func.func(llvm-request-c-wrappers), func.func(convert-linalg-to-loops), "
-                 f"convert-scf-to-openmp{{num-threads={cpu.threads}}}, lower-affine, convert-vector-to-llvm, "
-                 "expand-strided-metadata, finalize-memref-to-llvm, convert-scf-to-cf, convert-cf-to-llvm, "
-                 "convert-openmp-to-llvm, convert-math-to-llvm, convert-math-to-libm, convert-arith-to-llvm, "
-                 "convert-index-to-llvm, convert-ub-to-llvm, convert-func-to-llvm, "
-                 "reconcile-unrealized-casts)"),
-    )
 
 
 def runtime_libraries() -> list[str]:
@@ -80,24 +39,6 @@ def runtime_libraries() -> list[str]:
                                f"(`apt-get install {package}`, which `make setup` does)")
         found.append(matches[0])
     return found
-
-
-@dataclass(frozen=True)
-class Signature:
-    """Shapes and dtypes of the entry function's inputs and outputs."""
-
-    inputs: tuple[tuple[int, ...], ...]
-    outputs: tuple[tuple[int, ...], ...]
-
-    @classmethod
-    def of(cls, module: ir.Module, entry: str) -> "Signature":
-        func = next(op for op in module.body.operations
-                    if op.operation.name == "func.func" and op.attributes["sym_name"].value == entry)
-        ftype = func.attributes["function_type"].value
-        for t in list(ftype.inputs) + list(ftype.results):
-            if not isinstance(t, ir.RankedTensorType) or not isinstance(t.element_type, ir.F32Type):
-                raise FretsawError(f"@{entry} takes or returns {t}; fretsaw supports float32 tensors only")
-        return cls(tuple(tuple(t.shape) for t in ftype.inputs), tuple(tuple(t.shape) for t in ftype.results))
 
 
 def row_major_strides(shape) -> list[int]:
@@ -146,15 +87,46 @@ class HostExecutable:
 
 
 @dataclass(frozen=True)
+class HostOptions(CpuOptions):
+    """Options of target="host" (CpuOptions', and):
+
+    tune:         search each conv's register block and channel tile by timing it alone
+                  (fretsaw/tune.py), cached on disk so each layer is searched once per machine.
+    tuning_cache: the cache file; None = $FRETSAW_CACHE_DIR/tuning.json or ~/.cache/fretsaw/tuning.json.
+    """
+
+    tune: bool = False
+    tuning_cache: str | None = None
+
+    def cpu_target(self) -> CpuTarget:
+        """This machine's description, with the options' overrides applied."""
+        cpu = host_target()
+        return dataclasses.replace(cpu, threads=self.threads or cpu.threads,
+                                   vector_width=self.vector_width or cpu.vector_width)
+
+
 class HostBackend:
     """x86-64 host: JIT through MLIR's ExecutionEngine."""
 
     name: ClassVar[str] = "host"
-    opt_level: int = 3
-    cpu: CpuTarget = dataclasses.field(default_factory=host_target)
+    Options: ClassVar[type] = HostOptions
+    cross: ClassVar[bool] = False
 
-    def stages(self) -> tuple[tuple[str, str], ...]:
-        return stages(self.cpu)
+    def __init__(self, options: HostOptions | None = None, cpu: CpuTarget | None = None):
+        """`cpu` replaces the options' description of this machine (tests, benchmarks)."""
+        self.options = options or HostOptions()
+        self.cpu = cpu or self.options.cpu_target()
+        self.opt_level = self.options.opt_level
+
+    def stages(self) -> tuple[Stage, ...]:
+        return cpu_stages(self.cpu)
+
+    def prepare(self, module: ir.Module) -> list[dict]:
+        """With tune=True: give each conv its tuned schedule (fretsaw/tune.py); its records."""
+        if not self.options.tune:
+            return []
+        from fretsaw.tune import tune
+        return tune(module, self, self.options.tuning_cache)
 
     def emit(self, module: ir.Module, entry: str, signature: Signature) -> HostExecutable:
         return HostExecutable(module, entry, signature, self.opt_level)

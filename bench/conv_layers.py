@@ -41,7 +41,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--threads", type=int, default=None, help="default: every core")
     args = parser.parse_args()
-    cpu = fretsaw.CompileOptions(threads=args.threads).cpu_target()
+    cpu = fretsaw.HostOptions(threads=args.threads).cpu_target()
     args.threads = cpu.threads
     torch.set_num_threads(cpu.threads)
     print(f"{cpu.threads} thread(s) each; {cpu.name}\n")

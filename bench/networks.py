@@ -122,7 +122,7 @@ def main() -> None:
     unknown = sorted(set(names) - set(NETWORKS))
     if unknown:
         parser.error(f"unknown network(s) {', '.join(unknown)}; choose from {', '.join(NETWORKS)}")
-    cpu = fretsaw.CompileOptions(threads=args.threads).cpu_target()
+    cpu = fretsaw.HostOptions(threads=args.threads).cpu_target()
     args.threads = cpu.threads
     if args.chart:
         pyplot()  # matplotlib missing: say so now, not after the runs

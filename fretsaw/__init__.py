@@ -7,8 +7,10 @@
     cm.ir("pconv")       # MLIR of a named stage
 """
 
-from fretsaw.compiler import CompiledModel, CompileOptions, compile
+from fretsaw.backends.aarch64 import AArch64Options
+from fretsaw.backends.host import HostOptions
+from fretsaw.compiler import CompiledModel, compile
 from fretsaw.errors import FretsawError
 
-__all__ = ["compile", "CompiledModel", "CompileOptions", "FretsawError"]
+__all__ = ["compile", "CompiledModel", "HostOptions", "AArch64Options", "FretsawError"]
 __version__ = "0.1.0"

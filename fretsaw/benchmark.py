@@ -183,7 +183,7 @@ def compare(cm, model, inputs: tuple[np.ndarray, ...], repeats: int, names=PEERS
     """Median latency of `cm` and of every installed peer in `names` on `inputs`, each output
     checked against the first peer's (PyTorch for torch models); speedup over the fastest peer;
     with `peak` (matmul_peak's GFLOP/s), the useful GFLOP/s as a percentage of it."""
-    cpu = cm.options.cpu_target()
+    cpu = cm.backend.cpu
     runners = peers(model, inputs, cpu.threads, names)
     got = cm(*inputs)
     reference = None

@@ -54,7 +54,7 @@ def demo(args) -> int:
     np.testing.assert_allclose(y, ref, rtol=1e-4, atol=1e-5)
     print(f"output matches PyTorch: max abs difference {np.abs(y - ref).max():.2e} (rtol 1e-4, atol 1e-5)\n")
     print(format_stats(cm.stats()))
-    cpu = cm.options.cpu_target()
+    cpu = cm.backend.cpu
     torch.set_num_threads(cpu.threads)
     x_np = x.numpy()
     with torch.no_grad():
@@ -122,8 +122,11 @@ def _compile(args, inputs: tuple[np.ndarray, ...], **options):
     if not isinstance(model, str):
         import torch
         example = tuple(torch.from_numpy(x) for x in inputs)
-    cm = fretsaw.compile(model, example, target=args.target, tune=args.tune, tuning_cache=args.tuning_cache,
-                         **options)
+    if args.tune:
+        options["tune"] = True
+    if args.tuning_cache is not None:
+        options["tuning_cache"] = args.tuning_cache
+    cm = fretsaw.compile(model, example, target=args.target, **options)
     if cm.tuning:
         from fretsaw.tune import summary
         print(summary(cm.tuning))
@@ -185,7 +188,7 @@ def bench_aarch64(args) -> int:
         if bad:
             raise FretsawError(f"the AArch64 code's output differs from PyTorch's under qemu ({rule}): max abs "
                                f"difference {np.abs(g - w).max():.3g}; please report it with the model")
-    print(f"fretsaw bench --target aarch64: {args.model} compiled for {cm.options.backend().triple} "
+    print(f"fretsaw bench --target aarch64: {args.model} compiled for {cm.backend.triple} "
           f"(-mcpu={mcpu}{', fp16 convs' if args.fp16 else ''}), run under qemu-aarch64: output matches "
           f"PyTorch ({rule})")
     print(f"estimated cycles per output element of each conv's SIMD inner loops on {mcpu} (llvm-mca-22 cycles "
@@ -200,7 +203,7 @@ def bench_aarch64(args) -> int:
               + (f"{row['estimated_speedup']:7.2f}x" if row["estimated_speedup"] else f"{'n/a':>8}")
               + (f" {row['flops_reduction']:8.2f}x" if row["flops_reduction"] else f" {'n/a':>9}"), flush=True)
 
-    rows = layer_estimates(model, inputs, mcpu, cm.options.backend().features, fp16=args.fp16, progress=show)
+    rows = layer_estimates(model, inputs, mcpu, cm.backend.features, fp16=args.fp16, progress=show)
     sparse = sum(r["sparse_cycles_per_output"] * r["outputs"] for r in rows)
     dense = sum(r["dense_cycles_per_output"] * r["outputs"] for r in rows)
     result = {"model": args.model, "target": "aarch64", "cpu": mcpu, "fp16": args.fp16,
@@ -231,7 +234,7 @@ def bench_command(args) -> int:
     start = time.perf_counter()
     model, cm = _compile(args, inputs, threads=args.threads)
     compile_s = time.perf_counter() - start
-    peak = matmul_peak(cm.options.cpu_target().threads)
+    peak = matmul_peak(cm.backend.cpu.threads)
     result = compare(cm, model, inputs, args.repeats, names, peak)
     result.update(model=args.model, input_shapes=[list(s) for s in args.input_shape], compile_s=compile_s,
                   tuning=cm.tuning)

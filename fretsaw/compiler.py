@@ -2,126 +2,28 @@
 
 from __future__ import annotations
 
-import dataclasses
-import os
-from pathlib import Path
-from typing import Any
-
 import numpy as np
 from torch_mlir import ir
 
-from fretsaw.backends import BACKENDS
-from fretsaw.backends.host import Signature
+from fretsaw.backends import BACKENDS, make_backend
+from fretsaw.backends.base import Backend, Signature
 from fretsaw.context import make_context
 from fretsaw.errors import FretsawError
-from fretsaw.pipeline import run_pipeline
+from fretsaw.pipeline import run_pipeline, run_stage
+from fretsaw.stages import PCONV, import_stage, is_onnx
 from fretsaw.stats import model_stats
-from fretsaw.target import CpuTarget, host_target
 
 ENTRY = "main"
-IMPORT_STAGES = ("torch", "linalg")
-
-
-@dataclasses.dataclass(frozen=True)
-class CompileOptions:
-    """Options of fretsaw.compile(); strings are accepted and normalised here.
-
-    target:       "host" (x86-64 JIT) or "aarch64" (NEON object for phones, run under qemu).
-    opt_level:    LLVM optimisation level 0-3 of the generated code.
-    threads:      worker threads of the generated code; None = every core fretsaw may use (host),
-                  4 (aarch64: a phone's big cores; the artifact can change it at run time).
-    vector_width: fp32 SIMD lanes; None = what the CPU has (AVX-512 16, AVX2 8, NEON 4, else 4).
-    tune:         search each conv's register block and channel tile by timing it alone
-                  (fretsaw/tune.py), cached on disk so each layer is searched once per machine.
-    tuning_cache: the cache file; None = $FRETSAW_CACHE_DIR/tuning.json or ~/.cache/fretsaw/tuning.json.
-    cpu:          aarch64: llc's -mcpu, e.g. "cortex-a76" (default "generic").
-    features:     aarch64: llc's -mattr, e.g. "+neon,+fullfp16" (default "+neon").
-    triple:       aarch64: the target triple, "aarch64-linux-gnu" (default) or an Android one such
-                  as "aarch64-linux-android24" (saved, not run under qemu).
-    mca_regions:  aarch64: mark the SIMD inner loops for llvm-mca and count their iterations
-                  (the `mca-regions` pass; what `fretsaw bench --target aarch64` measures with).
-    fp16:         aarch64: convolutions compute in fp16 (8 lanes per NEON register; adds
-                  +fullfp16 to the features); inputs, outputs and the other layers stay fp32.
-    """
-
-    target: str = "host"
-    opt_level: int = 3
-    threads: int | None = None
-    vector_width: int | None = None
-    tune: bool = False
-    tuning_cache: str | None = None
-    cpu: str | None = None
-    features: str | None = None
-    triple: str | None = None
-    mca_regions: bool = False
-    fp16: bool = False
-
-    def __post_init__(self):
-        object.__setattr__(self, "target", str(self.target).lower())
-        if self.target not in BACKENDS:
-            raise FretsawError(f"unknown target '{self.target}'; available: {', '.join(BACKENDS)}")
-        if int(self.opt_level) not in range(4):
-            raise FretsawError(f"opt_level must be 0, 1, 2 or 3, got {self.opt_level}")
-        object.__setattr__(self, "opt_level", int(self.opt_level))
-        if self.threads is not None:
-            if int(self.threads) < 1:
-                raise FretsawError(f"threads must be at least 1, got {self.threads}")
-            object.__setattr__(self, "threads", int(self.threads))
-        if self.vector_width is not None:
-            if int(self.vector_width) not in (1, 2, 4, 8, 16):
-                raise FretsawError(f"vector_width must be 1, 2, 4, 8 or 16 fp32 lanes, got {self.vector_width}")
-            object.__setattr__(self, "vector_width", int(self.vector_width))
-        cross = [name for name in ("cpu", "features", "triple") if getattr(self, name) is not None]
-        cross += [name for name in ("mca_regions", "fp16") if getattr(self, name)]
-        if self.target == "host" and cross:
-            raise FretsawError(f"{', '.join(cross)}= describe a cross-compilation target: use them with "
-                               f"target='aarch64' (the host target compiles for this machine's CPU)")
-        if self.target != "host" and self.tune:
-            raise FretsawError(f"tune=True times each conv on this machine, which cannot run {self.target} "
-                               f"code at its real speed: compile for {self.target} without tune (the heuristics "
-                               f"then choose each conv's schedule for its registers and lanes)")
-        if self.target == "aarch64" and self.triple is not None and not str(self.triple).startswith("aarch64"):
-            raise FretsawError(f"triple='{self.triple}' is not an AArch64 triple; use e.g. "
-                               f"'aarch64-linux-gnu' or 'aarch64-linux-android24'")
-
-    def cpu_target(self) -> CpuTarget:
-        """The description of the CPU compiled for, with the options' overrides applied."""
-        if self.target == "aarch64":
-            from fretsaw.backends.aarch64 import neon_target
-            return neon_target(self.threads or 4, self.vector_width)
-        cpu = host_target()
-        return dataclasses.replace(cpu, threads=self.threads or cpu.threads,
-                                   vector_width=self.vector_width or cpu.vector_width)
-
-    def backend(self):
-        """The backend object these options select."""
-        if self.target == "aarch64":
-            from fretsaw.backends.aarch64 import TRIPLE, AArch64Backend
-            features = self.features or "+neon"
-            if self.fp16 and "+fullfp16" not in features.split(","):
-                features += ",+fullfp16"
-            return AArch64Backend(opt_level=self.opt_level, cpu=self.cpu_target(), triple=self.triple or TRIPLE,
-                                  mcpu=self.cpu or "generic", features=features,
-                                  mca_regions=self.mca_regions, fp16=self.fp16)
-        return BACKENDS[self.target](opt_level=self.opt_level, cpu=self.cpu_target())
-
-    @classmethod
-    def from_kwargs(cls, target: str, options: dict[str, Any]) -> "CompileOptions":
-        known = {f.name for f in dataclasses.fields(cls)} - {"target"}
-        unknown = sorted(set(options) - known)
-        if unknown:
-            raise FretsawError(f"unknown compile option(s) {', '.join(unknown)}; "
-                               f"valid options: target, {', '.join(sorted(known))}")
-        return cls(target=target, **options)
 
 
 class CompiledModel:
     """A compiled model: call it like the model (numpy or torch in, numpy out)."""
 
-    def __init__(self, stages: dict[str, ir.Operation], signature: Signature, executable, options: CompileOptions,
+    def __init__(self, stages: dict[str, ir.Operation], signature: Signature, executable, backend: Backend,
                  tuning: list[dict] | None = None):
         self._stages, self.signature, self._executable = stages, signature, executable
-        self.options = options
+        self.backend = backend  # the target compiled for: .name, .options (its Options), .cpu (CPU targets)
+        self.options = backend.options
         self.tuning = tuning or []  # with tune=True: per conv, the schedule chosen and its times
         self._stats = None
 
@@ -145,9 +47,10 @@ class CompiledModel:
         return self._cross("assembly").assembly(name)
 
     def _cross(self, method: str):
-        if not hasattr(self._executable, "save"):
+        if not self.backend.cross:
+            cross = [name for name, backend in BACKENDS.items() if backend.cross]
             raise FretsawError(f"{method}() is for cross-compiled models: this one was compiled for "
-                               f"target='{self.options.target}'; compile with target='aarch64' (call the "
+                               f"target='{self.backend.name}'; compile with target='{cross[0]}' (call the "
                                f"model itself to run it here)")
         return self._executable
 
@@ -194,25 +97,25 @@ class CompiledModel:
 
 
 def compile(model, example_inputs, target: str = "host", **options) -> CompiledModel:
-    """Compile a torch.nn.Module (or an ONNX file / onnx.ModelProto) for `target`."""
-    opts = CompileOptions.from_kwargs(target, options)
+    """Compile a torch.nn.Module (or an ONNX file / onnx.ModelProto) for `target`; `options` are
+    the target's (its backend's Options: fretsaw.backends.BACKENDS[target].Options)."""
+    backend = make_backend(target, options)
     example_inputs = check_example_inputs(example_inputs)
-    backend = opts.backend()
     ctx = make_context()
     module = import_model(model, example_inputs, ctx)
     stages = {"torch": module.operation.clone()}
-    run_stage(module, "linalg", lowering_pipeline(model))
-    stages["linalg"] = module.operation.clone()
+    lowering = import_stage(model)
+    run_stage(module, lowering.name, lowering.pipeline)
+    stages[lowering.name] = module.operation.clone()
     signature = Signature.of(module, ENTRY)
-    tuning = []
-    for name, pipeline in backend.stages():
-        run_stage(module, name, pipeline)
-        if name == "pconv" and opts.tune:  # the pconv ops exist now: give each its tuned schedule
-            from fretsaw.tune import tune
-            tuning = tune(module, backend, opts.tuning_cache)
-        stages[name] = module.operation.clone()
+    run_stage(module, PCONV.name, PCONV.pipeline)
+    tuning = backend.prepare(module)  # host with tune=True: the pconv ops get their tuned schedules
+    stages[PCONV.name] = module.operation.clone()
+    for stage in backend.stages():
+        run_stage(module, stage.name, stage.pipeline)
+        stages[stage.name] = module.operation.clone()
     executable = backend.emit(module, ENTRY, signature)
-    return CompiledModel(stages, signature, executable, opts, tuning)
+    return CompiledModel(stages, signature, executable, backend, tuning)
 
 
 def check_example_inputs(example_inputs) -> tuple:
@@ -240,31 +143,9 @@ def check_example_inputs(example_inputs) -> tuple:
     return tuple(example_inputs)
 
 
-def run_stage(module: ir.Module, name: str, pipeline: str) -> None:
-    run_pipeline(module, pipeline, stage=name)
-    keep = os.environ.get("FRETSAW_SAVE_TEMPS")
-    if keep:
-        Path(keep).mkdir(parents=True, exist_ok=True)
-        (Path(keep) / f"{name}.mlir").write_text(module.operation.get_asm(enable_debug_info=True))
-
-
-def is_onnx(model) -> bool:
-    if isinstance(model, (str, os.PathLike)):
-        return True
-    return type(model).__name__ == "ModelProto"
-
-
 def import_model(model, example_inputs, ctx: ir.Context) -> ir.Module:
     if is_onnx(model):
         from fretsaw.frontend.onnx_import import import_onnx
         return import_onnx(model, ctx, example_inputs)
     from fretsaw.frontend.torch_import import import_torch, torch_inputs
     return import_torch(model, torch_inputs(example_inputs), ctx)
-
-
-def lowering_pipeline(model) -> str:
-    if is_onnx(model):
-        from fretsaw.frontend.onnx_import import TO_LINALG
-        return TO_LINALG
-    from fretsaw.frontend.torch_import import TO_LINALG
-    return TO_LINALG

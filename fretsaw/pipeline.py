@@ -9,8 +9,10 @@ failing pass saved and a `fretsaw-opt` command that reproduces it.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 from torch_mlir import ir
 from torch_mlir.passmanager import PassManager
@@ -51,8 +53,8 @@ def split_top_level(text: str) -> list[str]:
 
 
 def joined(stages) -> str:
-    """One `builtin.module(...)` pipeline running a backend's (name, pipeline) stages in order."""
-    inner = [text.strip()[len("builtin.module("):-1] for _, text in stages]
+    """One `builtin.module(...)` pipeline running `stages` (backends.base.Stage) in order."""
+    inner = [stage.pipeline.strip()[len("builtin.module("):-1] for stage in stages]
     return f"builtin.module({', '.join(inner)})"
 
 
@@ -121,6 +123,15 @@ def run_pipeline(module: ir.Module, text: str, *, stage: str = "pipeline") -> No
         except Exception as error:  # a bug in a fretsaw pass: still report it reproducibly
             wrapped = FretsawError(f"internal error in pass '{group[0].text}': {type(error).__name__}: {error}")
             raise _with_reproducer(wrapped, snapshot, group[0], stage) from error
+
+
+def run_stage(module: ir.Module, name: str, pipeline: str) -> None:
+    """Run one named stage's pipeline; with FRETSAW_SAVE_TEMPS=dir its output goes to dir/<name>.mlir."""
+    run_pipeline(module, pipeline, stage=name)
+    keep = os.environ.get("FRETSAW_SAVE_TEMPS")
+    if keep:
+        Path(keep).mkdir(parents=True, exist_ok=True)
+        (Path(keep) / f"{name}.mlir").write_text(module.operation.get_asm(enable_debug_info=True))
 
 
 def _run_group(module: ir.Module, group: list[Step]) -> None:

@@ -78,17 +78,17 @@ def time_schedule(op: ir.Operation, schedule: tuple[int, int, int], backend, rep
     """Median ms of `op` compiled alone with `schedule` through the backend's stages after pconv."""
     import numpy as np
 
-    from fretsaw.backends.host import Signature
+    from fretsaw.backends.base import Signature
     from fretsaw.benchmark import median_ms
-    from fretsaw.compiler import run_stage
+    from fretsaw.pipeline import run_stage
 
     module = standalone(op)
     signature = Signature.of(module, ENTRY)  # now: the stages below lower @main to the LLVM dialect
     conv = next(iter(pconv.walk_ops(module.operation, pconv.CONV2D)))
     with module.context:
         conv.attributes[SCHEDULE] = ir.DenseI64ArrayAttr.get(list(schedule))
-    for name, pipeline in backend.stages()[1:]:  # every stage after "pconv", which made the op
-        run_stage(module, f"tune-{name}", pipeline)
+    for stage in backend.stages():  # the backend's stages, after "pconv", which made the op
+        run_stage(module, f"tune-{stage.name}", stage.pipeline)
     executable = backend.emit(module, ENTRY, signature)
     x = np.random.default_rng(0).standard_normal(op.operands[0].type.shape).astype(np.float32)
     return median_ms(lambda: executable(x), repeats, settle=0.05)

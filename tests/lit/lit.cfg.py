@@ -16,8 +16,9 @@ config.environment["PYTHONWARNINGS"] = "ignore"
 
 # %aarch64-stages, %aarch64-fp16-stages: the AArch64 backend's stages as one pipeline (what
 # fretsaw.compile runs), fp32 and with fp16 convs.
-from fretsaw.backends.aarch64 import AArch64Backend  # noqa: E402
+from fretsaw.backends.aarch64 import AArch64Backend, AArch64Options  # noqa: E402
 from fretsaw.pipeline import joined  # noqa: E402
+from fretsaw.stages import PCONV  # noqa: E402
 
-config.substitutions.append(("%aarch64-fp16-stages", joined(AArch64Backend(fp16=True).stages())))
-config.substitutions.append(("%aarch64-stages", joined(AArch64Backend().stages())))
+config.substitutions.append(("%aarch64-fp16-stages", joined((PCONV, *AArch64Backend(AArch64Options(fp16=True)).stages()))))
+config.substitutions.append(("%aarch64-stages", joined((PCONV, *AArch64Backend().stages()))))

@@ -39,7 +39,7 @@ def avx2_host(monkeypatch):
     from fretsaw.target import CpuTarget, host_target
 
     threads = host_target().threads
-    monkeypatch.setattr("fretsaw.compiler.host_target", lambda: CpuTarget("x86-64-avx2", 8, threads))
+    monkeypatch.setattr("fretsaw.backends.host.host_target", lambda: CpuTarget("x86-64-avx2", 8, threads))
 
 
 @pytest.fixture
@@ -49,5 +49,5 @@ def avx512_host(monkeypatch):
     from fretsaw.target import CpuTarget, host_target
 
     threads = host_target().threads
-    monkeypatch.setattr("fretsaw.compiler.host_target",
+    monkeypatch.setattr("fretsaw.backends.host.host_target",
                         lambda: CpuTarget("x86-64-avx512", 16, threads, registers=32, shifts=True))

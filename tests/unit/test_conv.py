@@ -256,13 +256,15 @@ def test_dense_filter_blocks(avx2_host, cout, stride, kernel):
 @pytest.mark.parametrize("stride,groups", [(1, 1), (2, 2)])
 def test_reference_lowering(monkeypatch, stride, groups):
     # pconv-lower (scalar, not in the default pipeline) in place of pconv-vectorize, FKW-packed.
-    from fretsaw.backends import host
-    default = host.stages
+    from fretsaw.backends.base import Stage
+    from fretsaw.backends.host import HostBackend
+    default = HostBackend.stages
 
-    def reference(cpu):
-        return tuple((name, re.sub(r"pconv-vectorize\{[^}]*\}", "pconv-lower", text)) for name, text in default(cpu))
+    def reference(backend):
+        return tuple(Stage(s.name, re.sub(r"pconv-vectorize\{[^}]*\}", "pconv-lower", s.pipeline))
+                     for s in default(backend))
 
-    monkeypatch.setattr(host, "stages", reference)
+    monkeypatch.setattr(HostBackend, "stages", reference)
     conv = nn.Conv2d(6, 8, 3, stride=stride, padding=1, groups=groups)
     prune_(conv, np.random.default_rng(4), 0.6)
     cm = check_against_torch(conv_net(conv, "relu"), torch.randn(1, 6, 9, 9))

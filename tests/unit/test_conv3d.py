@@ -12,11 +12,11 @@ from torch_mlir import ir
 from torch_mlir.dialects import arith, func
 
 from conftest import ATOL, RTOL
-from fretsaw.backends.host import HostExecutable, Signature, stages
+from fretsaw.backends.base import Signature
+from fretsaw.backends.host import HostBackend, HostExecutable
 from fretsaw.context import make_context
 from fretsaw.dialect import pconv
 from fretsaw.pipeline import run_pipeline
-from fretsaw.target import host_target
 
 ACTIVATIONS = {"none": lambda y: y, "relu": torch.relu, "relu6": lambda y: torch.clamp(y, 0, 6)}
 
@@ -46,8 +46,8 @@ def compile_conv3d(weight, bias, x_shape, strides, padding, dilations, groups, a
     assert conv.name == "pconv.conv3d"
     signature = Signature.of(module, "main")
     run_pipeline(module, "builtin.module(pconv-verify, pconv-filter-kernel-reorder, pconv-pack-fkw, pconv-lower)")
-    for name, pipeline in stages(host_target())[1:]:  # the host's stages after "pconv", which made the op
-        run_pipeline(module, pipeline, stage=name)
+    for stage in HostBackend().stages():  # the host's stages after "pconv", which made the op
+        run_pipeline(module, stage.pipeline, stage=stage.name)
     return HostExecutable(module, "main", signature, opt_level=2)
 
 

@@ -77,7 +77,7 @@ def test_tuned_compile_keeps_the_fastest_schedule_and_caches_it(tmp_path, timing
         check_searched(record, *timings[record["layer"]])
     assert op_schedules(cm) == {r["layer"]: schedule(r) for r in cm.tuning}
     entries = json.loads(cache.read_text())
-    assert all(json.loads(key)["threads"] == cm.options.cpu_target().threads for key in entries)
+    assert all(json.loads(key)["threads"] == cm.backend.cpu.threads for key in entries)
     assert sorted(map(schedule, entries.values())) == sorted(map(schedule, cm.tuning))
     assert "tuned 2 conv(s) (2 searched, 0 from the cache)" in tuning.summary(cm.tuning)
 
@@ -99,7 +99,7 @@ def test_search_keeps_the_fastest_schedule_it_timed(avx2_host, monkeypatch, bloc
     # best block with the other tiles.
     model, x = model_and_input()
     cm = fretsaw.compile(model, (x,))
-    backend = cm.options.backend()
+    backend = cm.backend
     op = pconv.walk_ops(cm._stages["pconv"].operation, pconv.CONV2D)[1]
     blocks, tiles = tuning.candidates(pconv.Conv(op), SimdTarget.of(backend.cpu))
     assert len(blocks) >= 3 and len(tiles) >= 2  # else the cases do not tell the schedules apart
@@ -140,7 +140,7 @@ def test_cached_schedules_are_used_without_a_search(tmp_path, monkeypatch):
     # A cache whose entries name an unusual schedule (not the heuristic's), to see that it is the one used.
     model, x = model_and_input()
     untuned = fretsaw.compile(model, (x,))
-    cpu = untuned.options.backend().cpu
+    cpu = untuned.backend.cpu
     entry = {"rows": 1, "vectors": 1, "tile": 3, "ms": 1.0, "default_ms": 2.0, "tried": 2}
     convs = [pconv.Conv(op) for op in pconv.walk_ops(untuned._stages["pconv"].operation, pconv.CONV2D)]
     assert all(tuning.candidates(conv, SimdTarget.of(cpu))[0][0] != (1, 1) for conv in convs)  # not the heuristic's block

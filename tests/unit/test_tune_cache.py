@@ -57,7 +57,7 @@ def pconv_stage(cm) -> ir.Module:
 
 def keys(cm) -> dict[str, str]:
     """Layer name -> its cache key on this machine."""
-    module, cpu = pconv_stage(cm), cm.options.backend().cpu
+    module, cpu = pconv_stage(cm), cm.backend.cpu
     return {layer_name(op.location): tuning.layer_key(pconv.Conv(op), cpu)
             for op in pconv.walk_ops(module.operation, pconv.CONV2D)}
 
@@ -73,7 +73,7 @@ def test_a_file_of_the_wrong_kind_says_to_delete_it(compiled, searched, tmp_path
     cache.write_text(text)
     with pytest.raises(fretsaw.FretsawError, match=rf"tuning cache {re.escape(str(cache))} holds a JSON {kind}, "
                                                    rf"not fretsaw's object .* delete it"):
-        tuning.tune(pconv_stage(cm), cm.options.backend(), cache, progress=False)
+        tuning.tune(pconv_stage(cm), cm.backend, cache, progress=False)
     assert cache.read_text() == text and searched == []  # not overwritten: it may be someone else's file
 
 
@@ -82,7 +82,7 @@ def test_a_binary_file_is_unreadable(compiled, searched, tmp_path):
     cache = tmp_path / "tuning.json"
     cache.write_bytes(b"\xff\xfe\x00{")
     with pytest.raises(fretsaw.FretsawError, match="tuning cache .* is unreadable .* delete it"):
-        tuning.tune(pconv_stage(cm), cm.options.backend(), cache, progress=False)
+        tuning.tune(pconv_stage(cm), cm.backend, cache, progress=False)
 
 
 @pytest.mark.parametrize("entry,problem", [
@@ -107,7 +107,7 @@ def test_a_bad_entry_is_searched_again_and_overwritten(compiled, searched, tmp_p
     module = pconv_stage(cm)
     with pytest.warns(UserWarning, match=rf"tuning cache {re.escape(str(cache))}: the entry for conv layer '0' "
                                          rf"{re.escape(problem)}.* searching the layer again .* delete") as caught:
-        records = tuning.tune(module, cm.options.backend(), cache, progress=False)
+        records = tuning.tune(module, cm.backend, cache, progress=False)
     assert len(caught) == 1 and searched == ["0"]
     assert [r["cached"] for r in records] == [False, True]
     assert schedules(module) == [[1, 1, 1], [1, 1, 2]]
