@@ -210,6 +210,16 @@ def _has_float_literal(line: str) -> bool:
     return re.search(r"\d\.\d|f0x|inf|nan", line) is not None
 
 
+# Module-level assembly: newer LLVM prints `module asm` once, then its lines as indented strings;
+# LLVM 22 reads one `module asm "line"` per line.
+_MODULE_ASM = re.compile(r'^module asm\n((?:[ \t]+".*"\n)+)', re.M)
+
+
+def _module_asm_lines(match: re.Match) -> str:
+    return "".join(f"module asm {line.strip()}\n" for line in match.group(1).splitlines())
+
+
 def for_llvm22(text: str) -> str:
     """`text` (from translate_to_llvm_ir) in the syntax LLVM 22's parser reads."""
+    text = _MODULE_ASM.sub(_module_asm_lines, text)
     return "\n".join(_fix_line(line) if _has_float_literal(line) else line for line in text.split("\n"))
