@@ -52,6 +52,14 @@ PLAIN_MATMUL = ("[affine_map<(d0, d1, d2) -> (d0, d2)>, affine_map<(d0, d1, d2) 
                 "affine_map<(d0, d1, d2) -> (d0, d1)>]")
 
 
+def weights_view(attr: ir.DenseElementsAttr) -> np.ndarray:
+    """An f32 constant's values as a read-only view of the attribute's own storage: a copy of a
+    linear layer's weights (VGG-16's first: 411 MB) is already what repacking them makes."""
+    if attr.is_splat:
+        return pconv.elements_to_numpy(attr).astype(np.float32)
+    return np.asarray(attr).reshape(attr.type.shape)
+
+
 def fold_constant_transposes(module: ir.Operation) -> None:
     """Replace each linalg.transpose of an f32 arith.constant by the transposed constant."""
     for op in pconv.walk_ops(module, "linalg.transpose"):
@@ -62,10 +70,10 @@ def fold_constant_transposes(module: ir.Operation) -> None:
         if not isinstance(value, ir.DenseElementsAttr) or not isinstance(value.type.element_type, ir.F32Type):
             continue
         permutation = list(op.attributes["permutation"])
-        data = np.ascontiguousarray(np.transpose(pconv.elements_to_numpy(value), permutation))
+        data = np.ascontiguousarray(np.transpose(weights_view(value), permutation))  # the one copy
         result_type = op.results[0].type
         with ir.InsertionPoint(op), op.location:
-            folded = arith.ConstantOp(result_type, ir.DenseElementsAttr.get(data.astype(np.float32), type=result_type))
+            folded = arith.ConstantOp(result_type, ir.DenseElementsAttr.get(data, type=result_type))
         op.results[0].replace_all_uses_with(folded.result)
         op.erase()
 
@@ -109,7 +117,7 @@ def constant_panels(value: ir.Value, block: int) -> ir.Value | None:
     if not isinstance(attr, ir.DenseElementsAttr) or not isinstance(attr.type.element_type, ir.F32Type):
         return None
     k, n = attr.type.shape
-    data = pconv.elements_to_numpy(attr).astype(np.float32).reshape(k, n // block, block).transpose(1, 0, 2)
+    data = weights_view(attr).reshape(k, n // block, block).transpose(1, 0, 2)
     ttype = ir.RankedTensorType.get([n // block, k, block], ir.F32Type.get())
     return arith.ConstantOp(ttype, ir.DenseElementsAttr.get(np.ascontiguousarray(data), type=ttype)).result
 
