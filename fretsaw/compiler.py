@@ -200,6 +200,8 @@ def compile(model, example_inputs, target: str = "host", **options) -> CompiledM
     backend = opts.backend()
     ctx = make_context()
     module = import_model(model, example_inputs, ctx)
+    # each stage kept as a clone: clones share the weights (attributes live in the context), so a
+    # stage costs only its ops; the context holds every weight a stage made until it goes
     stages = {"torch": module.operation.clone()}
     run_stage(module, "linalg", lowering_pipeline(model))
     stages["linalg"] = module.operation.clone()
