@@ -26,7 +26,8 @@ from torch_mlir import ir
 from fretsaw.backends.base import Signature, Stage
 from fretsaw.backends.cpu import CpuOptions, cpu_stages
 from fretsaw.backends.host import row_major_strides
-from fretsaw.backends.llvmir import constants_as_bytes, for_llvm22, translate_to_llvm_ir
+from fretsaw.backends.llvmir import (EXTERNAL_ALIGNMENT, constants_as_bytes, external_constants, for_llvm22,
+                                     translate_to_llvm_ir)
 from fretsaw.errors import FretsawError
 from fretsaw.target import CpuTarget
 
@@ -138,24 +139,61 @@ class AArch64Backend:
         return []
 
     def emit(self, module: ir.Module, entry: str, signature: Signature) -> "AArch64Executable":
-        operation = module.operation.clone()
-        constants_as_bytes(operation)
-        return AArch64Executable(for_llvm22(translate_to_llvm_ir(operation)), entry, signature, self)
+        """Cross-compile `module` (LLVM dialect), which this takes over: its weights leave it for a
+        file that llc-22 assembles into the object (WeightsFile), the rest becomes LLVM IR."""
+        weights = WeightsFile(external_constants(module.operation))
+        with module.context:
+            module.operation.attributes["llvm.module_asm"] = ir.ArrayAttr.get(
+                [ir.StringAttr.get(line) for line in weights.assembly()])
+        constants_as_bytes(module.operation)
+        return AArch64Executable(for_llvm22(translate_to_llvm_ir(module)), entry, signature, self, weights)
 
     def llc_flags(self) -> list[str]:
         return [f"-mtriple={self.triple}", f"-mcpu={self.mcpu}", f"-mattr={self.features}"]
 
 
+class WeightsFile:
+    """The large constants (llvmir.external_constants) end to end in a file of a temporary
+    directory, removed when this object goes, and the module-level assembly that puts each into
+    .rodata under its symbol with `.incbin`: llc-22 copies the bytes into the object without
+    parsing or holding them as LLVM constants (which took opt-22 and llc-22 4.5 GB each and a
+    minute and a half for VGG-16, and the LLVM IR text 1.1 GB). The LLVM IR names the file: it is
+    valid while the compiled model lives. (The assembly llc-22 prints spells the bytes out.)"""
+
+    def __init__(self, weights: dict[str, np.ndarray]):
+        self.sizes = {name: data.nbytes for name, data in weights.items()}
+        self.directory = Path(tempfile.mkdtemp(prefix="fretsaw-aarch64-"))
+        self._cleanup = weakref.finalize(self, shutil.rmtree, self.directory, ignore_errors=True)
+        self.path = self.directory / "weights.bin"
+        with self.path.open("wb") as out:
+            for data in weights.values():
+                out.write(data.data)  # the attribute's bytes, no copy
+
+    def assembly(self) -> list[str]:
+        """Module-level assembly defining each weight's symbol (local to the object, like the
+        private global it replaces) at its offset in the file."""
+        quoted = str(self.path).replace("\\", "\\\\").replace('"', '\\"')
+        lines, offset = ['.pushsection .rodata,"a",%progbits'], 0
+        for name, size in self.sizes.items():
+            lines += [f".p2align {EXTERNAL_ALIGNMENT.bit_length() - 1}", f".type {name},%object",
+                      f".size {name}, {size}", f"{name}:", f'.incbin "{quoted}", {offset}, {size}']
+            offset += size
+        return lines + [".popsection"]
+
+
 class AArch64Executable:
     """The cross-compiled model: objects, assembly, saved artifacts, runs under qemu."""
 
-    def __init__(self, llvm_ir: str, entry: str, signature: Signature, backend: AArch64Backend):
+    def __init__(self, llvm_ir: str, entry: str, signature: Signature, backend: AArch64Backend,
+                 weights: WeightsFile):
         self.entry, self.signature, self.backend = entry, signature, backend
         self._ir = llvm_ir
+        self._weights = weights  # the file its module asm reads, kept as long as the IR
         self._bitcode: dict[str, bytes] = {}  # name -> opt-22's output
-        self._code: dict[tuple[str, str], bytes] = {}  # (name, obj | asm) -> llc-22's output
+        # (name, obj | asm) -> llc-22's output, on disk beside the weights (it holds them)
+        self._code: dict[tuple[str, str], Path] = {}
         self._build: Path | None = None
-        self.object("model")  # fail at compile time, not at save time, if the tools are missing
+        self._llc("model", "obj")  # fail at compile time, not at save time, if the tools are missing
 
     def __call__(self, *inputs):
         raise FretsawError(f"this model was compiled for {self.backend.triple}, not for this machine: run it "
@@ -180,7 +218,7 @@ class AArch64Executable:
             bitcode.write_bytes(self._bitcode[name])
         return bitcode
 
-    def _llc(self, name: str, filetype: str) -> bytes:
+    def _llc(self, name: str, filetype: str) -> Path:
         if (name, filetype) in self._code:
             return self._code[name, filetype]
         with tempfile.TemporaryDirectory(prefix="fretsaw-llc-") as tmp:
@@ -189,15 +227,17 @@ class AArch64Executable:
             run_tool([tool("llc-22"), f"-O{self.backend.opt_level}", *self.backend.llc_flags(),
                       "-relocation-model=pic", f"-filetype={filetype}", str(bitcode), "-o", str(out)],
                      f"llc-22 ({self.backend.triple} code generation)")
-            self._code[name, filetype] = out.read_bytes()
-        return self._code[name, filetype]
+            kept = self._weights.directory / f"{name}.{filetype}"
+            shutil.move(out, kept)
+        self._code[name, filetype] = kept
+        return kept
 
     def object(self, name: str = "model") -> bytes:
         """The ELF relocatable object (position independent) defining `<name>_forward`."""
-        return self._llc(name, "obj")
+        return self._llc(name, "obj").read_bytes()
 
     def assembly(self, name: str = "model") -> str:
-        return self._llc(name, "asm").decode()
+        return self._llc(name, "asm").read_text()
 
     def save(self, directory, name: str = "model") -> dict[str, Path]:
         """Write the artifact into `directory`; returns {kind: path}. See the generated header."""
@@ -205,7 +245,7 @@ class AArch64Executable:
         out = Path(directory)
         out.mkdir(parents=True, exist_ok=True)
         files = {
-            "object": (f"{name}.o", self.object(name)),
+            "object": (f"{name}.o", self._llc(name, "obj")),
             "header": (f"{name}.h", c_header(name, self.signature, self.backend)),
             "wrapper": (f"{name}_api.c", c_wrapper(name, self.signature)),
             "driver": (f"{name}_driver.c", c_driver(name, self.signature)),
@@ -216,8 +256,8 @@ class AArch64Executable:
         paths = {}
         for kind, (filename, content) in files.items():
             path = out / filename
-            if isinstance(content, bytes):
-                path.write_bytes(content)
+            if isinstance(content, Path):
+                shutil.copyfile(content, path)
             else:
                 path.write_text(content)
             paths[kind] = path

@@ -17,6 +17,7 @@ from torch_mlir.execution_engine import ExecutionEngine
 
 from fretsaw.backends.base import Signature, Stage
 from fretsaw.backends.cpu import CpuOptions, cpu_stages
+from fretsaw.backends.llvmir import external_constants
 from fretsaw.errors import FretsawError
 from fretsaw.target import CpuTarget, host_target
 
@@ -67,12 +68,20 @@ class HostExecutable:
     pointers and runs the code, whose large buffers live in one module-wide workspace
     (persistent-workspace). Both are shared by every call, so calls take a lock: callers on
     several threads get correct results one call at a time (the code itself already runs on
-    every thread it was compiled for)."""
+    every thread it was compiled for). The weights are not in the JIT's code: the code reads them
+    where the module's attributes hold them (`weights`, from llvmir.external_constants), each
+    symbol resolved to its array, through the GOT (position-independent code, so any address does)."""
 
-    def __init__(self, module: ir.Module, entry: str, signature: Signature, opt_level: int):
+    def __init__(self, module: ir.Module, entry: str, signature: Signature, opt_level: int,
+                 weights: dict[str, np.ndarray] | None = None):
         self.entry, self.signature = entry, signature
-        self._module = module  # keeps the context alive as long as the engine
-        self._engine = ExecutionEngine(module, opt_level=opt_level, shared_libs=runtime_libraries())
+        self._module = module  # keeps the context alive as long as the engine: it holds the weights
+        self._weights = weights or {}
+        # no object dump: it is a copy of the whole object code, kept for dump_to_object_file
+        self._engine = ExecutionEngine(module, opt_level=opt_level, shared_libs=runtime_libraries(),
+                                       enable_object_dump=False, enable_pic=True)
+        for name, data in self._weights.items():  # before the first lookup, which links the code
+            self._engine.raw_register_runtime(name, ctypes.c_void_p(data.ctypes.data))
         self._descriptors = [memref_descriptor(shape) for shape in (*signature.inputs, *signature.outputs)]
         self._args = [ctypes.pointer(ctypes.pointer(d)) for d in self._descriptors]
         self._lock = threading.Lock()
@@ -129,4 +138,7 @@ class HostBackend:
         return tune(module, self, self.options.tuning_cache)
 
     def emit(self, module: ir.Module, entry: str, signature: Signature) -> HostExecutable:
-        return HostExecutable(module, entry, signature, self.opt_level)
+        """JIT-compile `module` (LLVM dialect), which the executable takes over: its weights become
+        external symbols (llvmir.external_constants)."""
+        weights = external_constants(module.operation, in_place=True)
+        return HostExecutable(module, entry, signature, self.opt_level, weights)

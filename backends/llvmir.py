@@ -111,6 +111,53 @@ def constants_as_bytes(module: ir.Operation, min_elements: int = 64) -> None:
             op.attributes["global_type"] = ir.TypeAttr.get(ir.Type.parse(f"!llvm.array<{raw.size} x i8>"))
 
 
+# Constant globals of at least this many bytes (the weights) stay out of LLVM: see external_constants.
+EXTERNAL_BYTES = 1 << 16
+EXTERNAL_ALIGNMENT = 64  # bytes: a cache line, what bufferization asks of the weights' globals
+_ASM_SYMBOL = re.compile(r"[A-Za-z_.$][\w.$]*")
+
+
+def external_constants(module: ir.Operation, in_place: bool = False) -> dict[str, np.ndarray]:
+    """Turn every large constant global (the weights) into an external declaration, in place, and
+    return {symbol: its data}: read-only views of the attributes' storage (no copy), valid as long as
+    the module's context lives.
+
+    LLVM then never holds the weights: with them, it took 2-4 GB beside VGG-16's 530 MB (its constant
+    arrays, the object code, the JIT's copies; opt-22 and llc-22 4.5 GB each) and most of the compile
+    time. The backend supplies the data instead: with `in_place` the code reads the views where they
+    are (the host JIT resolves each symbol to its view's address, any distance away: not dso_local,
+    and each declaration's alignment lowered to its view's); else the declarations are dso_local,
+    EXTERNAL_ALIGNMENT-aligned, and the data must be assembled into the same object (aarch64)."""
+    found = {}
+
+    def visit(op):
+        if op.name == "llvm.mlir.global" and "value" in op.attributes and "constant" in op.attributes:
+            value = op.attributes["value"]
+            name = op.attributes["sym_name"].value
+            if (isinstance(value, ir.DenseElementsAttr) and value.type.rank and not value.is_splat
+                    and str(value.type.element_type) in _ELEMENT_DTYPES
+                    and str(value.type.element_type) != "i1" and _ASM_SYMBOL.fullmatch(name)):
+                found[name] = op
+        return ir.WalkResult.ADVANCE
+
+    module.walk(visit)
+    weights = {}
+    for name, op in found.items():
+        data = np.asarray(op.attributes["value"])  # the attribute's own bytes, read-only
+        if data.nbytes < EXTERNAL_BYTES:
+            continue
+        address = data.ctypes.data
+        alignment = min(EXTERNAL_ALIGNMENT, address & -address) if in_place else EXTERNAL_ALIGNMENT
+        with op.context:
+            del op.attributes["value"]
+            op.attributes["linkage"] = ir.Attribute.parse("#llvm.linkage<external>")
+            op.attributes["alignment"] = ir.IntegerAttr.get(ir.IntegerType.get_signless(64), alignment)
+            if not in_place:
+                op.attributes["dso_local"] = ir.UnitAttr.get()
+        weights[name] = data
+    return weights
+
+
 # Floating-point literals: LLVM newer than 22 prints floats as `f0x<bits>` and as short decimals
 # that are only the nearest float; LLVM 22 wants a double's hex (exactly representable in the
 # type), `0xH`/`0xR` for half/bfloat. A literal's type is the last type keyword before it.
@@ -163,6 +210,16 @@ def _has_float_literal(line: str) -> bool:
     return re.search(r"\d\.\d|f0x|inf|nan", line) is not None
 
 
+# Module-level assembly: newer LLVM prints `module asm` once, then its lines as indented strings;
+# LLVM 22 reads one `module asm "line"` per line.
+_MODULE_ASM = re.compile(r'^module asm\n((?:[ \t]+".*"\n)+)', re.M)
+
+
+def _module_asm_lines(match: re.Match) -> str:
+    return "".join(f"module asm {line.strip()}\n" for line in match.group(1).splitlines())
+
+
 def for_llvm22(text: str) -> str:
     """`text` (from translate_to_llvm_ir) in the syntax LLVM 22's parser reads."""
+    text = _MODULE_ASM.sub(_module_asm_lines, text)
     return "\n".join(_fix_line(line) if _has_float_literal(line) else line for line in text.split("\n"))

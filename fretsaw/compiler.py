@@ -103,6 +103,8 @@ def compile(model, example_inputs, target: str = "host", **options) -> CompiledM
     example_inputs = check_example_inputs(example_inputs)
     ctx = make_context()
     module = import_model(model, example_inputs, ctx)
+    # each stage kept as a clone: clones share the weights (attributes live in the context), so a
+    # stage costs only its ops; the context holds every weight a stage made until it goes
     stages = {"torch": module.operation.clone()}
     lowering = import_stage(model)
     run_stage(module, lowering.name, lowering.pipeline)

@@ -2,7 +2,8 @@
 become SIMD loops, so they do not give the sparse convs' win back.
 
 1. A linalg.transpose of a constant (how torch-mlir imports a linear layer's weight) is folded
-   at compile time, so the weights are read K x N, row by row, instead of transposed per call.
+   at compile time, so the weights are read K x N, row by row, instead of transposed per call
+   (a matmul's weight panels, below, are read through it: no transposed copy is made for them).
 2. Each static linalg.matmul whose N is a multiple of the vector width (or of a half, a quarter,
    ... of it, down to 4 lanes: 1000 classes take 8 of AVX-512's 16) becomes loops: threads
    over chunks of N (scf.parallel), then per row of A and register block of up to `vectors`
@@ -52,9 +53,21 @@ PLAIN_MATMUL = ("[affine_map<(d0, d1, d2) -> (d0, d2)>, affine_map<(d0, d1, d2) 
                 "affine_map<(d0, d1, d2) -> (d0, d1)>]")
 
 
+def weights_view(attr: ir.DenseElementsAttr) -> np.ndarray:
+    """An f32 constant's values as a read-only view of the attribute's own storage: a copy of a
+    linear layer's weights (VGG-16's first: 411 MB) is already what repacking them makes."""
+    if attr.is_splat:
+        return pconv.elements_to_numpy(attr).astype(np.float32)
+    return np.asarray(attr).reshape(attr.type.shape)
+
+
 def fold_constant_transposes(module: ir.Operation) -> None:
-    """Replace each linalg.transpose of an f32 arith.constant by the transposed constant."""
+    """Replace each linalg.transpose of an f32 arith.constant by the transposed constant (erase
+    it where nothing reads it any more: the matmuls' panels read through it)."""
     for op in pconv.walk_ops(module, "linalg.transpose"):
+        if not list(op.results[0].uses):
+            op.erase()
+            continue
         source = op.operands[0].owner
         if not isinstance(source, ir.OpView) or source.operation.name != "arith.constant":
             continue
@@ -62,10 +75,10 @@ def fold_constant_transposes(module: ir.Operation) -> None:
         if not isinstance(value, ir.DenseElementsAttr) or not isinstance(value.type.element_type, ir.F32Type):
             continue
         permutation = list(op.attributes["permutation"])
-        data = np.ascontiguousarray(np.transpose(pconv.elements_to_numpy(value), permutation))
+        data = np.ascontiguousarray(np.transpose(weights_view(value), permutation))  # the one copy
         result_type = op.results[0].type
         with ir.InsertionPoint(op), op.location:
-            folded = arith.ConstantOp(result_type, ir.DenseElementsAttr.get(data.astype(np.float32), type=result_type))
+            folded = arith.ConstantOp(result_type, ir.DenseElementsAttr.get(data, type=result_type))
         op.results[0].replace_all_uses_with(folded.result)
         op.erase()
 
@@ -98,18 +111,22 @@ def fill_value(value: ir.Value) -> ir.Value | None:
 
 def constant_panels(value: ir.Value, block: int) -> ir.Value | None:
     """A constant K x N matrix as N / `block` panels of K x `block` (a new constant: each register
-    block's K rows lie end to end), or None when `value` is not an f32 constant. A linear layer
-    at batch 1 reads each weight once, so the matmul is a stream through memory: K x N row
-    segments of `block` columns are N * 4 bytes apart, the panels one sequential read, which is
-    what a memory-bound layer needs (VGG-16's classifier is hundreds of MB of weights)."""
-    owner = value.owner
+    block's K rows lie end to end), or None when `value` is not an f32 constant or a transpose of
+    one (read through: a transposed copy would be a second constant as large as the weights, held
+    as long as the context). A linear layer at batch 1 reads each weight once, so the matmul is a
+    stream through memory: K x N row segments of `block` columns are N * 4 bytes apart, the
+    panels one sequential read, which is what a memory-bound layer needs (VGG-16's classifier is
+    hundreds of MB of weights)."""
+    owner, permutation = value.owner, [0, 1]
+    if isinstance(owner, ir.OpView) and owner.operation.name == "linalg.transpose":
+        owner, permutation = owner.operands[0].owner, list(owner.attributes["permutation"])
     if not isinstance(owner, ir.OpView) or owner.operation.name != "arith.constant":
         return None
     attr = owner.attributes["value"]
     if not isinstance(attr, ir.DenseElementsAttr) or not isinstance(attr.type.element_type, ir.F32Type):
         return None
-    k, n = attr.type.shape
-    data = pconv.elements_to_numpy(attr).astype(np.float32).reshape(k, n // block, block).transpose(1, 0, 2)
+    k, n = value.type.shape
+    data = np.transpose(weights_view(attr), permutation).reshape(k, n // block, block).transpose(1, 0, 2)
     ttype = ir.RankedTensorType.get([n // block, k, block], ir.F32Type.get())
     return arith.ConstantOp(ttype, ir.DenseElementsAttr.get(np.ascontiguousarray(data), type=ttype)).result
 
@@ -357,11 +374,11 @@ class DenseVectorize(ModulePass):
         self.require_positive("width", "vectors", "chunk")
 
     def run(self, module: ir.Operation) -> None:
-        fold_constant_transposes(module)
         for op in pconv.walk_ops(module, "linalg.matmul"):
             plain = "indexing_maps" not in op.attributes or str(op.attributes["indexing_maps"]) == PLAIN_MATMUL
             if plain and static_tensors(op.operands):  # (a matmul with transposing or broadcasting maps stays upstream's)
                 vectorize_matmul(op, self.width, self.vectors, self.chunk)
+        fold_constant_transposes(module)  # after the matmuls: their panels read through the transposes
         for op in pconv.walk_ops(module, "linalg.generic") if self.elementwise else []:
             if elementwise_body(op):
                 vectorize_elementwise(op, self.width, ELEMENTWISE_CHUNK)
