@@ -70,8 +70,14 @@ def crop_then_pad(x: torch.Tensor, pad: list[int], value: float = 0.0):
     return PAD(x, [max(amount, 0) for amount in pad], value)
 
 
+# BatchNorm class -> the conv class of the same rank it folds into
+PAIRS = {torch.nn.BatchNorm1d: torch.nn.Conv1d, torch.nn.BatchNorm2d: torch.nn.Conv2d,
+         torch.nn.BatchNorm3d: torch.nn.Conv3d}
+
+
 def fold_batchnorm(model: torch.nn.Module) -> torch.nn.Module:
-    """A copy of `model` with every Conv2d -> BatchNorm2d pair folded into the conv.
+    """A copy of `model` with every ConvNd -> BatchNormNd pair (1, 2 or 3 spatial dims, alike)
+    folded into the conv.
 
     Uses torch.fx symbolic tracing; a model that does not trace is returned unchanged (its
     BatchNorms then run as separate elementwise ops).
@@ -84,11 +90,12 @@ def fold_batchnorm(model: torch.nn.Module) -> torch.nn.Module:
     changed = False
     for node in list(traced.graph.nodes):
         bn = modules.get(node.target) if node.op == "call_module" else None
-        if not isinstance(bn, torch.nn.BatchNorm2d) or not bn.track_running_stats:
+        conv_class = next((c for b, c in PAIRS.items() if isinstance(bn, b)), None)
+        if conv_class is None or not bn.track_running_stats:
             continue
         src = node.args[0]
         conv = modules.get(src.target) if isinstance(src, torch.fx.Node) and src.op == "call_module" else None
-        if not isinstance(conv, torch.nn.Conv2d) or len(src.users) != 1:
+        if not isinstance(conv, conv_class) or len(src.users) != 1:
             continue
         _fold_into(conv, bn)
         node.replace_all_uses_with(src)
@@ -102,11 +109,11 @@ def fold_batchnorm(model: torch.nn.Module) -> torch.nn.Module:
 
 
 @torch.no_grad()
-def _fold_into(conv: torch.nn.Conv2d, bn: torch.nn.BatchNorm2d) -> None:
+def _fold_into(conv: torch.nn.modules.conv._ConvNd, bn: torch.nn.modules.batchnorm._BatchNorm) -> None:
     scale = (bn.weight if bn.affine else torch.ones_like(bn.running_var)) / torch.sqrt(bn.running_var + bn.eps)
     shift = bn.bias if bn.affine else torch.zeros_like(bn.running_mean)
     bias = conv.bias if conv.bias is not None else torch.zeros_like(bn.running_mean)
-    conv.weight.copy_(conv.weight * scale.reshape(-1, 1, 1, 1))
+    conv.weight.copy_(conv.weight * scale.reshape(-1, *[1] * (conv.weight.dim() - 1)))
     conv.bias = torch.nn.Parameter((bias - bn.running_mean) * scale + shift)
 
 

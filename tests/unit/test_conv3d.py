@@ -101,3 +101,25 @@ def test_kernel_groups_conv3d_matches_torch():
     run = compile_conv3d(weight, None, x.shape, *args, group_shape=(g_out, g_in))
     (got,) = run(x)
     np.testing.assert_allclose(got, torch_conv3d(x, weight, None, *args), rtol=RTOL, atol=ATOL)
+
+
+def test_batchnorm_folds_into_conv_of_every_rank():
+    # ConvNd -> BatchNormNd pairs of one rank fold into the conv (no BatchNorm is called any more),
+    # with the same outputs
+    from fretsaw.frontend.torch_import import fold_batchnorm
+
+    for conv, bn, shape in ((torch.nn.Conv1d(3, 4, 3), torch.nn.BatchNorm1d(4), (2, 3, 9)),
+                            (torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4), (2, 3, 9, 9)),
+                            (torch.nn.Conv3d(3, 4, 3), torch.nn.BatchNorm3d(4), (2, 3, 5, 6, 7))):
+        model = torch.nn.Sequential(conv, bn, torch.nn.ReLU()).eval()
+        with torch.no_grad():
+            bn.running_mean.uniform_(-1, 1)
+            bn.running_var.uniform_(0.5, 2)
+            bn.weight.uniform_(0.5, 2)
+        folded = fold_batchnorm(model)
+        modules = dict(folded.named_modules())
+        calls = [modules[n.target] for n in folded.graph.nodes if n.op == "call_module"]
+        assert not any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in calls), type(bn)
+        x = torch.randn(*shape)
+        with torch.no_grad():
+            np.testing.assert_allclose(folded(x).numpy(), model(x).numpy(), rtol=RTOL, atol=ATOL)
