@@ -32,9 +32,10 @@ from fretsaw.errors import FretsawError
 from fretsaw.target import CpuTarget
 
 TRIPLE = "aarch64-linux-gnu"
-# fp16 convs round the input to fp16 and keep a channel tile's sums in fp16: outputs differ from
-# fp32 by about 0.1-0.4% of their largest value (measured on the tests' convs and networks).
-# The bound fretsaw checks them against: max abs error <= FP16_TOLERANCE * max |fp32 output|.
+# fp16 convs round the input to fp16 and keep a channel tile's sums in fp16, so outputs differ
+# from fp32 by a fraction of a percent of their largest value (measured: bench/RESULTS.md,
+# 2026-11-23). The bound fretsaw checks them against, with a margin: max abs error <=
+# FP16_TOLERANCE * max |fp32 output|.
 FP16_TOLERANCE = 1e-2
 RUNTIME = Path(__file__).parent / "runtime" / "fretsaw_runtime.c"
 

@@ -108,8 +108,8 @@ def recover_patterns(weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     distinct shapes than MAX_PATTERNS, or their taps add up to more than MAX_PATTERN_TAPS,
     the sparsity is unstructured: every kept kernel gets the full pattern (connectivity is still
     exploited, zeros inside a kernel are multiplied). The lowerings unroll every pattern's taps,
-    so the code grows with the taps of all patterns: a 7x7 conv with half its taps zero at random
-    (112 patterns, 2,800 taps) took minutes to compile, for loops that each ran over one kernel.
+    so the code grows with the taps of all patterns: random zeros in a large kernel make a pattern
+    per kernel or so, and compile time explodes for loops that each run over one kernel.
     """
     cout, cin_g, *kernel = weight.shape
     masks = (weight != 0).reshape(cout * cin_g, int(np.prod(kernel)))
