@@ -122,9 +122,9 @@ def external_constants(module: ir.Operation, in_place: bool = False) -> dict[str
     return {symbol: its data}: read-only views of the attributes' storage (no copy), valid as long as
     the module's context lives.
 
-    LLVM then never holds the weights: with them, it took 2-4 GB beside VGG-16's 530 MB (its constant
-    arrays, the object code, the JIT's copies; opt-22 and llc-22 4.5 GB each) and most of the compile
-    time. The backend supplies the data instead: with `in_place` the code reads the views where they
+    LLVM then never holds the weights: with them, its constant arrays, the object code and the JIT's
+    copies took several times the weights' size, and most of the compile time (measured:
+    bench/RESULTS.md, 2026-11-30, compile memory). The backend supplies the data instead: with `in_place` the code reads the views where they
     are (the host JIT resolves each symbol to its view's address, any distance away: not dso_local,
     and each declaration's alignment lowered to its view's); else the declarations are dso_local,
     EXTERNAL_ALIGNMENT-aligned, and the data must be assembled into the same object (aarch64)."""

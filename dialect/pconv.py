@@ -427,23 +427,15 @@ def verify_module(module_op) -> None:
 
 def walk_convs(root) -> list:
     """All pconv convolutions (of any rank) nested under `root`, in pre-order."""
+    return walk_ops(root, *OP_RANKS)
+
+
+def walk_ops(root, *names: str) -> list:
+    """All operations named one of `names` nested under `root`, in pre-order."""
     found = []
 
     def visit(op):
-        if op.name in OP_RANKS:
-            found.append(op.opview if hasattr(op, "opview") else op)
-        return ir.WalkResult.ADVANCE
-
-    root.walk(visit)
-    return found
-
-
-def walk_ops(root, name: str) -> list:
-    """All operations named `name` nested under `root`, in pre-order."""
-    found = []
-
-    def visit(op):
-        if op.name == name:
+        if op.name in names:
             found.append(op.opview if hasattr(op, "opview") else op)
         return ir.WalkResult.ADVANCE
 
