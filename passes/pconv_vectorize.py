@@ -1,4 +1,4 @@
-"""pconv-vectorize: pconv.conv2d becomes SIMD loops that skip removed kernels and zero taps.
+"""pconv-vectorize: pconv.conv2d and pconv.conv3d become SIMD loops that skip removed kernels and zero taps.
 
 For each pattern, a branch-free loop runs over the filter's kept kernels of that pattern with
 the taps unrolled (the runs of passes/conv/runs.py); removed kernels and zero taps are never
@@ -16,6 +16,13 @@ bias starts the accumulators and the activation (passes/conv/epilogue.py) ends t
 on threads through scf.parallel; filters with no kept kernel whose channel no user reads are not
 computed. With `f16=true` (AArch64 +fullfp16) the staged input, the weights and the accumulators
 are fp16 (`width` fp16 lanes); the parked partial sums and the output stay fp32.
+
+A pconv.conv3d (GroupEmitter) runs its filters in blocks over their kept (input channel, kernel
+position) columns (passes/conv/groups.py): inside an RT3D kernel group the kernels share their
+kept positions, so a block of the group's filters is a small dense GEMM over those columns, each
+input vector loaded once for every filter of the block; removed groups and positions give no
+column. Its input is staged per depth plane, every column one offset into it. A 1x1x1 stride-1
+conv3d is the 2-D pointwise GEMM over D*H*W pixels (flatten_pointwise).
 
 Before:
   %y = "pconv.conv2d"(%x, %w) {patterns = dense<...> : tensor<2x3x3xi1>, ...}
@@ -50,12 +57,14 @@ from fretsaw.passes.builders import (add, convert, guarded, index, lane_mask, lo
 from fretsaw.passes.conv.epilogue import activate
 from fretsaw.passes.conv.geometry import ceil_div, pointwise
 from fretsaw.passes.conv.rewrite import read_by_users
+from fretsaw.passes.pconv_lower import lower_conv
 from fretsaw.passes.conv.runs import PatternRuns
-from fretsaw.passes.conv.schedule import SimdTarget, plan, schedule_problem
+from fretsaw.passes.conv.groups import FilterColumns, dense_weights
+from fretsaw.passes.conv.schedule import SimdTarget, plan, plan_groups, schedule_problem
 from fretsaw.passes.conv.units import block_units, filter_units
 from fretsaw.passes.cpu.blocks import CACHE
 from fretsaw.passes.cpu.load_sharing import ColumnSets, block_reads, read_vectors
-from fretsaw.passes.cpu.staging import Layout, flat_input
+from fretsaw.passes.cpu.staging import Layout, Plane, flat_input
 
 
 def spreads(layout: Layout) -> bool:
@@ -75,33 +84,46 @@ def block_weights(conv: pconv.Conv, fkw, fblock: int, element: ir.Type) -> ir.Va
 
 
 def flatten_pointwise(op):
-    """A pointwise conv over N x C x H x W becomes the same conv over N x C x 1 x H*W (reshapes of
-    the input and the result, which bufferization turns into views): its output vectors run across
-    the row ends, so no lanes are lost past each row's last column (28 columns fill 28 of 32 lanes,
-    784 pixels 784 of 784) and, the blocks tiling the row exactly, the input is read in place.
-    A tuned schedule carries over: tuning searched the flattened plane too (`output_plane`)."""
+    """A pointwise conv over N x C x H x W (or D x H x W) becomes the same conv over
+    N x C x 1 x H*W (D*H*W), a pconv.conv2d (reshapes of the input and the result, which
+    bufferization turns into views): its output vectors run across the row ends, so no lanes are
+    lost past each row's last column (28 columns fill 28 of 32 lanes, 784 pixels 784 of 784) and,
+    the blocks tiling the row exactly, the input is read in place. A 3-D one (a video network's
+    1x1x1 projection) is then the 2-D GEMM it is. A tuned schedule carries over: tuning searched
+    the flattened plane too (`output_plane`)."""
     conv = pconv.Conv(op)
     if not pointwise(conv):
         return op
-    n, c, h, w = conv.input_shape
-    _, cout, oh, ow = conv.output_shape
+    n, c, *spatial = conv.input_shape
+    _, cout, *out = conv.output_shape
+    pixels = int(np.prod(spatial))
     with ir.InsertionPoint(op), op.location:
         element = conv.input.type.element_type
-        groups = ir.ArrayAttr.get([ir.ArrayAttr.get([ir.IntegerAttr.get(ir.IntegerType.get_signless(64), d)
-                                                     for d in dims]) for dims in ([0], [1], [2, 3])])
+        i64 = ir.IntegerType.get_signless(64)
+
+        def reassociation(rank):
+            """[[0], [1], [2, .., rank - 1]]: the spatial dims together."""
+            return ir.ArrayAttr.get([ir.ArrayAttr.get([ir.IntegerAttr.get(i64, d) for d in dims])
+                                     for dims in ([0], [1], list(range(2, rank)))])
 
         def reshape(value, shape):
-            """`value` (N x C x A x B) as N x C x `shape`[2] x `shape`[3], through N x C x A*B."""
+            """`value` (N x C x spatial) as N x C x `shape`[2:], through N x C x pixels."""
             rows = value.type.shape
-            flat = tensor.CollapseShapeOp(ir.RankedTensorType.get(rows[:2] + [rows[2] * rows[3]], element),
-                                          value, groups).result
-            return tensor.ExpandShapeOp(ir.RankedTensorType.get(shape, element), flat, groups, [], shape).result
+            flat = tensor.CollapseShapeOp(ir.RankedTensorType.get(rows[:2] + [pixels], element), value,
+                                          reassociation(len(rows))).result
+            return tensor.ExpandShapeOp(ir.RankedTensorType.get(shape, element), flat, reassociation(len(shape)),
+                                        [], shape).result
 
         attributes = {name: op.attributes[name] for name in op.attributes}
-        new = ir.Operation.create(pconv.CONV2D, results=[ir.RankedTensorType.get([n, cout, 1, oh * ow], element)],
-                                  operands=[reshape(conv.input, [n, c, 1, h * w]), *list(op.operands)[1:]],
+        if conv.rank != 2:  # the same kernels as a 2-D conv's
+            attributes.update(
+                patterns=ir.DenseElementsAttr.get(np.ones((len(conv.patterns), 1, 1), dtype=bool)),
+                strides=ir.DenseI64ArrayAttr.get([1, 1]), padding=ir.DenseI64ArrayAttr.get([0] * 4),
+                dilations=ir.DenseI64ArrayAttr.get([1, 1]))
+        new = ir.Operation.create(pconv.CONV2D, results=[ir.RankedTensorType.get([n, cout, 1, pixels], element)],
+                                  operands=[reshape(conv.input, [n, c, 1, pixels]), *list(op.operands)[1:]],
                                   attributes=attributes)
-        result = reshape(new.results[0], [n, cout, oh, ow])
+        result = reshape(new.results[0], [n, cout, *out])
     op.results[0].replace_all_uses_with(result)
     op.erase()
     return new.opview if hasattr(new, "opview") else new
@@ -123,6 +145,7 @@ class Block:
     xs: list                  # output column of each vector
     mask: ir.Value | None     # the last vector's store mask
     colsets: ColumnSets | None
+    depth: list = dataclasses.field(default_factory=list)  # the output depth plane's index (3-D), before y
 
 
 class ConvEmitter:
@@ -151,6 +174,7 @@ class ConvEmitter:
             self.runs = PatternRuns.build(self.fkw, s.tile, self.tiles)
             self.bounds = filter_units(conv, self.fkw, self.row_units, read)
         self.f16 = f16
+        self.depth = []  # 2-D: no depth index
 
     def emit(self) -> None:
         op, conv, layout = self.op, self.conv, self.layout
@@ -222,7 +246,7 @@ class ConvEmitter:
         `lanes` lanes stored (all when 0), for every filter of the unit: bias in, kernels, activation
         out; channel tile by channel tile with the partial sums parked in the output between tiles."""
         layout, rows, width = self.layout, self.rows, self.width
-        corner = add(mul(y0, layout.row), x0)
+        corner = self.block_corner(y0, x0)
         ys = [add(y0, r) for r in range(rows)]
         blk = Block(
             layout=dataclasses.replace(layout, vectors=vectors), i_n=i_n, y0=y0, x0=x0, corner=corner,
@@ -231,7 +255,8 @@ class ConvEmitter:
                      for r, y in enumerate(ys)],
             xs=[add(x0, v * width) for v in range(vectors)],
             mask=lane_mask(width, lanes) if lanes else None,
-            colsets=ColumnSets(self.columns, rows, vectors, width, width - (lanes or width)) if self.columns else None)
+            colsets=ColumnSets(self.columns, rows, vectors, width, width - (lanes or width)) if self.columns else None,
+            depth=list(self.depth))
         kind = self.conv.activation
         if self.tiles == 1:  # the whole filter in registers: bias in, activation out
             with self.filters() as (q, cos):
@@ -246,6 +271,10 @@ class ConvEmitter:
         if kind != "none":
             with self.filters() as (q, cos):
                 self.store_block(blk, cos, [activate(kind, v) for v in self.load_block(blk, cos)])
+
+    def block_corner(self, y0, x0):
+        """The flat input offset of the tap (0, 0) of the block at output (y0, x0)."""
+        return add(mul(y0, self.layout.row), x0)
 
     def start(self, blk: Block, values: list) -> list:
         """The accumulators of a block starting from `values` (its output vectors)."""
@@ -336,7 +365,7 @@ class ConvEmitter:
     def store_block(self, blk: Block, cos: list, accs: list) -> None:
         for i, acc in enumerate(accs):
             r, v = blk.at[i % len(blk.at)]
-            indices = [blk.i_n, cos[i // len(blk.at)], blk.ys[r], blk.xs[v]]
+            indices = [blk.i_n, cos[i // len(blk.at)], *blk.depth, blk.ys[r], blk.xs[v]]
             spill = r >= self.first_spill  # only the last row group reaches past the edge
             with guarded(arith.CmpIOp(arith.CmpIPredicate.ult, blk.ys[r], index(self.oh)).result) if spill \
                     else nullcontext():
@@ -350,7 +379,7 @@ class ConvEmitter:
         values = []
         for co in cos:
             for r, v in blk.at:
-                indices = [blk.i_n, co, blk.clamped[r], blk.xs[v]]
+                indices = [blk.i_n, co, *blk.depth, blk.clamped[r], blk.xs[v]]
                 if blk.mask is not None and v == len(blk.xs) - 1:
                     values.append(masked_vload(self.width, self.out, indices, blk.mask))
                 else:
@@ -358,10 +387,115 @@ class ConvEmitter:
         return [convert(value, self.element) for value in values]
 
 
+class GroupEmitter(ConvEmitter):
+    """Builds a 3-D conv's SIMD loops: its filters in blocks over their kept (input channel,
+    kernel position) columns (passes/conv/groups.py: a KGS group's filters share theirs), each
+    column step loading the block's input vectors once for every filter of the block. The input
+    is staged depth plane by depth plane (flat_input) and addressed as one flat buffer, so a
+    column is one offset from the block's corner: channel, depth tap, phase plane, row and
+    column together. Work units are (output depth plane, row group, range of filter blocks);
+    channel tiles, parked partial sums, bias and activation as in the 2-D loops."""
+
+    def __init__(self, op, target: SimdTarget, f16: bool, weight: np.ndarray):
+        self.op, self.conv = op, pconv.Conv(op)
+        conv = self.conv
+        s = self.schedule = plan_groups(conv, target, weight)
+        self.width, self.rows, self.tile, self.fblock = s.lanes, s.rows, s.tile, s.fblock
+        self.shifts, self.columns, self.direct, self.spread = False, (), False, False
+        _, self.cout, self.od, self.oh, self.ow = conv.output_shape
+        self.layout = Layout.of(Plane.of(conv, weight), s.lanes, s.rows, s.vectors)
+        self.cols = FilterColumns.build(conv, weight, s.fblock, s.tile)
+        self.tiles = self.cols.tiles
+        self.row_units = self.layout.groups
+        self.bounds = block_units(self.cols.blocks, self.od * self.row_units)
+        self.f16 = f16
+        self.depth = []
+
+    def offsets(self) -> np.ndarray:
+        """Each column's flat input offset from its block's corner."""
+        conv, layout, cols = self.conv, self.layout, self.cols
+        kd, kh, kw = np.unravel_index(cols.position, conv.kernel_shape)
+        planes, depth_pitch = len(layout.planes), self.padded_depth * len(layout.planes) * layout.in_length
+        taps = {(h, w): layout.tap(h, w) for h, w in set(zip(kh.tolist(), kw.tolist()))}
+        plane, row, col = (np.array([taps[h, w][i] for h, w in zip(kh.tolist(), kw.tolist())], dtype=np.int64)
+                           for i in range(3))
+        offsets = (cols.channel * depth_pitch + (kd * conv.dilations[0] * planes + plane) * layout.in_length
+                   + row * layout.row + col)
+        size = conv.input_shape[0] * conv.input_shape[1] * depth_pitch
+        if size >= 2 ** 31:
+            raise op_error(self.op, f"the staged input holds {size} elements, more than the 2^31 this lowering "
+                                    f"addresses: split the batch or the clip into smaller inputs")
+        return offsets
+
+    def emit(self) -> None:
+        op, conv, layout = self.op, self.conv, self.layout
+        n, c, d = conv.input_shape[:3]
+        front, back = conv.padding[0], conv.padding[3]
+        self.padded_depth = d + front + back
+        with ir.InsertionPoint(op), op.location:
+            f32_type = ir.F32Type.get()
+            self.element = ir.F16Type.get() if self.f16 else f32_type
+            self.vtype = vector_type(self.width, self.element)
+            staged = flat_input(conv, layout, self.width, self.element)
+            size = int(np.prod(staged.type.shape))
+            self.x = memref.CollapseShapeOp(ir.MemRefType.get([size], self.element), staged,
+                                            [list(range(len(staged.type.shape)))]).result
+            self.w = read_buffer(weight_constant(self.cols.weights, self.element))
+            self.b = read_buffer(conv.bias) if conv.bias is not None else None
+            self.begin, self.offset = table(self.cols.begin), table(self.offsets())
+            unit = table(self.bounds)
+            self.out = memref.AllocOp(ir.MemRefType.get(conv.output_shape, f32_type), [], []).result
+            self.first_spill = self.oh - (layout.groups - 1) * self.rows
+            split = len(self.bounds) - 1
+            plane_pitch = len(layout.planes) * layout.in_length
+            with loop(0, n) as i_n, parallel(0, self.od * layout.groups * split) as unit_id:
+                outer = arith.DivUIOp(unit_id, index(split)).result  # (output depth plane, row group)
+                od = arith.DivUIOp(outer, index(layout.groups)).result
+                y0 = mul(arith.RemUIOp(outer, index(layout.groups)).result, self.rows)
+                part = arith.RemUIOp(unit_id, index(split)).result
+                self.first, self.last = load_index(unit, part), load_index(unit, add(part, 1))
+                self.depth = [od]
+                # the batch item's first staged plane, then the output depth plane's first depth tap
+                self.base = mul(add(mul(i_n, c * self.padded_depth), mul(od, conv.strides[0])), plane_pitch)
+                self.unit_columns(i_n, y0, outer)
+            result = bufferization.ToTensorOp(op.results[0].type, self.out, restrict=True, writable=True).result
+        op.results[0].replace_all_uses_with(result)
+        op.erase()
+
+    def block_corner(self, y0, x0):
+        return add(self.base, add(mul(y0, self.layout.row), x0))
+
+    @contextmanager
+    def filters(self):
+        with loop(self.first, self.last) as q:
+            yield q, [add(mul(q, self.fblock), f) for f in range(self.fblock)]
+
+    def kernels(self, blk: Block, q, cos: list, tl, accs: list) -> list:
+        """Filter block q over channel tile tl: one loop over its kept columns, each loading the
+        block's input vectors once for every filter of the block."""
+        fblock, width, layout = self.fblock, self.width, self.layout
+        run = add(mul(q, self.tiles), tl)
+        loop_op = scf.ForOp(load_index(self.begin, run), load_index(self.begin, add(run, 1)), index(1), accs)
+        with ir.InsertionPoint(loop_op.body):
+            k = loop_op.induction_variable
+            at = add(blk.corner, load_index(self.offset, k))
+            base = mul(k, fblock)
+            weights = [vector.BroadcastOp(self.vtype, load(self.w, [add(base, f)])).result for f in range(fblock)]
+            carried = list(loop_op.inner_iter_args)
+            for a, (r, v) in enumerate(blk.at):
+                value = vload(width, self.x, [add(at, r * layout.row + v * width)])
+                for f in range(fblock):
+                    i = f * len(blk.at) + a
+                    carried[i] = vector.FMAOp(weights[f], value, carried[i]).result
+            scf.YieldOp(carried)
+        return list(loop_op.results)
+
+
+
 @dataclasses.dataclass(frozen=True)
 class Vectorize(ModulePass):
     """Lower pconv.conv2d to SIMD loops over kept kernels and kept taps, a register block of output
-    rows x vectors per filter."""
+    rows x vectors per filter; pconv.conv3d to filter blocks over their kept columns."""
 
     name: ClassVar[str] = "pconv-vectorize"
     width: int = 8          # fp32 lanes of the target's vectors (the backend fills this from its target)
@@ -389,9 +523,14 @@ class Vectorize(ModulePass):
         verify_pconv(module)
         requested = (self.rows, self.vectors, self.tile)
         for op in pconv.walk_convs(module):  # in order: a conv's users are still pconv ops
-            if pconv.Conv(op).rank != 2:
-                raise op_error(op, f"pconv-vectorize lowers 2-D convolutions; this {op.name} has no SIMD lowering "
-                                   f"yet: lower it with pconv-lower (the reference loops) before pconv-vectorize")
             read = read_by_users(op)
-            ConvEmitter(flatten_pointwise(op), self.target, requested, self.f16, read).emit()
+            op = flatten_pointwise(op)
+            if pconv.Conv(op).rank == 2:
+                ConvEmitter(op, self.target, requested, self.f16, read).emit()
+                continue
+            weight = dense_weights(pconv.Conv(op))
+            if weight is None:  # weights computed at run time: the reference loops read them as they are
+                lower_conv(op)
+                continue
+            GroupEmitter(op, self.target, self.f16, weight).emit()
         module.verify()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from fretsaw.dialect import pconv
 
 
@@ -10,13 +12,13 @@ def ceil_div(a: int, b: int) -> int:
 
 
 def unit_1x1(conv: pconv.Conv) -> bool:
-    """A 1x1 kernel at stride 1."""
-    return conv.patterns.shape[1:] == (1, 1) and conv.strides == [1, 1]
+    """A 1x1 (1x1x1) kernel at stride 1."""
+    return all(k == 1 for k in conv.patterns.shape[1:]) and all(s == 1 for s in conv.strides)
 
 
 def pointwise(conv: pconv.Conv) -> bool:
-    """A 1x1, stride-1, unpadded conv over more than one row: one GEMM over the H*W pixels."""
-    return unit_1x1(conv) and not any(conv.padding) and conv.input_shape[2] > 1
+    """A 1x1 (1x1x1), stride-1, unpadded conv over more than one row: one GEMM over the pixels."""
+    return unit_1x1(conv) and not any(conv.padding) and int(np.prod(conv.input_shape[2:-1])) > 1
 
 
 def output_plane(conv: pconv.Conv) -> tuple[int, int]:

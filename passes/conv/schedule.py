@@ -15,10 +15,11 @@ from torch_mlir import ir
 from fretsaw.dialect import pconv
 from fretsaw.errors import op_error
 from fretsaw.passes.conv.geometry import ceil_div, output_plane, pointwise
-from fretsaw.passes.cpu.blocks import (CACHE, SET_ACCUMULATORS, block_budget, block_shapes, channel_tile, column_sets,
-                                       filter_block, lane_shifts, lane_width, register_block, set_accumulators,
+from fretsaw.passes.cpu.blocks import (CACHE, GROUP_FBLOCKS, SET_ACCUMULATORS, block_budget, block_shapes, channel_tile,
+                                       column_sets, filter_block, group_block, lane_shifts, lane_width, register_block, set_accumulators,
                                        tile_budget, wide_blocks)
-from fretsaw.passes.cpu.staging import Layout
+from fretsaw.passes.conv.groups import block_waste
+from fretsaw.passes.cpu.staging import Layout, Plane
 
 # A conv's tuned schedule (fretsaw/tune.py): array<i64: rows, vectors, tile>; 0 = the heuristic's.
 SCHEDULE = "fretsaw.schedule"
@@ -110,6 +111,24 @@ def plan(conv: pconv.Conv, target: SimdTarget, requested: tuple[int, int, int] =
     if not (rows and vectors):
         rows, vectors = tuned_rows, tuned_vectors
     return heuristic(conv, target, rows, vectors, tile or tuned_tile)
+
+
+def plan_groups(conv: pconv.Conv, target: SimdTarget, weight) -> Schedule:
+    """A 3-D conv's schedule on `target` for the kernel-group lowering (passes/conv/groups.py):
+    filters in blocks of `fblock` over their kept columns, a register block of rows x vectors per
+    filter (group_block: the target's registers are its accumulators and the 6 it leaves for
+    weights and loads), and a channel tile whose input rows, over every depth tap, stay within the
+    target's cache budget. `weight`: the conv's dense weights."""
+    plane = Plane.of(conv, weight)
+    _, _, oh, ow = plane.output_shape
+    lanes = lane_width(ow, target.width)
+    cout_g = conv.output_shape[1] // conv.groups
+    waste = {f: block_waste(weight, f) for f in GROUP_FBLOCKS if cout_g % f == 0}
+    fblock, rows, vectors = group_block(oh, ow, lanes, target.accumulators + 6, waste)
+    depth_taps = max(1, int((weight != 0).any(axis=(0, 1, 3, 4)).sum()))
+    layout = Layout.of(plane, lanes, rows, vectors)
+    tile = channel_tile(plane, layout, lanes, tile_budget(conv, target.cache) // depth_taps)
+    return Schedule(rows, vectors, tile, lanes, False, fblock, ())
 
 
 def candidates(conv: pconv.Conv, target: SimdTarget) -> tuple[list[tuple[int, int]], list[int]]:

@@ -28,6 +28,8 @@ SET_ACCUMULATORS = 24
 # Column sets are kept while their best block computes at most 1 / SET_WASTE the lanes per output
 # of the best plain wide block (column_sets)
 SET_WASTE = 0.85
+# Register blocks per filter block size that group_block weighs (block_shapes' best first)
+BLOCK_CANDIDATES = 6
 
 
 def block_score(oh: int, ow: int, width: int, shape: tuple[int, int]) -> tuple:
@@ -223,3 +225,37 @@ def channel_tile(conv: pconv.Conv, layout: Layout, width: int, budget: int) -> i
     cin_g = conv.input_shape[1] // conv.groups
     return max(1, min(cin_g, budget // (lines * 64)))
 
+
+
+# Filter block sizes a kernel-group lowering considers (passes/conv/groups.py); RT3D's groups
+# hold 4 or 8 filters, and more filters per block leave too few accumulators per filter
+GROUP_FBLOCKS = (1, 2, 3, 4, 6, 8)
+
+
+def column_efficiency(fblock: int, accumulators: int) -> float:
+    """The share of a column step's issue slots that are FMAs, per register block of `fblock`
+    filters x `accumulators` vectors each: a step loads each of its input vectors once, broadcasts
+    the `fblock` weights and reads the column's offset (plus its loop's own bookkeeping), and
+    does fblock x accumulators FMAs; the targets run about as many vector loads as FMAs per
+    cycle. About 8 independent chains are needed to hide the FMA latency."""
+    fmas = fblock * accumulators
+    busy = min(fmas, 8) / 8
+    return busy * fmas / max(fmas, accumulators + fblock + 2)
+
+
+def group_block(oh: int, ow: int, width: int, registers: int, waste: dict[int, float]) -> tuple[int, int, int]:
+    """(fblock, rows, vectors) of a kernel-group lowering's register block: the block of the most
+    useful work per issue slot, over the filter blocks of `waste` (fblock -> multiply-adds per kept
+    weight, groups.block_waste) and the register blocks of at most `registers` vector registers
+    with the fblock weights and one input vector beside the accumulators."""
+    best, choice = -1.0, (1, 1, 1)
+    for fblock, extra in sorted(waste.items()):
+        budget = (registers - fblock - 1) // fblock
+        if budget < 1:
+            continue
+        for rows, vectors in block_shapes(oh, ow, width, budget)[:BLOCK_CANDIDATES]:
+            computed = ceil_div(oh, rows) * rows * ceil_div(ow, vectors * width) * vectors * width
+            score = round(oh * ow / computed * column_efficiency(fblock, rows * vectors) / extra, 3)
+            if score > best:
+                best, choice = score, (fblock, rows, vectors)
+    return choice

@@ -12,7 +12,7 @@ import dataclasses
 
 import numpy as np
 from torch_mlir import ir
-from torch_mlir.dialects import memref, vector
+from torch_mlir.dialects import arith, memref, vector
 
 from fretsaw.dialect import pconv
 from fretsaw.passes.builders import (add, convert, element_of, index, lane_mask, load, load_index, loop, masked_vload,
@@ -126,46 +126,73 @@ def zero_around(width: int, target, plane, pitch: int, length: int, rows: tuple[
 
 
 
-def flat_input(conv: pconv.Conv, layout: Layout, width: int, element: ir.Type) -> ir.Value:
-    """memref<N x C x planes x in_length> of `element`: the zero-padded input split into its phase
-    planes, each plane's rows laid end to end (channels in parallel), converted to `element`. Only
-    the borders around the copied rows are zeroed (`zero_around`), not each whole plane before
-    the rows are copied in (LLVM turns that into a memset over the whole buffer, a visible share of
-    a network's time), and only the channels some kept kernel reads are filled (connectivity
-    pruning empties whole depthwise filters, so most channels of a pruned depthwise conv are never
-    read)."""
-    n, c, h, w = conv.input_shape
-    top, left, _, _ = conv.padding
+def flat_input(conv, layout: Layout, width: int, element: ir.Type) -> ir.Value:
+    """memref<N x C x [Dp x] planes x in_length> of `element`: the zero-padded input split into its
+    phase planes, each plane's rows laid end to end (channels in parallel), converted to `element`.
+    A 3-D conv's input is staged plane by plane along its padded depth Dp (the depth padding's
+    planes all zeros), so that depth tap kd of output depth od reads plane od*sd + kd*dd. Only the
+    borders around the copied rows are zeroed (`zero_around`), not each whole plane before the rows
+    are copied in (LLVM turns that into a memset over the whole buffer, a visible share of a
+    network's time), and only the channels some kept kernel reads are filled (connectivity pruning
+    empties whole depthwise filters, so most channels of a pruned depthwise conv are never read)."""
+    n, c, *depth, h, w = conv.input_shape
+    rank = len(conv.input_shape) - 2
+    top, left = conv.padding[rank - 2], conv.padding[rank - 1]
+    front, back = (conv.padding[0], conv.padding[rank]) if depth else (0, 0)
     sh, sw = layout.strides
     source = read_buffer(conv.input)
-    flat = memref.AllocOp(ir.MemRefType.get([n, c, len(layout.planes), layout.in_length], element),
+    padded_depth = [depth[0] + front + back] if depth else []
+    flat = memref.AllocOp(ir.MemRefType.get([n, c, *padded_depth, len(layout.planes), layout.in_length], element),
                           [], [], alignment=64).result
     read = conv.read_channels()
     channels = table(read) if len(read) < c else None
-    with loop(0, n) as i, parallel(0, len(read)) as k:
-        ch = load_index(channels, k) if channels is not None else k
-        if (sh, sw) == (1, 1):
-            zero_around(width, flat, [i, ch, 0], layout.row, layout.in_length, (top, top + h), (left, left + w))
-            copy_rows(width, source, flat, h, w,
-                      source_at=lambda r, x: [i, ch, r, x],
-                      target_at=lambda r, x: [i, ch, 0, add(mul(add(r, top), layout.row), add(x, left))])
-        else:
-            # deinterleave: plane (py, px) row q, column qx holds input row q*sh + py - top, column qx*sw + px - left
-            for p, (py, px) in enumerate(layout.planes):
-                first_row, first_col = ceil_div(max(0, top - py), sh), ceil_div(max(0, left - px), sw)
-                end_row = max(first_row, (h - 1 + top - py) // sh + 1)
-                end_col = max(first_col, (w - 1 + left - px) // sw + 1)
-                zero_around(width, flat, [i, ch, index(p)], layout.row, layout.in_length, (first_row, end_row),
-                            (first_col, end_col))
-                if sw == 2:
-                    with loop(first_row, end_row) as q:
-                        pick_columns(width, source, flat, [i, ch, add(mul(q, sh), py - top)], 2 * first_col + px - left,
-                                     w, [i, ch, p], add(mul(q, layout.row), first_col), end_col - first_col)
-                    continue
-                with loop(first_row, end_row) as q, loop(first_col, end_col) as qx:
-                    value = load(source, [i, ch, add(mul(q, sh), py - top), add(mul(qx, sw), px - left)])
-                    store(convert(value, element), flat, [i, ch, p, add(mul(q, layout.row), qx)])
+    slices = depth[0] if depth else 1
+    with loop(0, n) as i:
+        if front or back:  # the depth padding's planes
+            with parallel(0, len(read)) as k:
+                ch = load_index(channels, k) if channels is not None else k
+                for z in [*range(front), *range(front + depth[0], padded_depth[0])]:
+                    for p in range(len(layout.planes)):
+                        zero_span(width, flat, [i, ch, index(z), index(p)], index(0), layout.in_length)
+        with parallel(0, len(read) * slices) as k:
+            at = arith.DivUIOp(k, index(slices)).result if depth else k
+            ch = load_index(channels, at) if channels is not None else at
+            if depth:
+                z = arith.RemUIOp(k, index(slices)).result
+                src, dst = [i, ch, z], [i, ch, add(z, front)]
+            else:
+                src, dst = [i, ch], [i, ch]
+            stage_planes(width, source, flat, layout, src, dst, (h, w), (top, left))
     return flat
+
+
+
+def stage_planes(width: int, source, flat, layout: Layout, src: list, dst: list, size: tuple[int, int],
+                 low: tuple[int, int]) -> None:
+    """Copy one input plane (source[*src, row, column], `size` rows x columns) into its phase planes
+    flat[*dst, plane, offset], the padding `low` (top, left) before it, the borders zeroed."""
+    (h, w), (top, left), (sh, sw) = size, low, layout.strides
+    if (sh, sw) == (1, 1):
+        zero_around(width, flat, [*dst, 0], layout.row, layout.in_length, (top, top + h), (left, left + w))
+        copy_rows(width, source, flat, h, w,
+                  source_at=lambda r, x: [*src, r, x],
+                  target_at=lambda r, x: [*dst, 0, add(mul(add(r, top), layout.row), add(x, left))])
+        return
+    # deinterleave: plane (py, px) row q, column qx holds input row q*sh + py - top, column qx*sw + px - left
+    for p, (py, px) in enumerate(layout.planes):
+        first_row, first_col = ceil_div(max(0, top - py), sh), ceil_div(max(0, left - px), sw)
+        end_row = max(first_row, (h - 1 + top - py) // sh + 1)
+        end_col = max(first_col, (w - 1 + left - px) // sw + 1)
+        zero_around(width, flat, [*dst, index(p)], layout.row, layout.in_length, (first_row, end_row),
+                    (first_col, end_col))
+        if sw == 2:
+            with loop(first_row, end_row) as q:
+                pick_columns(width, source, flat, [*src, add(mul(q, sh), py - top)], 2 * first_col + px - left,
+                             w, [*dst, p], add(mul(q, layout.row), first_col), end_col - first_col)
+            continue
+        with loop(first_row, end_row) as q, loop(first_col, end_col) as qx:
+            value = load(source, [*src, add(mul(q, sh), py - top), add(mul(qx, sw), px - left)])
+            store(convert(value, element_of(flat)), flat, [*dst, p, add(mul(q, layout.row), qx)])
 
 
 
@@ -198,3 +225,30 @@ def pick_columns(width: int, source, target, row, first: int, length: int, plane
         vector.MaskedStoreOp(target, [index(v) for v in (*plane, add(at, j * width))],
                              lane_mask(width, min(width, count - j * width)), convert(picked, to))
 
+
+
+@dataclasses.dataclass(frozen=True)
+class Plane:
+    """The (H, W) plane of a 3-D conv as Layout.of reads a 2-D one: its height and width sizes,
+    padding, strides and dilations, and as `patterns` (1 x KH x KW) the (kh, kw) taps its kept
+    kernel positions use. The depth is the staged buffer's own axis (flat_input)."""
+
+    input_shape: list
+    output_shape: list
+    padding: list
+    strides: list
+    dilations: list
+    patterns: np.ndarray
+
+    groups: int
+
+    @classmethod
+    def of(cls, conv, weight: np.ndarray) -> "Plane":
+        """The plane of 3-D conv `conv` whose dense weights are `weight` (Cout x Cin/groups x KD x KH x KW)."""
+        n, c, _, h, w = conv.input_shape
+        n, cout, _, oh, ow = conv.output_shape
+        taps = (weight != 0).any(axis=(0, 1, 2))
+        if not taps.any():  # nothing kept: the layout still needs a tap, which no column reads
+            taps[0, 0] = True
+        return cls([n, c, h, w], [n, cout, oh, ow], [conv.padding[i] for i in (1, 2, 4, 5)], conv.strides[1:],
+                   conv.dilations[1:], taps[None], conv.groups)

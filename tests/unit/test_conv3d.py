@@ -21,8 +21,10 @@ from fretsaw.pipeline import run_pipeline
 ACTIVATIONS = {"none": lambda y: y, "relu": torch.relu, "relu6": lambda y: torch.clamp(y, 0, 6)}
 
 
-def compile_conv3d(weight, bias, x_shape, strides, padding, dilations, groups, activation, group_shape=None):
-    """A host executable of one pconv.conv3d of these dense (pruned) weights."""
+def compile_conv3d(weight, bias, x_shape, strides, padding, dilations, groups, activation, group_shape=None,
+                   reference=False):
+    """A host executable of one pconv.conv3d of these dense (pruned) weights: its SIMD loops
+    (pconv-vectorize in the host's stages), or with `reference` the reference loops (pconv-lower)."""
     patterns, kernel_pattern = pconv.recover_patterns(weight)
     packed = pconv.pack_weights(weight, patterns, kernel_pattern)
     spatial = pconv.conv_output_size(x_shape[2:], weight.shape[2:], strides, padding, dilations)
@@ -45,7 +47,8 @@ def compile_conv3d(weight, bias, x_shape, strides, padding, dilations, groups, a
                 func.ReturnOp([conv.results[0]])
     assert conv.name == "pconv.conv3d"
     signature = Signature.of(module, "main")
-    run_pipeline(module, "builtin.module(pconv-verify, pconv-filter-kernel-reorder, pconv-pack-fkw, pconv-lower)")
+    lower = ", pconv-lower" if reference else ""
+    run_pipeline(module, f"builtin.module(pconv-verify, pconv-filter-kernel-reorder, pconv-pack-fkw{lower})")
     for stage in HostBackend().stages():  # the host's stages after "pconv", which made the op
         run_pipeline(module, stage.pipeline, stage=stage.name)
     return HostExecutable(module, "main", signature, opt_level=2)
@@ -78,7 +81,8 @@ def test_pruned_conv3d_matches_torch(data):
     bias = rng.standard_normal(cout).astype(np.float32) if data.draw(st.booleans()) else None
     activation = data.draw(st.sampled_from(sorted(ACTIVATIONS)))
     x = rng.standard_normal((data.draw(st.integers(1, 2)), cin, *size)).astype(np.float32)
-    run = compile_conv3d(weight, bias, x.shape, strides, padding, dilations, groups, activation)
+    run = compile_conv3d(weight, bias, x.shape, strides, padding, dilations, groups, activation,
+                         reference=data.draw(st.booleans()))
     (got,) = run(x)
     np.testing.assert_allclose(got, torch_conv3d(x, weight, bias, strides, padding, dilations, groups, activation),
                                rtol=RTOL, atol=ATOL)
