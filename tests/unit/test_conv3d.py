@@ -4,6 +4,7 @@ FKW-packed, lowered by the reference pconv-lower, then the host's loops, bufferi
 LLVM stages; compared with torch's conv3d on the same masked weights (RTOL, ATOL of conftest)."""
 
 import numpy as np
+import pytest
 import torch
 import torch.nn.functional as F
 from hypothesis import assume, given, settings
@@ -17,14 +18,19 @@ from fretsaw.backends.host import HostBackend, HostExecutable
 from fretsaw.context import make_context
 from fretsaw.dialect import pconv
 from fretsaw.pipeline import run_pipeline
+from fretsaw.target import CpuTarget
 
+# the vector widths and register files the SIMD loops are written for (None: the host's); the
+# 4-lane, 32-register one is NEON's description, run here as SSE
+TARGETS = [None, CpuTarget("neon-like", 4, 2, registers=32), CpuTarget("x86-64-avx512", 16, 2, registers=32, shifts=True)]
 ACTIVATIONS = {"none": lambda y: y, "relu": torch.relu, "relu6": lambda y: torch.clamp(y, 0, 6)}
 
 
 def compile_conv3d(weight, bias, x_shape, strides, padding, dilations, groups, activation, group_shape=None,
-                   reference=False):
+                   reference=False, cpu=None):
     """A host executable of one pconv.conv3d of these dense (pruned) weights: its SIMD loops
-    (pconv-vectorize in the host's stages), or with `reference` the reference loops (pconv-lower)."""
+    (pconv-vectorize in the host's stages, for `cpu`: a fretsaw.target.CpuTarget, the host's by
+    default), or with `reference` the reference loops (pconv-lower)."""
     patterns, kernel_pattern = pconv.recover_patterns(weight)
     packed = pconv.pack_weights(weight, patterns, kernel_pattern)
     spatial = pconv.conv_output_size(x_shape[2:], weight.shape[2:], strides, padding, dilations)
@@ -49,7 +55,7 @@ def compile_conv3d(weight, bias, x_shape, strides, padding, dilations, groups, a
     signature = Signature.of(module, "main")
     lower = ", pconv-lower" if reference else ""
     run_pipeline(module, f"builtin.module(pconv-verify, pconv-filter-kernel-reorder, pconv-pack-fkw{lower})")
-    for stage in HostBackend().stages():  # the host's stages after "pconv", which made the op
+    for stage in HostBackend(cpu=cpu).stages():  # the host's stages after "pconv", which made the op
         run_pipeline(module, stage.pipeline, stage=stage.name)
     return HostExecutable(module, "main", signature, opt_level=2)
 
@@ -62,7 +68,7 @@ def torch_conv3d(x, weight, bias, strides, padding, dilations, groups, activatio
     return ACTIVATIONS[activation](y).numpy()
 
 
-@settings(max_examples=12, deadline=None)
+@settings(max_examples=25, deadline=None)
 @given(data=st.data())
 def test_pruned_conv3d_matches_torch(data):
     groups = data.draw(st.sampled_from([1, 2]))
@@ -81,30 +87,58 @@ def test_pruned_conv3d_matches_torch(data):
     bias = rng.standard_normal(cout).astype(np.float32) if data.draw(st.booleans()) else None
     activation = data.draw(st.sampled_from(sorted(ACTIVATIONS)))
     x = rng.standard_normal((data.draw(st.integers(1, 2)), cin, *size)).astype(np.float32)
+    reference = data.draw(st.booleans())
+    cpu = None if reference else data.draw(st.sampled_from(TARGETS))
     run = compile_conv3d(weight, bias, x.shape, strides, padding, dilations, groups, activation,
-                         reference=data.draw(st.booleans()))
+                         reference=reference, cpu=cpu)
     (got,) = run(x)
     np.testing.assert_allclose(got, torch_conv3d(x, weight, bias, strides, padding, dilations, groups, activation),
                                rtol=RTOL, atol=ATOL)
 
 
-def test_kernel_groups_conv3d_matches_torch():
-    # KGS: groups of 2 filters x 2 input channels keep one shared 3x3x3 position set each
-    # (4 of 27 taps), a quarter of the groups removed (Vanilla); group_shape is verified
-    rng = np.random.default_rng(0)
-    cout, cin, g_out, g_in = 8, 6, 2, 2
-    weight = rng.standard_normal((cout, cin, 3, 3, 3)).astype(np.float32)
+def kgs_weight(rng, cout, cin, kernel, g_out, g_in, keep, removed=0.25):
+    """Weights whose groups of g_out filters x g_in input channels keep one shared set of `keep`
+    kernel positions each (KGS), a share `removed` of the groups removed whole (Vanilla)."""
+    weight = rng.standard_normal((cout, cin, *kernel)).astype(np.float32)
+    positions = int(np.prod(kernel))
     for f in range(0, cout, g_out):
         for c in range(0, cin, g_in):
-            keep = np.zeros(27, dtype=bool)
-            if rng.random() > 0.25:
-                keep[rng.choice(27, 4, replace=False)] = True
-            weight[f:f + g_out, c:c + g_in] *= keep.reshape(3, 3, 3)
-    x = rng.standard_normal((1, cin, 5, 8, 8)).astype(np.float32)
-    args = ((1, 1, 1), (1, 1, 1, 1, 1, 1), (1, 1, 1), 1, "relu")
-    run = compile_conv3d(weight, None, x.shape, *args, group_shape=(g_out, g_in))
+            mask = np.zeros(positions, dtype=bool)
+            if rng.random() >= removed:
+                mask[rng.choice(positions, min(keep, positions), replace=False)] = True
+            weight[f:f + g_out, c:c + g_in] *= mask.reshape(kernel)
+    return weight
+
+
+@pytest.mark.parametrize("cpu", TARGETS, ids=["host", "neon-like", "avx512-like"])
+@pytest.mark.parametrize("kernel, strides, group", [((3, 3, 3), (1, 1, 1), (2, 2)), ((1, 3, 3), (1, 2, 2), (4, 2)),
+                                                    ((3, 1, 1), (2, 1, 1), (4, 4)), ((3, 3, 3), (2, 2, 2), (8, 1))])
+def test_kernel_groups_conv3d_matches_torch(cpu, kernel, strides, group):
+    # KGS groups keep a shared position set (a quarter of them removed, Vanilla); the filter blocks
+    # of the SIMD loops read the group's columns; group_shape is verified
+    rng = np.random.default_rng(sum(kernel) + sum(strides))
+    cout, cin = 16, 8
+    weight = kgs_weight(rng, cout, cin, kernel, *group, keep=max(1, int(np.prod(kernel)) // 4))
+    bias = rng.standard_normal(cout).astype(np.float32)
+    x = rng.standard_normal((1, cin, 5, 9, 11)).astype(np.float32)
+    padding = tuple(k // 2 for k in kernel) * 2
+    args = (strides, padding, (1, 1, 1), 1, "relu")
+    run = compile_conv3d(weight, bias, x.shape, *args, group_shape=group, cpu=cpu)
     (got,) = run(x)
-    np.testing.assert_allclose(got, torch_conv3d(x, weight, None, *args), rtol=RTOL, atol=ATOL)
+    np.testing.assert_allclose(got, torch_conv3d(x, weight, bias, *args), rtol=RTOL, atol=ATOL)
+
+
+def test_filter_blocks_follow_the_kernel_groups():
+    # the block size divides the kernel groups' filters when that wastes nothing, and a block of
+    # filters that do not share columns counts the zeros it would multiply
+    from fretsaw.passes.conv.groups import block_waste
+
+    rng = np.random.default_rng(1)
+    grouped = kgs_weight(rng, 16, 8, (3, 3, 3), 4, 4, keep=7)
+    assert block_waste(grouped, 4) == 1.0 and block_waste(grouped, 2) == 1.0
+    assert block_waste(grouped, 8) > 1.5  # two groups' position sets in one block
+    unstructured = rng.standard_normal((8, 4, 3, 3, 3)) * (rng.random((8, 4, 3, 3, 3)) < 0.3)
+    assert block_waste(unstructured, 1) == 1.0 and block_waste(unstructured, 4) > 2
 
 
 def test_batchnorm_folds_into_conv_of_every_rank():
