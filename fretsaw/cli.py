@@ -10,8 +10,8 @@ import time
 
 import numpy as np
 
-from fretsaw.benchmark import (INSTALL, MATMUL_SIZE, PEERS, chart, check_peer_names, compare, layer_breakdown,
-                               matmul_peak, median_ms, pyplot)
+from fretsaw.benchmark import (INSTALL, PEAK_NAMES, PEERS, chart, check_peer_names, compare, describe_peaks,
+                               layer_breakdown, measured_peaks, median_ms, pyplot)
 from fretsaw.errors import FretsawError
 
 
@@ -234,8 +234,8 @@ def bench_command(args) -> int:
     start = time.perf_counter()
     model, cm = _compile(args, inputs, threads=args.threads)
     compile_s = time.perf_counter() - start
-    peak = matmul_peak(cm.backend.cpu.threads)
-    result = compare(cm, model, inputs, args.repeats, names, peak)
+    peaks = measured_peaks(cm.backend.cpu.threads)
+    result = compare(cm, model, inputs, args.repeats, names, peaks)
     result.update(model=args.model, input_shapes=[list(s) for s in args.input_shape], compile_s=compile_s,
                   tuning=cm.tuning)
     print(f"fretsaw bench: {args.model}, inputs {', '.join('x'.join(map(str, s)) for s in args.input_shape)}, "
@@ -249,16 +249,17 @@ def bench_command(args) -> int:
     if result["speedup_over_best_peer"] is not None:
         print(f"speedup over the fastest peer: {result['speedup_over_best_peer']:.2f}x; conv FLOPs cut "
               f"{result['conv_flops_reduction']:.2f}x")
-    print(f"useful {result['useful_gflops']:.1f} GFLOP/s = {result['percent_of_matmul_peak']:.0f}% of the measured "
-          f"matmul peak ({peak:.1f} GFLOP/s: PyTorch, {MATMUL_SIZE}^3 fp32, same threads)\n")
+    print(f"useful {result['useful_gflops']:.1f} GFLOP/s = "
+          + ", ".join(f"{result[f'percent_of_{name}_peak']:.0f}% of the {PEAK_NAMES[name]} peak" for name in peaks)
+          + f"\npeaks measured in this run on the same threads: {describe_peaks(peaks, result['cpu'])}\n")
     print(format_stats(cm.stats()))
     if args.layers:
         layer_names = tuple(n for n in names if n != "torch_compile")  # one torch.compile per layer is too slow
-        result["layers"] = layer_breakdown(model, inputs, result["threads"], args.repeats, layer_names, peak,
+        result["layers"] = layer_breakdown(model, inputs, result["threads"], args.repeats, layer_names, peaks,
                                            tune=args.tune, tuning_cache=args.tuning_cache)
         print(f"\nconv layers compiled and timed alone (median of {args.repeats}):")
         print(f"  {'layer':24} {'input':18} {'k/s/g':>7} {'fretsaw':>9} " + " ".join(f"{n:>14}" for n in layer_names)
-              + f" {'speedup':>8} {'FLOPs cut':>9} {'GFLOP/s':>8} {'% peak':>6}")
+              + f" {'speedup':>8} {'FLOPs cut':>9} {'GFLOP/s':>8} {'% FMA':>6} {'% matmul':>8}")
         for row in result["layers"]:
             peers_ms = " ".join(f"{row['peers_ms'][n]:11.3f} ms" if row["peers_ms"][n] is not None else f"{'n/a':>14}"
                                 for n in layer_names)
@@ -266,7 +267,7 @@ def bench_command(args) -> int:
             print(f"  {row['layer'][:24]:24} {'x'.join(map(str, row['input_shape'])):18} "
                   f"{row['kernel'][0]}/{row['stride'][0]}/{row['groups']:<3} {row['fretsaw_ms']:6.3f} ms {peers_ms} "
                   f"{speedup} {row['conv_flops_reduction']:8.2f}x {row['useful_gflops']:8.1f} "
-                  f"{row['percent_of_matmul_peak']:5.0f}%")
+                  f"{row['percent_of_fma_peak']:5.0f}% {row['percent_of_matmul_peak']:7.0f}%")
     if args.json:
         with open(args.json, "w") as out:
             json.dump(result, out, indent=2)
