@@ -164,7 +164,8 @@ def bench_aarch64(args) -> int:
     import torch
 
     from fretsaw.backends.aarch64 import FP16_TOLERANCE
-    from fretsaw.mca import DEFAULT_CPU, layer_estimates
+    from fretsaw.backends.aarch64 import FMA_PIPES
+    from fretsaw.mca import DEFAULT_CPU, layer_estimates, mca_fma_per_cycle
 
     if args.model.endswith(".onnx"):
         raise FretsawError("--target aarch64 estimates each conv of a torch model (.pt) alone: an ONNX file's "
@@ -191,27 +192,46 @@ def bench_aarch64(args) -> int:
     print(f"fretsaw bench --target aarch64: {args.model} compiled for {cm.backend.triple} "
           f"(-mcpu={mcpu}{', fp16 convs' if args.fp16 else ''}), run under qemu-aarch64: output matches "
           f"PyTorch ({rule})")
+    cpu = cm.backend.cpu
+    peak = cpu.peak_flops_per_cycle(args.fp16)
+    modelled = mca_fma_per_cycle(mcpu, args.fp16, cpu.registers)
+    if peak:
+        print(f"FMA peak of {mcpu}: {cpu.fma_pipes} x 128-bit FMA a cycle = {peak} {'fp16' if args.fp16 else 'fp32'} "
+              f"FLOP/cycle; llvm-mca-22's model of it starts {modelled:.2f} a cycle")
+    else:
+        print(f"FMA peak of {mcpu}: not described (backends/aarch64.py FMA_PIPES knows {', '.join(FMA_PIPES)}), so "
+              f"no percentage of it; llvm-mca-22's model of it starts {modelled:.2f} 128-bit FMA a cycle")
     print(f"estimated cycles per output element of each conv's SIMD inner loops on {mcpu} (llvm-mca-22 cycles "
-          f"per iteration x iterations counted under qemu), pruned vs the same layer dense:")
+          f"per iteration x iterations counted under qemu), pruned vs the same layer dense; useful (pruned) FLOPs "
+          f"per estimated cycle:")
     print(f"  {'layer':24} {'input':16} {'k/s/g':>7} {'kept':>6} {'sparse':>9} {'dense':>9} {'speedup':>8} "
-          f"{'FLOPs cut':>9}")
+          f"{'FLOPs cut':>9} {'FLOP/cyc':>8} {'% FMA':>6}")
 
     def show(row):
+        percent = row.get("percent_of_fma_peak")
         print(f"  {row['layer'][:24]:24} {'x'.join(map(str, row['input_shape'])):16} "
               f"{row['kernel'][0]}/{row['stride'][0]}/{row['groups']:<3} {row['weights_kept']:6.1%} "
               f"{row['sparse_cycles_per_output']:9.2f} {row['dense_cycles_per_output']:9.2f} "
               + (f"{row['estimated_speedup']:7.2f}x" if row["estimated_speedup"] else f"{'n/a':>8}")
-              + (f" {row['flops_reduction']:8.2f}x" if row["flops_reduction"] else f" {'n/a':>9}"), flush=True)
+              + (f" {row['flops_reduction']:8.2f}x" if row["flops_reduction"] else f" {'n/a':>9}")
+              + (f" {row['useful_flops_per_cycle']:8.2f}" if row["useful_flops_per_cycle"] else f" {'n/a':>8}")
+              + (f" {percent:5.0f}%" if percent is not None else f" {'n/a':>6}"), flush=True)
 
-    rows = layer_estimates(model, inputs, mcpu, cm.backend.features, fp16=args.fp16, progress=show)
+    rows = layer_estimates(model, inputs, mcpu, cm.backend.features, fp16=args.fp16, progress=show, peak=peak)
     sparse = sum(r["sparse_cycles_per_output"] * r["outputs"] for r in rows)
     dense = sum(r["dense_cycles_per_output"] * r["outputs"] for r in rows)
+    useful = sum(r["useful_flops"] for r in rows) / sparse if sparse else None
     result = {"model": args.model, "target": "aarch64", "cpu": mcpu, "fp16": args.fp16,
               "input_shapes": [list(s) for s in args.input_shape], "layers": rows, "sparse_cycles": sparse,
-              "dense_cycles": dense, "estimated_speedup": dense / sparse if sparse else None}
+              "dense_cycles": dense, "estimated_speedup": dense / sparse if sparse else None,
+              "fma_pipes": cpu.fma_pipes, "peak_flops_per_cycle": peak, "mca_fma_per_cycle": modelled,
+              "useful_flops_per_cycle": useful}
+    if peak and useful:
+        result["percent_of_fma_peak"] = 100 * useful / peak
     if sparse:
         print(f"all convs: {sparse / 1e6:.2f} M cycles pruned vs {dense / 1e6:.2f} M dense: estimated "
-              f"{dense / sparse:.2f}x (inner loops only; llvm-mca assumes L1 hits)")
+              f"{dense / sparse:.2f}x (inner loops only; llvm-mca assumes L1 hits); {useful:.2f} useful FLOP/cycle"
+              + (f" = {result['percent_of_fma_peak']:.0f}% of the FMA peak" if peak else ""))
     if args.json:
         with open(args.json, "w") as out:
             json.dump(result, out, indent=2)
