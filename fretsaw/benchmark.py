@@ -68,7 +68,7 @@ def matmul_peak(threads: int, repeats: int = 10, size: int = MATMUL_SIZE) -> flo
 _FMA_PEAKS: dict[CpuTarget, float] = {}
 
 
-def fma_peak(threads: int, cpu: CpuTarget | None = None, repeats: int = 5) -> float:
+def fma_peak(threads: int, cpu: CpuTarget | None = None, repeats: int = 30) -> float:
     """GFLOP/s of the machine's FMA peak on `threads` threads at once: a register-resident loop of
     independent FMA chains generated for `cpu` (default this machine's description: its vector
     width and registers) and compiled by the host backend's LLVM stage (fretsaw/peak.py), the

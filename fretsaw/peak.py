@@ -101,13 +101,15 @@ class FmaLoop:
         return time.perf_counter() - start
 
 
-def measure(cpu: CpuTarget, repeats: int = 5, seconds: float = 0.05) -> float:
+def measure(cpu: CpuTarget, repeats: int = 30, seconds: float = 0.002) -> float:
     """GFLOP/s of the FMA chain loop on `cpu` (all its threads at once): the fastest of `repeats`
-    runs of about `seconds` each (a peak is what the machine can do: other load only slows a run).
-    A first short run starts the OpenMP threads and sizes the trip count."""
+    runs of about `seconds` each. A peak is what the machine can do, and other load only slows a
+    run; on a shared machine a short run more often falls in a stretch where every thread has its
+    core to itself, so many short runs find the peak where a few long ones would not. First
+    short runs start the OpenMP threads and size the trip count."""
     loop = FmaLoop(cpu)
     trips = 1 << 16
-    elapsed = loop.run(trips)
+    elapsed = min(loop.run(trips) for _ in range(3))
     trips = max(trips, int(trips * seconds / max(elapsed, 1e-6)))
     best = min(loop.run(trips) for _ in range(repeats))
     return loop.flops(trips) / best / 1e9
