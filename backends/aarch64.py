@@ -71,7 +71,7 @@ def check_llvm_warnings(stderr: str, tool_name: str, triple: str) -> None:
                            f"`{tool_name} -mtriple={triple} -{flag}=help`")
 
 
-# -mcpu -> 128-bit FMAs the core starts each cycle (Arm's software optimisation guides): its FMA
+# -mcpu -> 128-bit FMAs the core starts each cycle (its vendor's optimisation guide): its FMA
 # peak, which `fretsaw bench --target aarch64` reads the estimated FLOPs per cycle against.
 FMA_PIPES = {"cortex-a55": 1, "cortex-a76": 2, "cortex-a77": 2, "cortex-a78": 2, "cortex-a710": 2,
              "cortex-a715": 2, "cortex-x1": 4, "cortex-x2": 4, "cortex-x3": 4, "neoverse-n1": 2,
