@@ -71,9 +71,17 @@ def check_llvm_warnings(stderr: str, tool_name: str, triple: str) -> None:
                            f"`{tool_name} -mtriple={triple} -{flag}=help`")
 
 
-def neon_target(threads: int, vector_width: int | None = None) -> CpuTarget:
-    """AArch64 with Advanced SIMD: 4 fp32 lanes in each of 32 vector registers."""
-    return CpuTarget("aarch64-neon", vector_width or 4, threads, registers=32)
+# -mcpu -> 128-bit FMAs the core starts each cycle (its vendor's optimisation guide): its FMA
+# peak, which `fretsaw bench --target aarch64` reads the estimated FLOPs per cycle against.
+FMA_PIPES = {"cortex-a55": 1, "cortex-a76": 2, "cortex-a77": 2, "cortex-a78": 2, "cortex-a710": 2,
+             "cortex-a715": 2, "cortex-x1": 4, "cortex-x2": 4, "cortex-x3": 4, "neoverse-n1": 2,
+             "neoverse-n2": 2, "neoverse-v1": 4, "apple-m1": 4}
+
+
+def neon_target(threads: int, vector_width: int | None = None, mcpu: str = "generic") -> CpuTarget:
+    """AArch64 with Advanced SIMD: 4 fp32 lanes in each of 32 vector registers; the FMA pipes of
+    core `mcpu` when FMA_PIPES knows it."""
+    return CpuTarget("aarch64-neon", vector_width or 4, threads, registers=32, fma_pipes=FMA_PIPES.get(mcpu))
 
 
 def c_identifier(name: str) -> str:
@@ -126,8 +134,8 @@ class AArch64Backend:
     def __init__(self, options: AArch64Options | None = None):
         self.options = options = options or AArch64Options()
         self.opt_level = options.opt_level
-        self.cpu = neon_target(options.threads or 4, options.vector_width)
         self.triple, self.mcpu = options.triple or TRIPLE, options.cpu or "generic"
+        self.cpu = neon_target(options.threads or 4, options.vector_width, self.mcpu)
         features = options.features or "+neon"
         if options.fp16 and "+fullfp16" not in features.split(","):
             features += ",+fullfp16"

@@ -3,8 +3,9 @@
 L2 norm until the conv FLOPs fall 3.6x): fretsaw beside the
 dense peers running the same model (PyTorch eager, torch.compile, and ONNX Runtime and IREE
 llvm-cpu when installed: `make bench` installs them), same thread count, one run. Prints a markdown
-table (with the useful GFLOP/s as a percentage of a 2048^3 fp32 matmul's in PyTorch, measured first
-on the same threads); with --json writes the figures, with --chart a PNG.
+table (with the useful GFLOP/s as a percentage of the machine's FMA peak and of a 2048^3 fp32
+matmul's in PyTorch, both measured first on the same threads); with --json writes the figures,
+with --chart a PNG.
 
     .venv/bin/python bench/networks.py [--networks vgg16,resnet18] [--repeats 10] [--tune] [--json out.json]
                                        [--chart out.png]
@@ -20,7 +21,7 @@ import torch
 from torch import nn
 
 import fretsaw
-from fretsaw.benchmark import MATMUL_SIZE, compare, matmul_peak, networks_chart, pyplot
+from fretsaw.benchmark import compare, describe_peaks, measured_peaks, networks_chart, pyplot
 from fretsaw import prune
 
 
@@ -101,7 +102,7 @@ def measure(name: str, args) -> dict:
     start = time.perf_counter()
     cm = fretsaw.compile(model, (x,), threads=args.threads, tune=args.tune)
     compile_s = time.perf_counter() - start
-    row = compare(cm, model, (x.numpy(),), args.repeats, peak=args.peak)
+    row = compare(cm, model, (x.numpy(),), args.repeats, peaks=args.peaks)
     row.update(network=name, compile_s=compile_s, tuning=cm.tuning)
     return row
 
@@ -126,14 +127,13 @@ def main() -> None:
     args.threads = cpu.threads
     if args.chart:
         pyplot()  # matplotlib missing: say so now, not after the runs
-    args.peak = matmul_peak(cpu.threads)
+    args.peaks = measured_peaks(cpu.threads)
     torch.set_num_threads(cpu.threads)
-    print(f"{cpu.threads} thread(s) each; {cpu.name}; measured matmul peak {args.peak:.1f} GFLOP/s "
-          f"(PyTorch, {MATMUL_SIZE}^3 fp32)\n")
+    print(f"{cpu.threads} thread(s) each; {cpu.name}; measured peaks: {describe_peaks(args.peaks, cpu.name)}\n")
     print("| network | fretsaw (pruned) | PyTorch eager (dense) | torch.compile (dense) | ONNX Runtime (dense) "
-          "| IREE llvm-cpu (dense) | speedup over best peer | conv FLOPs cut | useful GFLOP/s | % of matmul peak "
-          "| compile |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+          "| IREE llvm-cpu (dense) | speedup over best peer | conv FLOPs cut | useful GFLOP/s | % of FMA peak "
+          "| % of matmul peak | compile |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     rows = []
     for name in names:
         row = measure(name, args)
@@ -142,12 +142,14 @@ def main() -> None:
         print(f"| {name} | {row['fretsaw_ms']:.1f} ms | {peer['pytorch_eager']} | {peer['torch_compile']} | "
               f"{peer['onnxruntime']} | {peer['iree']} | "
               f"{row['speedup_over_best_peer']:.2f}x | {row['conv_flops_reduction']:.2f}x | "
-              f"{row['useful_gflops']:.1f} | {row['percent_of_matmul_peak']:.0f}% | {row['compile_s']:.0f} s |",
+              f"{row['useful_gflops']:.1f} | {row['percent_of_fma_peak']:.0f}% | {row['percent_of_matmul_peak']:.0f}% | "
+              f"{row['compile_s']:.0f} s |",
               flush=True)
     if args.json:
         with open(args.json, "w") as out:
-            json.dump({"threads": cpu.threads, "cpu": cpu.name, "matmul_peak_gflops": args.peak, "rows": rows}, out,
-                      indent=2)
+            json.dump({"threads": cpu.threads, "cpu": cpu.name, **{f"{name}_peak_gflops": gflops
+                                                                  for name, gflops in args.peaks.items()},
+                       "rows": rows}, out, indent=2)
     if args.chart:
         networks_chart(rows, args.chart)
         print(f"\nchart written to {args.chart}")

@@ -6,6 +6,7 @@ reference before it is timed."""
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import io
 import statistics
@@ -19,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from fretsaw.errors import FretsawError
+from fretsaw.target import CpuTarget, host_target
 
 RTOL = 1e-4
 SETTLE_S = 0.5  # between runtimes: longer than OpenMP's spin-wait after a parallel region (200 ms)
@@ -61,6 +63,39 @@ def matmul_peak(threads: int, repeats: int = 10, size: int = MATMUL_SIZE) -> flo
     finally:
         torch.set_num_threads(before)
     return 2 * size ** 3 / ms / 1e6
+
+
+_FMA_PEAKS: dict[CpuTarget, float] = {}
+
+
+def fma_peak(threads: int, cpu: CpuTarget | None = None, repeats: int = 30) -> float:
+    """GFLOP/s of the machine's FMA peak on `threads` threads at once: a register-resident loop of
+    independent FMA chains generated for `cpu` (default this machine's description: its vector
+    width and registers) and compiled by the host backend's LLVM stage (fretsaw/peak.py), the
+    fastest of `repeats` runs. The limit useful GFLOP/s are read against ("percent of FMA peak"):
+    a large matmul in PyTorch stays well below it on some CPUs. Measured once per process for
+    each (threads, target description), which names the ISA."""
+    cpu = dataclasses.replace(cpu or host_target(), threads=threads)
+    if cpu not in _FMA_PEAKS:
+        from fretsaw.peak import measure
+
+        _FMA_PEAKS[cpu] = measure(cpu, repeats)
+    return _FMA_PEAKS[cpu]
+
+
+PEAK_NAMES = {"fma": "FMA", "matmul": "matmul"}  # measured_peaks' keys as the tables name them
+
+
+def measured_peaks(threads: int) -> dict[str, float]:
+    """{"fma": fma_peak, "matmul": matmul_peak} on `threads` threads: what `compare` reads the
+    useful GFLOP/s against."""
+    return {"fma": fma_peak(threads), "matmul": matmul_peak(threads)}
+
+
+def describe_peaks(peaks: dict[str, float], cpu: str) -> str:
+    """Each peak of `measured_peaks` with its GFLOP/s and how it was measured, on one line."""
+    how = {"fma": f"FMA chain loop on {cpu}", "matmul": f"PyTorch, {MATMUL_SIZE}^3 fp32"}
+    return ", ".join(f"{PEAK_NAMES[name]} {gflops:.1f} GFLOP/s ({how[name]})" for name, gflops in peaks.items())
 
 
 def export_onnx(model, inputs) -> bytes:
@@ -179,10 +214,12 @@ def peers(model, inputs: tuple[np.ndarray, ...], threads: int, names=PEERS) -> d
     return runners
 
 
-def compare(cm, model, inputs: tuple[np.ndarray, ...], repeats: int, names=PEERS, peak: float | None = None) -> dict:
+def compare(cm, model, inputs: tuple[np.ndarray, ...], repeats: int, names=PEERS,
+            peaks: dict[str, float] | None = None) -> dict:
     """Median latency of `cm` and of every installed peer in `names` on `inputs`, each output
     checked against the first peer's (PyTorch for torch models); speedup over the fastest peer;
-    with `peak` (matmul_peak's GFLOP/s), the useful GFLOP/s as a percentage of it."""
+    with `peaks` (name -> GFLOP/s, as from measured_peaks), the useful GFLOP/s as a percentage of
+    each: fields `<name>_peak_gflops` and `percent_of_<name>_peak`."""
     cpu = cm.backend.cpu
     runners = peers(model, inputs, cpu.threads, names)
     got = cm(*inputs)
@@ -212,9 +249,9 @@ def compare(cm, model, inputs: tuple[np.ndarray, ...], repeats: int, names=PEERS
     stats = cm.stats()
     result["conv_flops_reduction"] = stats["flops_reduction"]
     result["useful_gflops"] = stats["sparse_flops"] / result["fretsaw_ms"] / 1e6
-    if peak:
-        result["matmul_peak_gflops"] = peak
-        result["percent_of_matmul_peak"] = 100 * result["useful_gflops"] / peak
+    for name, gflops in (peaks or {}).items():
+        result[f"{name}_peak_gflops"] = gflops
+        result[f"percent_of_{name}_peak"] = 100 * result["useful_gflops"] / gflops
     return result
 
 
@@ -229,10 +266,11 @@ def conv_layers(model, inputs: tuple[np.ndarray, ...]) -> list[tuple[str, object
 
 
 def layer_breakdown(model, inputs: tuple[np.ndarray, ...], threads: int, repeats: int,
-                    names=("pytorch_eager", "onnxruntime"), peak: float | None = None, **options) -> list[dict]:
+                    names=("pytorch_eager", "onnxruntime"), peaks: dict[str, float] | None = None,
+                    **options) -> list[dict]:
     """Each conv layer of a torch model compiled (with compile `options`) and timed alone (random
     input of its shape) beside the peers in `names`: where the time goes and where the sparsity pays
-    (with `peak`, each layer's useful GFLOP/s as a percentage of it)."""
+    (with `peaks`, each layer's useful GFLOP/s as a percentage of each, as in `compare`)."""
     import torch
 
     import fretsaw
@@ -243,7 +281,7 @@ def layer_breakdown(model, inputs: tuple[np.ndarray, ...], threads: int, repeats
         layer = torch.nn.Sequential(conv).eval()
         x = rng.standard_normal(shape).astype(np.float32)
         cm = fretsaw.compile(layer, (torch.from_numpy(x),), threads=threads, **options)
-        row = compare(cm, layer, (x,), repeats, names, peak)
+        row = compare(cm, layer, (x,), repeats, names, peaks)
         row.update(layer=name, input_shape=list(shape), kernel=list(conv.kernel_size), stride=list(conv.stride),
                    groups=conv.groups)
         rows.append(row)

@@ -10,8 +10,8 @@ import time
 
 import numpy as np
 
-from fretsaw.benchmark import (INSTALL, MATMUL_SIZE, PEERS, chart, check_peer_names, compare, layer_breakdown,
-                               matmul_peak, median_ms, pyplot)
+from fretsaw.benchmark import (INSTALL, PEAK_NAMES, PEERS, chart, check_peer_names, compare, describe_peaks,
+                               layer_breakdown, measured_peaks, median_ms, pyplot)
 from fretsaw.errors import FretsawError
 
 
@@ -164,7 +164,8 @@ def bench_aarch64(args) -> int:
     import torch
 
     from fretsaw.backends.aarch64 import FP16_TOLERANCE
-    from fretsaw.mca import DEFAULT_CPU, layer_estimates
+    from fretsaw.backends.aarch64 import FMA_PIPES
+    from fretsaw.mca import DEFAULT_CPU, layer_estimates, mca_fma_per_cycle
 
     if args.model.endswith(".onnx"):
         raise FretsawError("--target aarch64 estimates each conv of a torch model (.pt) alone: an ONNX file's "
@@ -191,27 +192,46 @@ def bench_aarch64(args) -> int:
     print(f"fretsaw bench --target aarch64: {args.model} compiled for {cm.backend.triple} "
           f"(-mcpu={mcpu}{', fp16 convs' if args.fp16 else ''}), run under qemu-aarch64: output matches "
           f"PyTorch ({rule})")
+    cpu = cm.backend.cpu
+    peak = cpu.peak_flops_per_cycle(args.fp16)
+    modelled = mca_fma_per_cycle(mcpu, args.fp16, cpu.registers)
+    if peak:
+        print(f"FMA peak of {mcpu}: {cpu.fma_pipes} x 128-bit FMA a cycle = {peak} {'fp16' if args.fp16 else 'fp32'} "
+              f"FLOP/cycle; llvm-mca-22's model of it starts {modelled:.2f} a cycle")
+    else:
+        print(f"FMA peak of {mcpu}: not described (backends/aarch64.py FMA_PIPES knows {', '.join(FMA_PIPES)}), so "
+              f"no percentage of it; llvm-mca-22's model of it starts {modelled:.2f} 128-bit FMA a cycle")
     print(f"estimated cycles per output element of each conv's SIMD inner loops on {mcpu} (llvm-mca-22 cycles "
-          f"per iteration x iterations counted under qemu), pruned vs the same layer dense:")
+          f"per iteration x iterations counted under qemu), pruned vs the same layer dense; useful (pruned) FLOPs "
+          f"per estimated cycle:")
     print(f"  {'layer':24} {'input':16} {'k/s/g':>7} {'kept':>6} {'sparse':>9} {'dense':>9} {'speedup':>8} "
-          f"{'FLOPs cut':>9}")
+          f"{'FLOPs cut':>9} {'FLOP/cyc':>8} {'% FMA':>6}")
 
     def show(row):
+        percent = row.get("percent_of_fma_peak")
         print(f"  {row['layer'][:24]:24} {'x'.join(map(str, row['input_shape'])):16} "
               f"{row['kernel'][0]}/{row['stride'][0]}/{row['groups']:<3} {row['weights_kept']:6.1%} "
               f"{row['sparse_cycles_per_output']:9.2f} {row['dense_cycles_per_output']:9.2f} "
               + (f"{row['estimated_speedup']:7.2f}x" if row["estimated_speedup"] else f"{'n/a':>8}")
-              + (f" {row['flops_reduction']:8.2f}x" if row["flops_reduction"] else f" {'n/a':>9}"), flush=True)
+              + (f" {row['flops_reduction']:8.2f}x" if row["flops_reduction"] else f" {'n/a':>9}")
+              + (f" {row['useful_flops_per_cycle']:8.2f}" if row["useful_flops_per_cycle"] else f" {'n/a':>8}")
+              + (f" {percent:5.0f}%" if percent is not None else f" {'n/a':>6}"), flush=True)
 
-    rows = layer_estimates(model, inputs, mcpu, cm.backend.features, fp16=args.fp16, progress=show)
+    rows = layer_estimates(model, inputs, mcpu, cm.backend.features, fp16=args.fp16, progress=show, peak=peak)
     sparse = sum(r["sparse_cycles_per_output"] * r["outputs"] for r in rows)
     dense = sum(r["dense_cycles_per_output"] * r["outputs"] for r in rows)
+    useful = sum(r["useful_flops"] for r in rows) / sparse if sparse else None
     result = {"model": args.model, "target": "aarch64", "cpu": mcpu, "fp16": args.fp16,
               "input_shapes": [list(s) for s in args.input_shape], "layers": rows, "sparse_cycles": sparse,
-              "dense_cycles": dense, "estimated_speedup": dense / sparse if sparse else None}
+              "dense_cycles": dense, "estimated_speedup": dense / sparse if sparse else None,
+              "fma_pipes": cpu.fma_pipes, "peak_flops_per_cycle": peak, "mca_fma_per_cycle": modelled,
+              "useful_flops_per_cycle": useful}
+    if peak and useful:
+        result["percent_of_fma_peak"] = 100 * useful / peak
     if sparse:
         print(f"all convs: {sparse / 1e6:.2f} M cycles pruned vs {dense / 1e6:.2f} M dense: estimated "
-              f"{dense / sparse:.2f}x (inner loops only; llvm-mca assumes L1 hits)")
+              f"{dense / sparse:.2f}x (inner loops only; llvm-mca assumes L1 hits); {useful:.2f} useful FLOP/cycle"
+              + (f" = {result['percent_of_fma_peak']:.0f}% of the FMA peak" if peak else ""))
     if args.json:
         with open(args.json, "w") as out:
             json.dump(result, out, indent=2)
@@ -234,8 +254,8 @@ def bench_command(args) -> int:
     start = time.perf_counter()
     model, cm = _compile(args, inputs, threads=args.threads)
     compile_s = time.perf_counter() - start
-    peak = matmul_peak(cm.backend.cpu.threads)
-    result = compare(cm, model, inputs, args.repeats, names, peak)
+    peaks = measured_peaks(cm.backend.cpu.threads)
+    result = compare(cm, model, inputs, args.repeats, names, peaks)
     result.update(model=args.model, input_shapes=[list(s) for s in args.input_shape], compile_s=compile_s,
                   tuning=cm.tuning)
     print(f"fretsaw bench: {args.model}, inputs {', '.join('x'.join(map(str, s)) for s in args.input_shape)}, "
@@ -249,16 +269,17 @@ def bench_command(args) -> int:
     if result["speedup_over_best_peer"] is not None:
         print(f"speedup over the fastest peer: {result['speedup_over_best_peer']:.2f}x; conv FLOPs cut "
               f"{result['conv_flops_reduction']:.2f}x")
-    print(f"useful {result['useful_gflops']:.1f} GFLOP/s = {result['percent_of_matmul_peak']:.0f}% of the measured "
-          f"matmul peak ({peak:.1f} GFLOP/s: PyTorch, {MATMUL_SIZE}^3 fp32, same threads)\n")
+    print(f"useful {result['useful_gflops']:.1f} GFLOP/s = "
+          + ", ".join(f"{result[f'percent_of_{name}_peak']:.0f}% of the {PEAK_NAMES[name]} peak" for name in peaks)
+          + f"\npeaks measured in this run on the same threads: {describe_peaks(peaks, result['cpu'])}\n")
     print(format_stats(cm.stats()))
     if args.layers:
         layer_names = tuple(n for n in names if n != "torch_compile")  # one torch.compile per layer is too slow
-        result["layers"] = layer_breakdown(model, inputs, result["threads"], args.repeats, layer_names, peak,
+        result["layers"] = layer_breakdown(model, inputs, result["threads"], args.repeats, layer_names, peaks,
                                            tune=args.tune, tuning_cache=args.tuning_cache)
         print(f"\nconv layers compiled and timed alone (median of {args.repeats}):")
         print(f"  {'layer':24} {'input':18} {'k/s/g':>7} {'fretsaw':>9} " + " ".join(f"{n:>14}" for n in layer_names)
-              + f" {'speedup':>8} {'FLOPs cut':>9} {'GFLOP/s':>8} {'% peak':>6}")
+              + f" {'speedup':>8} {'FLOPs cut':>9} {'GFLOP/s':>8} {'% FMA':>6} {'% matmul':>8}")
         for row in result["layers"]:
             peers_ms = " ".join(f"{row['peers_ms'][n]:11.3f} ms" if row["peers_ms"][n] is not None else f"{'n/a':>14}"
                                 for n in layer_names)
@@ -266,7 +287,7 @@ def bench_command(args) -> int:
             print(f"  {row['layer'][:24]:24} {'x'.join(map(str, row['input_shape'])):18} "
                   f"{row['kernel'][0]}/{row['stride'][0]}/{row['groups']:<3} {row['fretsaw_ms']:6.3f} ms {peers_ms} "
                   f"{speedup} {row['conv_flops_reduction']:8.2f}x {row['useful_gflops']:8.1f} "
-                  f"{row['percent_of_matmul_peak']:5.0f}%")
+                  f"{row['percent_of_fma_peak']:5.0f}% {row['percent_of_matmul_peak']:7.0f}%")
     if args.json:
         with open(args.json, "w") as out:
             json.dump(result, out, indent=2)

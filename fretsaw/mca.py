@@ -63,9 +63,23 @@ def loop_counts(cm, inputs: tuple[np.ndarray, ...], regions: int) -> list[int]:
         return [int(line) for line in (tmp / "counts.txt").read_text().split()]
 
 
+def mca_fma_per_cycle(mcpu: str, fp16: bool = False, registers: int = 32) -> float:
+    """128-bit FMAs a cycle in llvm-mca-22's model of `mcpu`: a block of independent `fmla`s (every
+    register its own chain but the two operands) through region_cycles. The estimates' cycles
+    come from this model, which may start fewer FMAs a cycle than the core (LLVM 22 models
+    cortex-a76 with the Cortex-A57's two 64-bit pipes): their percent of the core's FMA peak is
+    bounded by this rate over the core's."""
+    lanes = "8h" if fp16 else "4s"
+    chains = registers - 2
+    assembly = "".join(f"fmla v{i}.{lanes}, v{chains}.{lanes}, v{chains + 1}.{lanes}\n" for i in range(chains))
+    (cycles,) = region_cycles(assembly, mcpu).values()
+    return chains / cycles
+
+
 def estimate(model, inputs: tuple[np.ndarray, ...], mcpu: str = DEFAULT_CPU, features: str = "+neon",
              fp16: bool = False) -> dict:
-    """Estimated inner-loop cycles of `model` compiled for AArch64: {cycles, regions: per loop}."""
+    """Estimated inner-loop cycles of `model` compiled for AArch64: {cycles, regions: per loop,
+    flops: the useful (sparse) conv FLOPs, as in cm.stats()}."""
     import torch
 
     import fretsaw
@@ -73,16 +87,18 @@ def estimate(model, inputs: tuple[np.ndarray, ...], mcpu: str = DEFAULT_CPU, fea
     example = tuple(torch.from_numpy(x) for x in inputs)
     cm = fretsaw.compile(model, example, target="aarch64", threads=1, cpu=mcpu, features=features, fp16=fp16,
                          mca_regions=True)
+    flops = cm.stats()["sparse_flops"]
     cycles = region_cycles(cm.assembly(), mcpu)
     if not cycles:
-        return {"cycles": 0.0, "regions": []}
+        return {"cycles": 0.0, "regions": [], "flops": flops}
     names = sorted(cycles, key=lambda name: int(name[1:]))
     counts = loop_counts(cm, inputs, len(names))
     if len(counts) != len(names):
         raise FretsawError(f"llvm-mca found {len(names)} regions but the code counted {len(counts)} loops")
     regions = [{"region": name, "cycles_per_iteration": cycles[name], "iterations": n}
                for name, n in zip(names, counts)]
-    return {"cycles": sum(r["cycles_per_iteration"] * r["iterations"] for r in regions), "regions": regions}
+    return {"cycles": sum(r["cycles_per_iteration"] * r["iterations"] for r in regions), "regions": regions,
+            "flops": flops}
 
 
 def densified(conv):
@@ -99,8 +115,10 @@ def densified(conv):
 
 
 def layer_estimates(model, inputs: tuple[np.ndarray, ...], mcpu: str = DEFAULT_CPU, features: str = "+neon",
-                    fp16: bool = False, progress=None) -> list[dict]:
-    """Per conv layer of a torch model: estimated inner-loop cycles per output, sparse and dense."""
+                    fp16: bool = False, progress=None, peak: float | None = None) -> list[dict]:
+    """Per conv layer of a torch model: estimated inner-loop cycles per output, sparse and dense,
+    and the useful (sparse) FLOPs per estimated cycle; with `peak` (the core's FLOPs per cycle,
+    CpuTarget.peak_flops_per_cycle) their percentage of it."""
     import torch
 
     from fretsaw.benchmark import conv_layers
@@ -119,7 +137,11 @@ def layer_estimates(model, inputs: tuple[np.ndarray, ...], mcpu: str = DEFAULT_C
                      "sparse_cycles_per_output": sparse["cycles"] / outputs,
                      "dense_cycles_per_output": dense["cycles"] / outputs,
                      "estimated_speedup": dense["cycles"] / sparse["cycles"] if sparse["cycles"] else None,
-                     "flops_reduction": 1 / kept if kept else None})
+                     "flops_reduction": 1 / kept if kept else None,
+                     "useful_flops": sparse["flops"],
+                     "useful_flops_per_cycle": sparse["flops"] / sparse["cycles"] if sparse["cycles"] else None})
+        if peak and rows[-1]["useful_flops_per_cycle"] is not None:
+            rows[-1]["percent_of_fma_peak"] = 100 * rows[-1]["useful_flops_per_cycle"] / peak
         if progress:
             progress(rows[-1])
     return rows

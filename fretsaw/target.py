@@ -21,6 +21,8 @@ class CpuTarget:
     shifts:       a lane shift of two vectors (AVX-512 valignd) costs less than an unaligned load
                   (a 64-byte load off a vector boundary splits across two cache lines); NEON's
                   `ext` would take an FMA pipe's slot instead
+    fma_pipes:    vector FMAs a core starts each cycle; None where it is not described (the host's
+                  peak is measured instead: fretsaw.benchmark.fma_peak)
     """
 
     name: str
@@ -28,12 +30,20 @@ class CpuTarget:
     threads: int
     registers: int = 16
     shifts: bool = False
+    fma_pipes: int | None = None
 
     @property
     def accumulators(self) -> int:
         """Vector registers a conv's register block may take; the rest hold the pattern's
         broadcast weights and the input vectors shared between taps."""
         return self.registers - 6
+
+    def peak_flops_per_cycle(self, f16: bool = False) -> int | None:
+        """FLOPs one core's FMA pipes can do a cycle: `fma_pipes` FMAs of `vector_width` lanes
+        (with `f16`, twice the lanes), 2 FLOPs a lane; None without `fma_pipes`."""
+        if self.fma_pipes is None:
+            return None
+        return 2 * self.fma_pipes * self.vector_width * (2 if f16 else 1)
 
 
 def host_cpu_flags() -> set[str]:

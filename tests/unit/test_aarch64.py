@@ -227,11 +227,32 @@ def test_bench_aarch64_estimates_sparse_vs_dense(tmp_path, capsys):
     assert all(row["sparse_cycles_per_output"] < row["dense_cycles_per_output"] for row in pruned)
     assert all(row["estimated_speedup"] > 2 for row in pruned)  # ~4.5x fewer FLOPs in each
     assert result["estimated_speedup"] == pytest.approx(result["dense_cycles"] / result["sparse_cycles"])
+    # useful FLOPs per estimated cycle against the core's FMA peak: cortex-a55, one 128-bit FMA a cycle
+    assert result["peak_flops_per_cycle"] == 8 and result["mca_fma_per_cycle"] > 0
+    for row in result["layers"]:
+        cycles = row["sparse_cycles_per_output"] * row["outputs"]
+        assert row["useful_flops_per_cycle"] == pytest.approx(row["useful_flops"] / cycles)
+        assert row["percent_of_fma_peak"] == pytest.approx(100 * row["useful_flops_per_cycle"] / 8)
+    useful = sum(row["useful_flops"] for row in result["layers"]) / result["sparse_cycles"]
+    assert result["percent_of_fma_peak"] == pytest.approx(100 * useful / 8) and useful > 0
     out = capsys.readouterr().out
     assert "output matches PyTorch" in out and "estimated" in out and "features.1.0" in out
     with pytest.raises(FretsawError, match="--layers times on this machine"):
         main_raising(["bench", str(tmp_path / "vgg.pt"), "--input-shape", "1,3,16,16", "--target", "aarch64",
                       "--layers"])
+
+
+def test_fma_peak_of_a_core_comes_from_its_description():
+    from fretsaw.backends.aarch64 import AArch64Backend
+    from fretsaw.mca import mca_fma_per_cycle
+
+    a76 = AArch64Backend(fretsaw.AArch64Options(cpu="cortex-a76")).cpu
+    assert a76.fma_pipes == 2 and a76.peak_flops_per_cycle() == 16 and a76.peak_flops_per_cycle(f16=True) == 32
+    assert AArch64Backend().cpu.peak_flops_per_cycle() is None  # "generic" is not described: no percentage
+    # llvm-mca-22 models cortex-a76 with the Cortex-A57's pipes: half the core's FMAs a cycle, which
+    # bounds the estimates' percent of the core's peak (README: Estimating phone speed)
+    assert mca_fma_per_cycle("cortex-a76") == pytest.approx(1.0, rel=0.05)
+    assert mca_fma_per_cycle("cortex-x1") == pytest.approx(4.0, rel=0.05)
 
 
 def main_raising(argv):

@@ -141,14 +141,19 @@ def test_cli_bench_torch_model(tmp_path):
     assert "onnxruntime" in figures["peers_ms"] and figures["speedup_over_best_peer"] > 0
     assert figures["conv_flops_reduction"] > 1.5  # pattern pruning: 4 of 9 taps
     assert "pytorch_eager" in result.stdout and "speedup over the fastest peer" in result.stdout
-    # the useful GFLOP/s against a large fp32 matmul's, measured in the same run on the same threads
-    peak = figures["matmul_peak_gflops"]
-    assert peak > 0 and figures["percent_of_matmul_peak"] == pytest.approx(100 * figures["useful_gflops"] / peak)
-    assert f"% of the measured matmul peak ({peak:.1f} GFLOP/s" in result.stdout
+    # the useful GFLOP/s against the FMA peak and a large fp32 matmul's, measured in the same run on
+    # the same threads
+    peaks = {name: figures[f"{name}_peak_gflops"] for name in ("fma", "matmul")}
+    for name, peak in peaks.items():
+        assert peak > 0 and figures[f"percent_of_{name}_peak"] == pytest.approx(100 * figures["useful_gflops"] / peak)
+    assert f"FMA {peaks['fma']:.1f} GFLOP/s (FMA chain loop on {figures['cpu']})" in result.stdout
+    assert f"matmul {peaks['matmul']:.1f} GFLOP/s (PyTorch" in result.stdout
+    assert f"{figures['percent_of_fma_peak']:.0f}% of the FMA peak" in result.stdout
     layers = figures["layers"]  # --layers: each conv compiled and timed alone
     assert [layer["layer"] for layer in layers] == ["0", "2"]
     assert layers[1]["input_shape"] == [1, 16, 16, 16] and layers[1]["peers_ms"]["pytorch_eager"] > 0
-    assert all(layer["matmul_peak_gflops"] == peak and layer["percent_of_matmul_peak"] > 0 for layer in layers)
+    assert all(layer[f"{name}_peak_gflops"] == peak and layer[f"percent_of_{name}_peak"] > 0
+               for layer in layers for name, peak in peaks.items())
     assert "conv layers compiled and timed alone" in result.stdout
 
 
