@@ -14,7 +14,7 @@ from torch_mlir.dialects import arith, func
 
 from conftest import ATOL, RTOL
 from fretsaw.backends.base import Signature
-from fretsaw.backends.host import HostBackend, HostExecutable
+from fretsaw.backends.host import HostBackend
 from fretsaw.context import make_context
 from fretsaw.dialect import pconv
 from fretsaw.pipeline import run_pipeline
@@ -27,10 +27,10 @@ ACTIVATIONS = {"none": lambda y: y, "relu": torch.relu, "relu6": lambda y: torch
 
 
 def compile_conv3d(weight, bias, x_shape, strides, padding, dilations, groups, activation, group_shape=None,
-                   reference=False, cpu=None):
+                   reference=False, cpu=None, backend=None):
     """A host executable of one pconv.conv3d of these dense (pruned) weights: its SIMD loops
     (pconv-vectorize in the host's stages, for `cpu`: a fretsaw.target.CpuTarget, the host's by
-    default), or with `reference` the reference loops (pconv-lower)."""
+    default; or on `backend`, e.g. AArch64Backend), or with `reference` the reference loops (pconv-lower)."""
     patterns, kernel_pattern = pconv.recover_patterns(weight)
     packed = pconv.pack_weights(weight, patterns, kernel_pattern)
     spatial = pconv.conv_output_size(x_shape[2:], weight.shape[2:], strides, padding, dilations)
@@ -55,9 +55,10 @@ def compile_conv3d(weight, bias, x_shape, strides, padding, dilations, groups, a
     signature = Signature.of(module, "main")
     lower = ", pconv-lower" if reference else ""
     run_pipeline(module, f"builtin.module(pconv-verify, pconv-filter-kernel-reorder, pconv-pack-fkw{lower})")
-    for stage in HostBackend(cpu=cpu).stages():  # the host's stages after "pconv", which made the op
+    backend = backend or HostBackend(cpu=cpu)
+    for stage in backend.stages():  # the backend's stages after "pconv", which made the op
         run_pipeline(module, stage.pipeline, stage=stage.name)
-    return HostExecutable(module, "main", signature, opt_level=2)
+    return backend.emit(module, "main", signature)
 
 
 def torch_conv3d(x, weight, bias, strides, padding, dilations, groups, activation):
@@ -126,6 +127,24 @@ def test_kernel_groups_conv3d_matches_torch(cpu, kernel, strides, group):
     run = compile_conv3d(weight, bias, x.shape, *args, group_shape=group, cpu=cpu)
     (got,) = run(x)
     np.testing.assert_allclose(got, torch_conv3d(x, weight, bias, *args), rtol=RTOL, atol=ATOL)
+
+
+@pytest.mark.parametrize("fp16", [False, True])
+def test_kernel_groups_conv3d_under_qemu(fp16):
+    # the NEON loops of a KGS conv3d (and in fp16 with +fullfp16) cross-compiled and run under
+    # qemu-aarch64; fp16 within the AArch64 backend's fp16 tolerance
+    from fretsaw import AArch64Options
+    from fretsaw.backends.aarch64 import FP16_TOLERANCE, AArch64Backend
+
+    rng = np.random.default_rng(3)
+    weight = kgs_weight(rng, 8, 8, (3, 3, 3), 4, 2, keep=7)
+    bias = rng.standard_normal(8).astype(np.float32)
+    x = rng.standard_normal((1, 8, 4, 7, 9)).astype(np.float32)
+    args = ((1, 2, 2), (1,) * 6, (1, 1, 1), 1, "relu")
+    backend = AArch64Backend(AArch64Options(fp16=fp16, threads=2))
+    (got,) = compile_conv3d(weight, bias, x.shape, *args, group_shape=(4, 2), backend=backend).run(x)
+    rtol, atol = (FP16_TOLERANCE, FP16_TOLERANCE) if fp16 else (RTOL, ATOL)
+    np.testing.assert_allclose(got, torch_conv3d(x, weight, bias, *args), rtol=rtol, atol=atol)
 
 
 def test_filter_blocks_follow_the_kernel_groups():
