@@ -42,7 +42,6 @@ from torch_mlir.dialects import arith, bufferization, memref, scf, tensor, vecto
 
 from fretsaw.dialect import fkw as fkw_tables
 from fretsaw.dialect import pconv
-from fretsaw.errors import op_error
 from fretsaw.passes.base import ModulePass, verify_pconv
 from fretsaw.passes.builders import (add, convert, guarded, index, lane_mask, load, load_index, loop, masked_vload,
                                      mul, parallel, read_buffer, splat, table, vector_type, vload, vstore,
@@ -56,6 +55,7 @@ from fretsaw.passes.conv.units import block_units, filter_units
 from fretsaw.passes.cpu.blocks import CACHE
 from fretsaw.passes.cpu.load_sharing import ColumnSets, block_reads, read_vectors
 from fretsaw.passes.cpu.staging import Layout, flat_input
+from fretsaw.passes.pconv_lower import lower_conv  # INTERIM(issue18-raise): conv3d's reference loops
 
 
 def spreads(layout: Layout) -> bool:
@@ -390,8 +390,10 @@ class Vectorize(ModulePass):
         requested = (self.rows, self.vectors, self.tile)
         for op in pconv.walk_convs(module):  # in order: a conv's users are still pconv ops
             if pconv.Conv(op).rank != 2:
-                raise op_error(op, f"pconv-vectorize lowers 2-D convolutions; this {op.name} has no SIMD lowering "
-                                   f"yet: lower it with pconv-lower (the reference loops) before pconv-vectorize")
+                # INTERIM(issue18-raise): conv3d gets the reference loops of pconv-lower until its
+                # SIMD lowering lands here, so that compiling a 3-D CNN works meanwhile
+                lower_conv(op)
+                continue
             read = read_by_users(op)
             ConvEmitter(flatten_pointwise(op), self.target, requested, self.f16, read).emit()
         module.verify()
