@@ -17,7 +17,11 @@ Attributes (r = spatial rank, 2 or 3):
   operandSegmentSizes  array<i32: 1, 1, 0 or 1>  whether the bias is there
 Optional (IRDL here has no optional attributes: the file lists them, this verifier checks them):
   group_shape     array<i64: gOut, gIn>  kernel groups (KGS): the kernels of each gOut filters x
-                  gIn input channels block share one pattern id (-1: the group is removed, Vanilla)
+                  gIn input channels block share one pattern id (-1: the group is removed, Vanilla);
+                  gOut divides the filters of a conv group (Cout/groups). pconv-raise sets it on a
+                  conv3d whose weights have it (recover_groups). For a lowering it means: the gOut
+                  filters of a group read the same (input channel, position) columns, so they may be
+                  computed together, each input value loaded once for all gOut of them
   filter_order, filter_groups   i32 tables added by pconv-filter-kernel-reorder
   fkw_stride, fkw_index         i32 tables added by pconv-pack-fkw: packed_weights in FKW order
   fretsaw.schedule     array<i64: rows, vectors, tile> from tuning (valid: passes/conv/schedule.py
@@ -127,6 +131,36 @@ def recover_patterns(weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     kernel_pattern[alive] = rank[inverse.reshape(-1)]
     return unique[order].reshape(-1, *kernel), kernel_pattern.reshape(cout, cin_g)
 
+
+GROUP_SIDES = (16, 8, 4, 2, 1)  # kernel-group sides recover_groups tries (RT3D's groups are powers of two)
+
+
+def recover_groups(weight: np.ndarray, groups: int = 1) -> tuple[int, int] | None:
+    """The kernel-group shape (gOut, gIn) of a 3-D conv's weights (Cout x Cin_g x K1 x K2 x K3, `groups`
+    conv groups): the largest block of gOut filters x gIn input channels, each a power of two up to
+    16 dividing Cout/groups and Cin_g, at least two filters, whose kernels all keep exactly the same
+    positions (RT3D KGS; Vanilla, whole groups removed, shares the empty set). Of equal sizes the
+    one with more filters wins: a lowering shares each input load among a group's filters. None
+    for 2-D weights (their structure is patterns) and when no block of two filters shares its mask.
+
+    Found from the exact zeros, as recover_patterns finds patterns; the kernels of a group then get
+    one pattern id also when recover_patterns falls back to the dense pattern (unstructured), so the
+    verifier's check of group_shape against kernel_pattern holds either way.
+    """
+    cout, cin_g, *kernel = weight.shape
+    if len(kernel) != 3:
+        return None
+    masks = (weight != 0).reshape(cout * cin_g, -1)
+    _, ids = np.unique(masks, axis=0, return_inverse=True)
+    ids = ids.reshape(cout, cin_g)
+    cout_g = cout // groups
+    shapes = [(g_out, g_in) for g_out in GROUP_SIDES for g_in in GROUP_SIDES
+              if g_out > 1 and cout_g % g_out == 0 and cin_g % g_in == 0]
+    for g_out, g_in in sorted(shapes, key=lambda s: (s[0] * s[1], s[0]), reverse=True):
+        blocks = ids.reshape(cout // g_out, g_out, cin_g // g_in, g_in)
+        if (blocks == blocks[:, :1, :, :1]).all():
+            return g_out, g_in
+    return None
 
 
 @dataclass(frozen=True)
@@ -330,8 +364,8 @@ def _check_tables(conv: Conv, op, cout: int, cin: int) -> tuple[np.ndarray, np.n
 
 
 def _check_groups(conv: Conv, op, kernel_pattern: np.ndarray) -> None:
-    """group_shape (gOut, gIn) must tile Cout x Cin/groups, and the kernels of each group share one
-    pattern id (-1: the whole group removed)."""
+    """group_shape (gOut, gIn) must tile Cout x Cin/groups with gOut dividing a conv group's filters,
+    and the kernels of each group share one pattern id (-1: the whole group removed)."""
     if "group_shape" not in op.attributes:
         return
     attr = op.attributes["group_shape"]
@@ -342,6 +376,10 @@ def _check_groups(conv: Conv, op, kernel_pattern: np.ndarray) -> None:
     cout, cin_g = kernel_pattern.shape
     if cout % g_out or cin_g % g_in:
         raise op_error(op, f"group_shape {g_out}x{g_in} does not tile the {cout}x{cin_g} kernels (Cout x Cin/groups)")
+    if (cout // conv.groups) % g_out:
+        raise op_error(op, f"group_shape {g_out}x{g_in}: {g_out} filters do not divide the {cout // conv.groups} "
+                           f"filters of a conv group (groups={conv.groups}); a kernel group's filters must read the "
+                           f"same input channels")
     blocks = kernel_pattern.reshape(cout // g_out, g_out, cin_g // g_in, g_in).transpose(0, 2, 1, 3)
     blocks = blocks.reshape(cout // g_out, cin_g // g_in, -1)
     mixed = np.argwhere((blocks != blocks[:, :, :1]).any(axis=2))

@@ -3,8 +3,9 @@
 Before import, a model older than OPSET is converted to it (ONNX's version converter), what
 fretsaw does not compile is refused by name (non-float32 inputs or outputs, training-mode
 BatchNormalization, inputs that contradict the declared static shapes, ...), dynamic input
-dimensions are fixed to the example inputs', and Conv -> BatchNormalization pairs with constant
-parameters are folded into the conv (as for PyTorch models).
+dimensions are fixed to the example inputs', Conv -> BatchNormalization pairs with constant
+parameters are folded into the conv (as for PyTorch models), and a 3-D depthwise Conv, which
+Torch-MLIR does not lower, becomes a grouped Conv with zero kernels (frontend/depthwise.py).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from torch_mlir import ir
 from torch_mlir.extras import onnx_importer
 
 from fretsaw.errors import FretsawError
+from fretsaw.frontend import depthwise
 
 OPSET = 22  # older models are converted to it before import (upgrade_opset)
 # Ops imported as their ONNX function body rather than Torch-MLIR's pattern (the importer's
@@ -240,7 +242,7 @@ def fold_batchnorm(model: onnx.ModelProto) -> onnx.ModelProto:
         scale = gamma / np.sqrt(var + eps)
         bias = numpy_helper.to_array(inits[conv.input[2]]).astype(np.float64) if len(conv.input) > 2 else 0.0
         _replace_initializer(graph, inits, conv.input[1],
-                             (weight * scale.reshape(-1, 1, 1, 1)).astype(np.float32))
+                             (weight * scale.reshape(-1, *[1] * (weight.ndim - 1))).astype(np.float32))
         bias_name = conv.output[0] + "_fretsaw_folded_bias"
         graph.initializer.append(numpy_helper.from_array(((bias - mean) * scale + beta).astype(np.float32),
                                                          bias_name))
@@ -249,6 +251,31 @@ def fold_batchnorm(model: onnx.ModelProto) -> onnx.ModelProto:
         conv.output[0] = bn.output[0]
         graph.node.remove(bn)
     return model
+
+
+def spread_depthwise_3d(model: onnx.ModelProto) -> None:
+    """Each 3-D depthwise Conv that Torch-MLIR would refuse (group = in = out channels) reads the
+    spread weights, and has the fewer groups, of depthwise.spread (the same outputs); FretsawError
+    naming the node when its weight is not a constant. Needs the shapes of shape inference."""
+    graph = model.graph
+    constants = constant_values(graph)
+    shapes = {v.name: [d.dim_value for d in v.type.tensor_type.shape.dim]
+              for v in list(graph.input) + list(graph.value_info)}
+    shapes.update({name: list(value.shape) for name, value in constants.items()})
+    for node in [n for n in graph.node if n.op_type == "Conv"]:
+        group = next((a for a in node.attribute if a.name == "group"), None)
+        if group is None or not depthwise.refused(shapes.get(node.input[1], []), group.i):
+            continue
+        weight = constants.get(node.input[1])
+        if weight is None:
+            raise FretsawError(f"Conv node '{node.name}' is a 3-D depthwise convolution (group = in = out channels "
+                               f"= {group.i}) whose weight '{node.input[1]}' is computed at run time: Torch-MLIR "
+                               f"lowers no 3-D depthwise conv, and fretsaw passes one through only with constant "
+                               f"weights; make the weight an initializer")
+        spread, group.i = depthwise.spread(weight.astype(np.float32), group.i)
+        name = f"{node.input[1]}_fretsaw_spread_{node.name or node.output[0]}"
+        graph.initializer.append(numpy_helper.from_array(spread, name))
+        node.input[1] = name
 
 
 def _replace_initializer(graph, inits, name: str, array: np.ndarray) -> None:
@@ -324,6 +351,7 @@ def import_onnx(model, ctx: ir.Context, example_inputs=None) -> ir.Module:
     try:
         proto = onnx.shape_inference.infer_shapes(proto, data_prop=True)
         check_resize(proto)
+        spread_depthwise_3d(proto)
         info = onnx_importer.ModelInfo(proto, config=IMPORT_CONFIG)
         module = info.create_module(context=ctx)
         importer = onnx_importer.NodeImporter.define_function(info.main_graph, module.operation,

@@ -4,7 +4,8 @@ BatchNorm in eval mode is folded into the preceding convolution first (a per-cha
 so exact zeros stay zeros). Parameters are imported as inline dense constants so that
 pconv-raise can read the weights. A pad by negative amounts (a crop) becomes a slice and a
 non-negative pad. An op whose result shape depends on the data (nonzero, masked_select, ...)
-is refused here, named with its layer, before any lowering.
+is refused here, named with its layer, before any lowering. A 3-D depthwise conv, which
+Torch-MLIR does not lower, becomes a grouped conv with zero kernels (frontend/depthwise.py).
 """
 
 from __future__ import annotations
@@ -20,7 +21,10 @@ from torch_mlir import ir
 from torch_mlir.extras.fx_decomp_util import get_decomposition_table
 from torch_mlir.extras.fx_importer import ContextCache, FxImporter, FxImporterHooks
 
+from fretsaw.dialect.pconv import elements_to_numpy, walk_ops
 from fretsaw.errors import FretsawError
+from fretsaw.frontend import depthwise
+from fretsaw.passes.match import producer
 
 # torch backend IR -> linalg on tensors, with torch-mlir's own pipelines.
 TO_LINALG = ("builtin.module(func.func(torch-match-quantized-custom-ops), "
@@ -186,7 +190,38 @@ def import_torch(model: torch.nn.Module, example_inputs: tuple, ctx: ir.Context)
     importer._cc = ModulePathLocations(ctx, py_attr_tracker=importer._py_attr_tracker)
     importer.import_frozen_program(program, func_name="main")
     check_static_shapes(importer.module)
+    spread_depthwise_3d(importer.module, importer._cc)
     return importer.module
+
+
+def spread_depthwise_3d(module: ir.Module, types: ContextCache) -> None:
+    """Each 3-D depthwise torch.aten.convolution that Torch-MLIR would refuse takes the spread weights
+    and fewer groups of depthwise.spread (the same outputs); FretsawError, naming the layer, when
+    its weights are not constants."""
+    for conv in walk_ops(module.operation, "torch.aten.convolution"):
+        weight_op, transposed, groups = (producer(conv.operands[i]) for i in (1, 6, 8))
+        if groups is None or groups.name != "torch.constant.int" or transposed is None or \
+                transposed.name != "torch.constant.bool" or transposed.attributes["value"].value:
+            continue  # (a transposed conv's weight is Cin x Cout/groups: not the refused case)
+        groups = groups.attributes["value"].value
+        if not depthwise.refused(vtensor_shape(conv.operands[1]), groups):
+            continue
+        if weight_op is None or weight_op.name != "torch.vtensor.literal":
+            layer = f" in layer '{conv.location.name_str}'" if isinstance(conv.location, ir.NameLoc) else ""
+            raise FretsawError(f"the 3-D depthwise convolution{layer} (groups = in = out channels = {groups}) takes "
+                               f"weights computed at run time: Torch-MLIR lowers no 3-D depthwise conv, and fretsaw "
+                               f"passes one through only with constant weights; make the weights the layer's "
+                               f"parameters (nn.Conv3d) or buffers", op=conv.name, location=str(conv.location))
+        weight, groups = depthwise.spread(elements_to_numpy(weight_op.attributes["value"]).astype(np.float32), groups)
+        with ir.InsertionPoint(conv), conv.location:
+            literal = ir.Operation.create("torch.vtensor.literal",
+                                          results=[types.create_vtensor_type(torch.float32, torch.Size(weight.shape))],
+                                          attributes={"value": ir.DenseElementsAttr.get(weight)})
+            count = ir.Operation.create("torch.constant.int", results=[conv.operands[8].type],
+                                        attributes={"value": ir.IntegerAttr.get(ir.IntegerType.get_signless(64),
+                                                                                groups)})
+        conv.operands[1] = literal.result
+        conv.operands[8] = count.result
 
 
 def failing_layer(model: torch.nn.Module, example_inputs: tuple) -> str:
@@ -211,6 +246,14 @@ def failing_layer(model: torch.nn.Module, example_inputs: tuple) -> str:
 
 
 VTENSOR = re.compile(r"!torch\.vtensor<\[([^\]]*)\]")
+
+
+def vtensor_shape(value: ir.Value) -> list[int | None]:
+    """The sizes of a !torch.vtensor value (None for a dynamic one), [] for other types."""
+    found = VTENSOR.match(str(value.type))
+    if found is None or not found.group(1):
+        return []
+    return [None if size == "?" else int(size) for size in found.group(1).split(",")]
 
 
 def check_static_shapes(module: ir.Module) -> None:

@@ -1,9 +1,14 @@
-"""pconv-raise: convolutions with constant weights become pconv.conv2d.
+"""pconv-raise: convolutions with constant weights become pconv.conv2d or pconv.conv3d.
 
-The layer's pattern library and each kernel's pattern id (or removal) are recovered from
-the exact zeros of the weights; zero padding, the bias and a following ReLU / ReLU6 are
-folded into the op. A conv whose kernel is larger than its padded input is refused, naming
-the layer.
+Raised: linalg.conv_2d_nchw_fchw, conv_2d_ngchw_gfchw, depthwise_conv_2d_nchw_chw,
+conv_3d_ncdhw_fcdhw, and the linalg.generic that Torch-MLIR makes of a grouped 3-D conv
+(recognised by its indexing maps, iterators and multiply-add body; `grouped_generic`). One
+matcher serves both spatial ranks. The layer's pattern library and each kernel's pattern id (or
+removal) are recovered from the exact zeros of the weights, and for a conv3d its kernel-group
+shape (pconv.recover_groups); zero padding, the bias and a following ReLU / ReLU6 are folded into
+the op. A conv whose every filter reads only its one input channel is raised as the depthwise
+conv it is (frontend/depthwise.py passes a 3-D depthwise conv through Torch-MLIR so). A conv
+whose kernel is larger than its padded input is refused, naming the layer.
 
 Before:
   %p = tensor.pad %x low[0, 0, 1, 1] high[0, 0, 1, 1] { tensor.yield %zero : f32 } ...
@@ -29,7 +34,9 @@ from fretsaw.errors import op_error
 from fretsaw.passes.base import ModulePass, verify_pconv
 from fretsaw.passes.match import constant_array, producer, scalar_constant, single_user, through_reshapes
 
-CONV_OPS = ("linalg.conv_2d_nchw_fchw", "linalg.conv_2d_ngchw_gfchw", "linalg.depthwise_conv_2d_nchw_chw")
+CONV_OPS = ("linalg.conv_2d_nchw_fchw", "linalg.conv_2d_ngchw_gfchw", "linalg.depthwise_conv_2d_nchw_chw",
+            "linalg.conv_3d_ncdhw_fcdhw")
+DENSE_OPS = ("linalg.conv_2d_nchw_fchw", "linalg.conv_3d_ncdhw_fcdhw")  # weight (F, C, K1, .., Kr)
 GREATER = {2, 3, 9, 10}  # arith.cmpf ogt, oge, ugt, uge
 LESS = {4, 5, 11, 12}  # arith.cmpf olt, ole, ult, ule
 
@@ -40,9 +47,11 @@ class ConvMatch:
 
     conv: ir.Operation
     input: ir.Value
-    weight: np.ndarray  # (Cout, Cin/groups, KH, KW)
+    weight: np.ndarray  # (Cout, Cin/groups, K1, .., Kr)
     groups: int
-    padding: list[int]
+    strides: list[int]
+    dilations: list[int]
+    padding: list[int]  # lows, then highs
     bias: ir.Value | None = None
     bias_values: np.ndarray | None = None  # a constant bias, one value per output channel
     result: ir.Value | None = None
@@ -59,28 +68,102 @@ def match_conv(conv) -> ConvMatch | None:
         return None
     result = conv.results[0]
     dead = [conv]
-    if kind == "linalg.conv_2d_nchw_fchw":
+    if kind == "linalg.generic":
+        steps = grouped_generic(conv)
+        if steps is None:
+            return None
+        strides, dilations = steps
+    else:
+        strides, dilations = (pconv.elements_to_numpy(conv.attributes[name]).tolist()
+                              for name in ("strides", "dilations"))
+    if kind in DENSE_OPS:
         groups = 1
     elif kind == "linalg.depthwise_conv_2d_nchw_chw":
         groups = weight.shape[0]
         weight = weight[:, None]
-    else:  # ngchw_gfchw: (G, F, C, KH, KW) with expand_shape on input/init, collapse on the result
+    else:  # grouped, (G, F, C, K1, .., Kr) with expand_shape on input/init, collapse on the result
         groups, f = weight.shape[0], weight.shape[1]
         weight = weight.reshape((groups * f,) + weight.shape[2:])
         collapse = single_user(result)
         if collapse is None or collapse.name != "tensor.collapse_shape":
             return None
         x, init = through_reshapes(x), through_reshapes(init)
-        if len(x.type.shape) != 4:  # a grouped Conv1d, which Torch-MLIR makes a grouped 2-D conv
+        if len(x.type.shape) != weight.ndim:  # a grouped Conv1d, which Torch-MLIR makes a grouped 2-D conv
             return None
         result = collapse.results[0]
         dead.insert(0, collapse)
-    match = ConvMatch(conv, x, weight.astype(np.float32), groups, [0, 0, 0, 0], result=result, dead=dead)
+    rank = weight.ndim - 2
+    match = ConvMatch(conv, x, weight.astype(np.float32), groups, strides, dilations, [0] * (2 * rank),
+                      result=result, dead=dead)
     if not _match_padding(match) or not _match_init(match, init):
         return None
     _check_kernel_fits(match)
     _match_activation(match)
+    _narrow_to_depthwise(match)
     return match
+
+
+def grouped_generic(generic) -> tuple[list[int], list[int]] | None:
+    """(strides, dilations) when `generic` is a grouped convolution as Torch-MLIR writes one of r
+    spatial dims, else None: loops (n, g, f, o1..or) parallel then (c, k1..kr) reduction, input
+    (N, G, C, I1..Ir) read at (n, g, c, oi * stride + ki * dilation), weight (G, F, C, K1..Kr) at
+    (g, f, c, k1..kr), output (N, G, F, O1..Or) at (n, g, f, o1..or), body out + in * w."""
+    if len(generic.operands) != 3 or len(generic.results) != 1:
+        return None
+    iterators = [str(t) for t in generic.attributes["iterator_types"]]
+    rank = (len(iterators) - 4) // 2
+    if rank not in pconv.OPS or iterators != ["#linalg.iterator_type<parallel>"] * (rank + 3) + \
+            ["#linalg.iterator_type<reduction>"] * (rank + 1):
+        return None
+    maps = [ir.AffineMapAttr(m).value for m in generic.attributes["indexing_maps"]]
+    if any(m.n_symbols for m in maps):
+        return None
+    dims = [linear_terms(e) for m in maps for e in m.results]
+    x_map, w_map, y_map = dims[:rank + 3], dims[rank + 3:2 * rank + 6], dims[2 * rank + 6:]
+    outputs, kernel = range(3, rank + 3), range(rank + 4, 2 * rank + 4)
+    channel = rank + 3
+    if y_map != [{d: 1} for d in range(rank + 3)] or \
+            w_map != [{d: 1} for d in (1, 2, channel, *kernel)] or x_map[:3] != [{0: 1}, {1: 1}, {channel: 1}]:
+        return None
+    strides, dilations = [], []
+    for terms, o, k in zip(x_map[3:], outputs, kernel):
+        if terms is None or set(terms) != {o, k}:
+            return None
+        strides.append(terms[o])
+        dilations.append(terms[k])
+    if min(strides + dilations) < 1 or not _multiply_add(generic):
+        return None
+    return strides, dilations
+
+
+def linear_terms(expr) -> dict[int, int] | None:
+    """{dim position: factor} of an affine expression that is a sum of dims times constants, else None."""
+    if isinstance(expr, ir.AffineDimExpr):
+        return {expr.position: 1}
+    if isinstance(expr, ir.AffineMulExpr):
+        term, factor = (expr.lhs, expr.rhs) if isinstance(expr.rhs, ir.AffineConstantExpr) else (expr.rhs, expr.lhs)
+        inner = linear_terms(term)
+        if not isinstance(factor, ir.AffineConstantExpr) or inner is None:
+            return None
+        return {d: f * factor.value for d, f in inner.items()}
+    if isinstance(expr, ir.AffineAddExpr):
+        lhs, rhs = linear_terms(expr.lhs), linear_terms(expr.rhs)
+        if lhs is None or rhs is None or lhs.keys() & rhs.keys():
+            return None
+        return lhs | rhs
+    return None
+
+
+def _multiply_add(generic) -> bool:
+    """Whether the body is `yield out + in * w` (operands of either op in either order)."""
+    block = generic.regions[0].blocks[0]
+    ops = list(block.operations)
+    if [op.name for op in ops] != ["arith.mulf", "arith.addf", "linalg.yield"]:
+        return False
+    x, w, out = block.arguments
+    mul, add, done = ops
+    return {*mul.operands} == {x, w} and {*add.operands} == {mul.results[0], out} and \
+        done.operands[0] == add.results[0]
 
 
 def _match_padding(match: ConvMatch) -> bool:
@@ -94,26 +177,34 @@ def _match_padding(match: ConvMatch) -> bool:
     if scalar_constant(yielded) != 0.0:
         return True
     match.input = pad.operands[0]
-    match.padding = [low[2], low[3], high[2], high[3]]
+    match.padding = low[2:] + high[2:]
     return True
+
+
+# the sides of the padding, by spatial rank, in the order of the op's padding (lows, then highs)
+SIDES = {2: ("top", "left", "bottom", "right"), 3: ("front", "top", "left", "back", "bottom", "right")}
 
 
 def _check_kernel_fits(match: ConvMatch) -> None:
     """Refuse a conv whose dilated kernel is larger than its padded input (no output position)."""
     conv = match.conv
-    height, width = match.input.type.shape[-2:]
-    top, left, bottom, right = match.padding
-    padded = [height + top + bottom, width + left + right]
+    rank = match.weight.ndim - 2
+    spatial = match.input.type.shape[2:]
+    padding = match.padding
+    padded = [size + padding[i] + padding[rank + i] for i, size in enumerate(spatial)]
     kernel = list(match.weight.shape[2:])
-    dilations = pconv.elements_to_numpy(conv.attributes["dilations"]).tolist()
-    spans = [(k - 1) * d + 1 for k, d in zip(kernel, dilations)]
-    if spans[0] <= padded[0] and spans[1] <= padded[1]:
+    spans = [(k - 1) * d + 1 for k, d in zip(kernel, match.dilations)]
+    if all(s <= p for s, p in zip(spans, padded)):
         return
+
+    def sizes(values):
+        return "x".join(map(str, values))
+
+    sides = " ".join(f"{side} {amount}" for side, amount in zip(SIDES[rank], padding))
     layer = conv.location.name_str if isinstance(conv.location, ir.NameLoc) else str(conv.location)
-    raise op_error(conv, f"layer '{layer}': the kernel {kernel[0]}x{kernel[1]} (dilation {dilations[0]}x"
-                         f"{dilations[1]}, spanning {spans[0]}x{spans[1]}) is larger than the padded input "
-                         f"{padded[0]}x{padded[1]} (input {height}x{width}, padding top {top} left {left} bottom "
-                         f"{bottom} right {right}), so the conv has no output position; give a larger input "
+    raise op_error(conv, f"layer '{layer}': the kernel {sizes(kernel)} (dilation {sizes(match.dilations)}, spanning "
+                         f"{sizes(spans)}) is larger than the padded input {sizes(padded)} (input {sizes(spatial)}, "
+                         f"padding {sides}), so the conv has no output position; give a larger input "
                          f"(example inputs, --input-shape), more padding or a smaller kernel", pass_name=Raise.name)
 
 
@@ -132,14 +223,15 @@ def _match_init(match: ConvMatch, init: ir.Value) -> bool:
         init_values = constant_array(init)
         if init_values is None:
             return False
-        # a grouped conv's init is (N, G, F, OH, OW): one channel axis of G x F, as the result's
-        init_values = init_values.reshape(init_values.shape[0], cout, *init_values.shape[-2:])
-        per_channel = init_values[:1, :, :1, :1]
+        # a grouped conv's init is (N, G, F, O1, ..): one channel axis of G x F, as the result's
+        init_values = init_values.reshape(init_values.shape[0], cout, -1)
+        per_channel = init_values[:1, :, :1]
         if not (init_values == per_channel).all():
             return False
         match.bias_values = per_channel.reshape(cout).astype(np.float32)
         return True
-    if op.name == "linalg.broadcast" and list(op.attributes["dimensions"]) == [0, 2, 3]:
+    rank = match.weight.ndim - 2
+    if op.name == "linalg.broadcast" and list(op.attributes["dimensions"]) == [0, *range(2, rank + 2)]:
         match.bias = op.operands[0]
         return True
     return False
@@ -249,13 +341,31 @@ def _match_activation(match: ConvMatch) -> None:
             return
 
 
+def _narrow_to_depthwise(match: ConvMatch) -> None:
+    """A conv whose every filter reads at most its own channel, Cout = M x Cin and filter o channel
+    o // M, is the depthwise conv (groups = Cin) of those kernels: raised as one, its removed
+    kernels are not kernels at all (how frontend/depthwise.py brings a 3-D depthwise conv through
+    Torch-MLIR, which lowers none)."""
+    weight, groups = match.weight, match.groups
+    cout, cin_g = weight.shape[:2]
+    cin = cin_g * groups
+    if cin_g == 1 or cout % cin or not weight.any():
+        return
+    filters = np.arange(cout)
+    local = filters // (cout // cin) - (filters // (cout // groups)) * cin_g  # own channel, inside the group
+    own = weight[filters, local]
+    others = weight.copy()
+    others[filters, local] = 0
+    if others.any():
+        return
+    match.weight, match.groups = own[:, None], cin
+
+
 def rewrite(match: ConvMatch) -> None:
     conv = match.conv
     weight = match.weight
     patterns, kernel_pattern = pconv.recover_patterns(weight)
     packed = pconv.pack_weights(weight, patterns, kernel_pattern)
-    strides = pconv.elements_to_numpy(conv.attributes["strides"]).tolist()
-    dilations = pconv.elements_to_numpy(conv.attributes["dilations"]).tolist()
     with ir.InsertionPoint(conv), conv.location:
         packed_value = arith.ConstantOp(ir.RankedTensorType.get([packed.size], ir.F32Type.get()),
                                         ir.DenseElementsAttr.get(packed)).result
@@ -264,9 +374,10 @@ def rewrite(match: ConvMatch) -> None:
             bias = arith.ConstantOp(ir.RankedTensorType.get([len(match.bias_values)], ir.F32Type.get()),
                                     ir.DenseElementsAttr.get(match.bias_values)).result
         new = pconv.build_conv(match.input, packed_value, bias, result_type=match.result.type,
-                                 patterns=patterns, kernel_pattern=kernel_pattern, strides=strides,
-                                 padding=match.padding, dilations=dilations, groups=match.groups,
-                                 activation=match.activation)
+                                 patterns=patterns, kernel_pattern=kernel_pattern, strides=match.strides,
+                                 padding=match.padding, dilations=match.dilations, groups=match.groups,
+                                 activation=match.activation,
+                                 group_shape=pconv.recover_groups(weight, match.groups))
     match.result.replace_all_uses_with(new.results[0])
     erase_dead(match.dead)
 
@@ -297,12 +408,14 @@ _PURE_PRODUCERS = {"arith.constant", "tensor.pad", "tensor.empty", "tensor.expan
 
 @dataclasses.dataclass(frozen=True)
 class Raise(ModulePass):
-    """Turn convolutions with constant weights into pconv.conv2d, recovering their sparsity."""
+    """Turn convolutions with constant weights into pconv.conv2d / conv3d, recovering their sparsity."""
 
     name: ClassVar[str] = "pconv-raise"
 
     def run(self, module: ir.Operation) -> None:
-        convs = [op for name in CONV_OPS for op in pconv.walk_ops(module, name)]
+        # the convs are picked before any rewrite, which erases the elementwise generics it folds
+        convs = [op for op in pconv.walk_ops(module, *CONV_OPS, "linalg.generic")
+                 if op.name != "linalg.generic" or grouped_generic(op) is not None]
         for conv in convs:
             match = match_conv(conv)
             if match is not None:

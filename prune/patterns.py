@@ -67,8 +67,12 @@ def random_pattern_prune(model: torch.nn.Module, *, num_patterns: int = 8, conne
 
 
 def pattern_key(mask) -> str:
-    """A 3x3 mask as rows of 0/1 separated by '/', e.g. '010/111/010' (the key cm.stats() uses)."""
-    return "/".join("".join("1" if v else "0" for v in row) for row in np.asarray(mask, dtype=bool))
+    """A 3x3 mask as rows of 0/1 separated by '/', e.g. '010/111/010' (the key cm.stats() uses); a
+    3-D mask as its depth slices' keys separated by '|' (1x3x3: '010/111/010')."""
+    mask = np.asarray(mask, dtype=bool)
+    if mask.ndim == 3:
+        return "|".join(pattern_key(plane) for plane in mask)
+    return "/".join("".join("1" if v else "0" for v in row) for row in mask)
 
 
 def parse_pattern(key: str) -> np.ndarray:

@@ -21,7 +21,8 @@ def bias_values(conv: pconv.Conv) -> np.ndarray | None:
 
 
 def rebuild(op, weight: np.ndarray, bias: np.ndarray) -> None:
-    """Replace pconv op `op` by the same conv of dense `weight` (its sparsity recovered again) and `bias`."""
+    """Replace pconv op `op` by the same conv of dense `weight` (its sparsity, kernel groups included,
+    recovered again) and `bias`."""
     conv = pconv.Conv(op)
     patterns, kernel_pattern = pconv.recover_patterns(weight)
     packed = pconv.pack_weights(weight, patterns, kernel_pattern)
@@ -33,7 +34,7 @@ def rebuild(op, weight: np.ndarray, bias: np.ndarray) -> None:
         new = pconv.build_conv(conv.input, packed_value, bias_value, result_type=op.results[0].type,
                                  patterns=patterns, kernel_pattern=kernel_pattern, strides=conv.strides,
                                  padding=conv.padding, dilations=conv.dilations, groups=conv.groups,
-                                 activation=conv.activation)
+                                 activation=conv.activation, group_shape=pconv.recover_groups(weight, conv.groups))
     op.results[0].replace_all_uses_with(new.results[0])
     op.erase()
 

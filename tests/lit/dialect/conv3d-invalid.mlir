@@ -58,6 +58,15 @@ func.func @group_mixed(%x: tensor<1x4x3x3x3xf32>, %w: tensor<56xf32>) -> tensor<
 
 // -----
 
+// A kernel group may not span two conv groups: its filters would read different input channels.
+// CHECK: error: {{.*}}'pconv.conv3d' op: group_shape 2x1: 2 filters do not divide the 1 filters of a conv group (groups=2); a kernel group's filters must read the same input channels
+func.func @group_across_conv_groups(%x: tensor<1x2x3x3x3xf32>, %w: tensor<16xf32>) -> tensor<1x2x2x2x2xf32> {
+  %0 = "pconv.conv3d"(%x, %w) {patterns = dense<true> : tensor<1x2x2x2xi1>, kernel_pattern = dense<0> : tensor<2x1xi8>, group_shape = array<i64: 2, 1>, strides = array<i64: 1, 1, 1>, padding = array<i64: 0, 0, 0, 0, 0, 0>, dilations = array<i64: 1, 1, 1>, groups = 2 : i64, activation = "none", operandSegmentSizes = array<i32: 1, 1, 0>} : (tensor<1x2x3x3x3xf32>, tensor<16xf32>) -> tensor<1x2x2x2x2xf32>
+  return %0 : tensor<1x2x2x2x2xf32>
+}
+
+// -----
+
 // CHECK: error: {{.*}}'pconv.conv3d' op: group_shape must be array<i64: gOut, gIn> of two integers >= 1, got array<i64: 0, 1>
 func.func @group_shape_value(%x: tensor<1x1x3x3x3xf32>, %w: tensor<16xf32>) -> tensor<1x2x2x2x2xf32> {
   %0 = "pconv.conv3d"(%x, %w) {patterns = dense<true> : tensor<1x2x2x2xi1>, kernel_pattern = dense<0> : tensor<2x1xi8>, group_shape = array<i64: 0, 1>, strides = array<i64: 1, 1, 1>, padding = array<i64: 0, 0, 0, 0, 0, 0>, dilations = array<i64: 1, 1, 1>, groups = 1 : i64, activation = "none", operandSegmentSizes = array<i32: 1, 1, 0>} : (tensor<1x1x3x3x3xf32>, tensor<16xf32>) -> tensor<1x2x2x2x2xf32>
