@@ -8,6 +8,7 @@ import numpy as np
 from torch_mlir import ir
 
 from fretsaw.dialect import pconv
+from fretsaw.passes.conv.groups import dense_weights
 from fretsaw.prune.patterns import pattern_key
 
 
@@ -28,6 +29,10 @@ def layer_stats(op) -> dict:
     kept = kernel_pattern[kernel_pattern >= 0]
     outputs = n * int(np.prod(spatial))
     histogram = Counter(pattern_key(patterns[p]) for p in kept.tolist())
+    sparse = int(taps[kept].sum())
+    weight = dense_weights(conv) if conv.rank == 3 else None
+    if weight is not None:  # the 3-D loops skip every zero column of a filter block: count kept weights
+        sparse = int(np.count_nonzero(weight))
     return {
         "name": layer_name(op.location),
         "input_shape": conv.input_shape,
@@ -36,12 +41,13 @@ def layer_stats(op) -> dict:
         "groups": conv.groups,
         "activation": conv.activation,
         "dense_flops": 2 * outputs * cout * cin_g * int(np.prod(patterns.shape[1:])),
-        "sparse_flops": 2 * outputs * int(taps[kept].sum()),
+        "sparse_flops": 2 * outputs * sparse,
         "kernels": int(kernel_pattern.size),
         "removed_kernels": int((kernel_pattern < 0).sum()),
         "connectivity": float(kept.size / kernel_pattern.size),
         "num_patterns": int(len(patterns)),
         "pattern_histogram": dict(histogram.most_common()),
+        "group_shape": list(conv.group_shape) if conv.group_shape else None,
     }
 
 

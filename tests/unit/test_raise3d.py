@@ -100,6 +100,11 @@ def test_pruned_conv3d_raises_with_its_kernel_groups(scheme, group_shape):
         assert 0 < (conv.kernel_pattern >= 0).mean() < 1  # whole groups removed
     else:  # positions removed per group: more masks than a library holds, so the dense pattern stands
         assert (pruned[2].weight == 0).any() and len(conv.patterns) == 1 and conv.patterns.all()  # for all
+    # the stats count what the 3-D loops multiply: the kept weights, not the dense pattern's taps
+    layer = next(layer for layer in cm.stats()["layers"] if layer["name"] == "2")
+    outputs = int(np.prod(layer["output_shape"][2:]))
+    assert layer["sparse_flops"] == 2 * outputs * int((pruned[2].weight != 0).sum())
+    assert layer["group_shape"] == list(group_shape)
 
 
 @settings(max_examples=8, deadline=None)
