@@ -1,5 +1,5 @@
 """Queries on IR values shared by fretsaw's passes: the op producing a value, its single user,
-the numbers of a (reshaped) constant."""
+the numbers of a (reshaped) constant, the scalar of a fill, whether shapes are static."""
 
 from __future__ import annotations
 
@@ -56,3 +56,18 @@ def scalar_constant(value: ir.Value) -> float | None:
         return float(elements_to_numpy(attr).reshape(-1)[0])
     return None
 
+
+
+
+def static_tensors(values, f32: bool = False) -> bool:
+    """Whether every value is a statically shaped tensor (of f32 with `f32`), and there is one."""
+    values = list(values)
+    return bool(values) and all(isinstance(v.type, ir.RankedTensorType) and v.type.has_static_shape
+                                and (not f32 or v.type.element_type == ir.F32Type.get()) for v in values)
+
+
+
+def fill_value(value: ir.Value) -> ir.Value | None:
+    """The scalar a linalg.fill result holds, or None."""
+    fill = producer(value, "linalg.fill")
+    return None if fill is None else fill.operands[0]
