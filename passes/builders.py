@@ -3,7 +3,7 @@ tables, vectors. Each builds at the current insertion point and location."""
 
 from __future__ import annotations
 
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 
 import numpy as np
 from torch_mlir import ir
@@ -70,6 +70,15 @@ def table(values: np.ndarray) -> ir.Value:
 
 def load_index(buffer, i) -> ir.Value:
     return arith.IndexCastOp(ir.IndexType.get(), load(buffer, [i])).result
+
+
+
+@contextmanager
+def loops(uppers):
+    """`with loops([a, b]) as (i, j):` scf.for loops from 0 to each bound, nested in order, the
+    insertion point in the innermost body (none for no bounds: `with loops([]) as ()`)."""
+    with ExitStack() as stack:
+        yield [stack.enter_context(loop(0, upper)) for upper in uppers]
 
 
 

@@ -46,7 +46,7 @@ from fretsaw.dialect import pconv
 from fretsaw.passes.base import ModulePass
 from fretsaw.passes.builders import (add, index, lane_mask, load, loop, masked_vload, mul, parallel, read_buffer,
                                      vector_type, vload, vstore)
-from fretsaw.passes.cpu.pooling import POOLS, vectorize_pool
+from fretsaw.passes.cpu.pooling import lower_pools
 from fretsaw.passes.match import fill_value, static_tensors
 
 PLAIN_MATMUL = ("[affine_map<(d0, d1, d2) -> (d0, d2)>, affine_map<(d0, d1, d2) -> (d2, d1)>, "
@@ -272,8 +272,5 @@ class DenseVectorize(ModulePass):
         for op in pconv.walk_ops(module, "linalg.generic") if self.elementwise else []:
             if elementwise_body(op):
                 vectorize_elementwise(op, self.width, ELEMENTWISE_CHUNK)
-        for name in POOLS:
-            for op in pconv.walk_ops(module, name):
-                if static_tensors(op.operands, f32=True):
-                    vectorize_pool(op, self.width)
+        lower_pools(module, self.width)
         module.verify()

@@ -84,27 +84,28 @@ func.func @transposed_a(%a: tensor<4x1xf32>, %b: tensor<4x8xf32>) -> tensor<1x8x
 // A 3x3 stride-2 max pool with a -inf pad of 1, as torch-mlir imports it. No padded copy:
 // threads over channels, then per vector of 4 output columns (here one: the row's first vector,
 // emitted apart), per output row and window tap one masked load of 8 unpadded input columns
-// starting inside the row (-inf in the lanes outside, and in all lanes of a row above or below
-// the image) and a shuffle of its even lanes, folded with maximumf; one masked store of the 3
-// output columns. Window column 0 starts at input column -1: it loads from column 0 (lanes
-// 0..4 inside the 5-column image) and shifts the lanes right by one, -inf in lane 0; window
-// column 1 is that same load unshifted (CSE keeps one), column 2 loads from column 1 (lanes 0..3).
+// starting inside the row (-inf in the lanes outside; a row above or below the image loads no
+// lane: its count of lanes is selected to 0) and a shuffle of its even lanes, folded with
+// maximumf; one masked store of the 3 output columns. Window column 0 starts at input column -1:
+// it loads from column 0 (lanes 0..4 inside the 5-column image) and shifts the lanes right by
+// one, -inf in lane 0; window column 1 is that same load unshifted (CSE keeps one), column 2
+// loads from column 1 (lanes 0..3).
 // CHECK-LABEL: func.func @max_pool
 // CHECK-NOT: tensor.pad
 // CHECK-NOT: linalg.pooling_nchw_max
 // CHECK: %[[NINF:.*]] = arith.constant dense<0xFF800000> : vector<8xf32>
 // CHECK: scf.parallel
-// CHECK: %[[FIVE:.*]] = vector.constant_mask [5] : vector<8xi1>
-// CHECK: %[[FOUR:.*]] = vector.constant_mask [4] : vector<8xi1>
 // CHECK: %[[STORED:.*]] = vector.constant_mask [3] : vector<4xi1>
 // CHECK: scf.for
-// CHECK: %[[ROW:.*]] = vector.broadcast %{{.*}} : i1 to vector<8xi1>
-// CHECK: %[[M0:.*]] = arith.andi %[[FIVE]], %[[ROW]]
+// CHECK: %[[ROW:.*]] = arith.andi %{{.*}}, %{{.*}} : i1
+// CHECK: %[[N0:.*]] = arith.select %[[ROW]], %c5, %c0 : index
+// CHECK: %[[M0:.*]] = vector.create_mask %[[N0]] : vector<8xi1>
 // CHECK: %[[L0:.*]] = vector.maskedload %{{.*}}[%c0, %{{.*}}, %{{.*}}, %c0], %[[M0]], %[[NINF]] : memref<1x2x5x5xf32>, vector<8xi1>, vector<8xf32> into vector<8xf32>
 // CHECK: %[[SHIFTED:.*]] = vector.shuffle %[[L0]], %[[NINF]] [8, 0, 1, 2, 3, 4, 5, 6]
 // CHECK: vector.shuffle %[[SHIFTED]], %{{.*}} [0, 2, 4, 6]
 // CHECK: vector.shuffle %[[L0]], %{{.*}} [0, 2, 4, 6]
-// CHECK: %[[M2:.*]] = arith.andi %[[FOUR]], %[[ROW]]
+// CHECK: %[[N2:.*]] = arith.select %[[ROW]], %c4, %c0 : index
+// CHECK: %[[M2:.*]] = vector.create_mask %[[N2]] : vector<8xi1>
 // CHECK: vector.maskedload %{{.*}}[%c0, %{{.*}}, %{{.*}}, %c1], %[[M2]], %[[NINF]]
 // CHECK-COUNT-4: vector.maskedload
 // CHECK-NOT: vector.maskedload
