@@ -142,6 +142,11 @@ def adaptive_windows(size: int, out: int) -> list[tuple[int, int]]:
     return [(i * size // out, -(-(i + 1) * size // out)) for i in range(out)]
 
 
+def even(windows: list[tuple[int, int]]) -> bool:
+    """Whether adaptive pooling's windows are a plain pool's: one size, one step between them."""
+    return len({e - s for s, e in windows}) == 1 and len({b[0] - a[0] for a, b in zip(windows, windows[1:])}) < 2
+
+
 def uneven_adaptive_max_pool(x: torch.Tensor, output_size: list[int]):
     """aten.adaptive_max_pool2d whose windows do not step evenly (8 rows to 3: rows 0-2, 2-5, 5-7) as
     a max over a gather of every window's taps (a short window repeats its last tap), the indices
@@ -150,10 +155,6 @@ def uneven_adaptive_max_pool(x: torch.Tensor, output_size: list[int]):
     incompatible) or compiled with a run-time assertion that aborted the process on the first call."""
     (h, w), (oh, ow) = x.shape[-2:], output_size
     rows, cols = adaptive_windows(h, oh), adaptive_windows(w, ow)
-
-    def even(windows):
-        return len({e - s for s, e in windows}) == 1 and len({b[0] - a[0] for a, b in zip(windows, windows[1:])}) < 2
-
     if even(rows) and even(cols):
         return NotImplemented
     kh, kw = max(e - s for s, e in rows), max(e - s for s, e in cols)
@@ -169,6 +170,33 @@ def uneven_adaptive_max_pool(x: torch.Tensor, output_size: list[int]):
     return top, index.expand(values.shape).gather(-1, pick.unsqueeze(-1)).squeeze(-1)
 
 
+ADAPTIVE_MAX_3D, ADAPTIVE_AVG_3D = torch.ops.aten.adaptive_max_pool3d.default, torch.ops.aten._adaptive_avg_pool3d.default
+
+
+def adaptive_pool3d(x: torch.Tensor, output_size: list[int], kind: str):
+    """aten.adaptive_max_pool3d / _adaptive_avg_pool3d (`kind` "max" / "avg") as the plain pool
+    of the same windows where they step evenly (16 frames to 8: 2 frames a window, 2 apart), or as
+    a max / mean over the flattened D x H x W volume to one output; NotImplemented (the op stays)
+    otherwise. Torch-MLIR lowers the op to a generic that computes every window's bounds per
+    output and reads its taps one by one (left to scalar loops); a plain pool or a reduction
+    becomes dense-vectorize's SIMD loops. Indices (max) are those of the input volume flattened,
+    as the op's are."""
+    if list(output_size) == [1, 1, 1]:
+        flat = x.flatten(-3)
+        if kind == "avg":
+            return flat.mean(-1)[..., None, None, None]
+        values, indices = flat.max(-1)
+        return values[..., None, None, None], indices[..., None, None, None]
+    windows = [adaptive_windows(size, out) for size, out in zip(x.shape[-3:], output_size)]
+    if not all(even(w) and (len(w) == 1 or w[1][0] > w[0][0]) for w in windows):
+        return NotImplemented  # (one input to several outputs steps by 0: no plain pool)
+    kernel = [e - s for s, e in (w[0] for w in windows)]
+    stride = [w[1][0] - w[0][0] if len(w) > 1 else k for w, k in zip(windows, kernel)]
+    if kind == "avg":
+        return torch.ops.aten.avg_pool3d(x, kernel, stride)
+    return torch.ops.aten.max_pool3d_with_indices(x, kernel, stride)
+
+
 def import_torch(model: torch.nn.Module, example_inputs: tuple, ctx: ir.Context) -> ir.Module:
     """Import `model` into torch-dialect IR (function @main) in context `ctx`."""
     if model.training:
@@ -181,7 +209,9 @@ def import_torch(model: torch.nn.Module, example_inputs: tuple, ctx: ir.Context)
             warnings.simplefilter("ignore", FutureWarning)
             program = torch.export.export(model, tuple(example_inputs), strict=False)
             program = program.run_decompositions(get_decomposition_table() | {
-                PAD: crop_then_pad, GELU: tanh_gelu, ADAPTIVE_MAX: uneven_adaptive_max_pool})
+                PAD: crop_then_pad, GELU: tanh_gelu, ADAPTIVE_MAX: uneven_adaptive_max_pool,
+                ADAPTIVE_MAX_3D: lambda x, size: adaptive_pool3d(x, size, "max"),
+                ADAPTIVE_AVG_3D: lambda x, size: adaptive_pool3d(x, size, "avg")})
     except Exception as error:
         layer = failing_layer(model, example_inputs)
         raise FretsawError(f"torch.export could not capture the model{layer}: "
