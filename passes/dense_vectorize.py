@@ -9,12 +9,16 @@ become SIMD loops, so they do not give the sparse convs' win back.
    over chunks of N (scf.parallel), then per row of A and register block of up to `vectors`
    vectors of N, K steps that each broadcast one A value and multiply-add one contiguous row
    segment of B into the block, which stays in registers.
-3. Each static linalg.pooling_nchw_max / pooling_nchw_sum (max and average pooling; torch-mlir pads
-   the input with tensor.pad first) becomes loops: threads over channels, then per vector of
-   output columns and output row, one masked load per window tap that reads the unpadded input
-   directly (lanes left of, right of, above or below the image take the pad value: no padded
-   copy; a row's first vector is emitted apart and shifts its lanes, so no load starts outside
-   its row), strided lanes picked with one shuffle, folded with maximumf / addf.
+3. Each static max or sum pool (average pooling's sum; torch-mlir pads the input with tensor.pad
+   first) becomes loops (passes/cpu/pooling.py): 2-D pools (linalg.pooling_nchw_max / _sum),
+   3-D max pools (a linalg.generic with a pool's maps) and 3-D average pools (pooling_ndhwc_sum
+   between transposes, read through) alike: threads over channels, then per output row (3-D:
+   depth plane and row) and vector of output columns, one load per window tap that reads the
+   unpadded input directly (lanes left of, right of, above or below the image take the pad
+   value, masked: no padded copy; a row's first vector is emitted apart and shifts its lanes, so
+   no load starts outside its row), strided lanes picked with one shuffle, folded with maximumf /
+   addf. A reduction of an input's trailing dims into a fill (a global average or max pool)
+   becomes threads over the kept elements, each a vector loop and a vector.reduction.
 4. Each elementwise linalg.generic (every iterator parallel, every map the identity, f32 tensors
    of one static shape, a body of arith float ops, abs, sqrt or fma) becomes one loop over the flattened elements:
    threads over chunks, a vector per step (a masked one for the tail), the body's ops applied to
@@ -248,8 +252,8 @@ def vectorize_elementwise(op, width: int, chunk: int) -> None:
 
 @dataclasses.dataclass(frozen=True)
 class DenseVectorize(ModulePass):
-    """Fold constant weight transposes; lower linalg.matmul, NCHW max/sum pooling and elementwise
-    generics to threaded SIMD loops."""
+    """Fold constant weight transposes; lower linalg.matmul, 2-D and 3-D max/sum pooling, trailing
+    reductions and elementwise generics to threaded SIMD loops."""
 
     name: ClassVar[str] = "dense-vectorize"
     width: int = 8    # fp32 lanes of the target's vectors

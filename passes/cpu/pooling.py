@@ -154,16 +154,18 @@ def generic_pool(op) -> Pool | None:
 
 
 def vectorize_pool(pool: Pool, width: int) -> None:
-    """`pool` as SIMD loops that read the unpadded input with masked loads: threads over
-    channels, then per output plane (the dims before the last two: 3-D pooling's depth), per
-    vector of output columns and output row, one masked load per window tap. The leading dims'
-    taps are folded like the rows': an input index before or past its dim's end reads the pad value
-    (a masked-off load of a clamped index). Every load starts inside its input row: the first
-    vector of a row, whose window columns start left of the image, is emitted on its own and
-    loads from column 0, its lanes moved right by the (static) overhang with the pad value
-    shifted in; a load starting right of the image has no lane inside it and reads from the
-    row's last column. The planes are the outer loops so that a plane's rows stay in cache
-    while its column vectors are walked."""
+    """`pool` as SIMD loops that read the unpadded input: threads over channels, then per output
+    row (3-D pooling: per output depth plane and row) and vector of output columns, one load per
+    window tap. The leading dims' taps (the rows', and 3-D pooling's depth) are computed once per
+    output row: an input index before or past its dim's end reads the pad value (a masked-off
+    load of a clamped index; a tap never outside for any output needs no check). Rows are walked
+    in memory order, vectors inside them (a pool reads each input once: memory-bound, it wants
+    sequential reads). A row's vectors come in three kinds. The first, whose window columns
+    start left of the image, is emitted on its own and loads from column 0, its lanes moved right
+    by the (static) overhang with the pad value shifted in. Those whose every load lies inside the
+    row and whose outputs fill the vector (most of a wide row) take plain loads and stores. The
+    rest take masked loads and stores, a load starting right of the image reading from the row's
+    last column with no lane inside."""
     combine = COMBINE[pool.kind]
     n, c, *sizes, w = pool.source.type.shape
     _, _, *out_sizes, ow = pool.result.type.shape
@@ -177,6 +179,10 @@ def vectorize_pool(pool: Pool, width: int) -> None:
     span = lanes * sw  # input columns one output vector's window column covers
     if left > span:
         return  # a pad wider than a vector's span: the second vector would start left of the image too
+    peeled = 1 if left else 0
+    vectors = -(-ow // lanes)
+    # vectors from `peeled` on whose loads end inside the row and whose outputs fill the vector
+    inner_end = max(peeled, min((w - span - (kw_size - 1) * dw + left) // span + 1, ow // lanes))
     op = pool.ops[0]
     with ir.InsertionPoint(op), op.location:
         i1 = ir.IntegerType.get_signless(1)
@@ -198,54 +204,82 @@ def vectorize_pool(pool: Pool, width: int) -> None:
             return vector.CreateMaskOp(mask_type, [index(count)]).result
 
         def input_index(dim: int, position, k: int):
-            """(input index clamped into the dim, whether it is inside) of output `position`'s tap `k`."""
-            r = arith.SubIOp(add(mul(position, strides[dim]), k * dilations[dim]), index(lows[dim])).result
+            """(input index, whether it is inside its dim: None when it is for every output) of
+            output `position`'s tap `k` along leading dim `dim`, clamped into the dim."""
+            offset = k * dilations[dim] - lows[dim]
+            r = add(mul(position, strides[dim]), offset) if offset >= 0 else arith.SubIOp(
+                mul(position, strides[dim]), index(-offset)).result
+            if offset >= 0 and (out_sizes[dim] - 1) * strides[dim] + offset < sizes[dim]:
+                return r, None
             inside = arith.AndIOp(
                 arith.CmpIOp(arith.CmpIPredicate.sge, r, index(0)).result,
                 arith.CmpIOp(arith.CmpIPredicate.slt, r, index(sizes[dim])).result).result
             return arith.MinSIOp(arith.MaxSIOp(r, index(0)).result, index(sizes[dim] - 1)).result, inside
 
-        def output_vector(image, channel, planes, j, first_vector: bool):
-            """Output columns j*lanes.. of every output row of the plane `planes`."""
+        def window_taps(positions) -> list:
+            """Per tap of the leading dims' window at output `positions`: (its input indices, whether
+            they are all inside: an i1, or None when they always are)."""
+            indices = {}  # (dim, tap) -> input_index
+            taps = []
+            for ks in itertools.product(*(range(k) for k in windows)):
+                at, inside = [], None
+                for dim, k in enumerate(ks):
+                    if (dim, k) not in indices:
+                        indices[dim, k] = input_index(dim, positions[dim], k)
+                    clamped, within = indices[dim, k]
+                    at.append(clamped)
+                    if within is not None:
+                        inside = within if inside is None else arith.AndIOp(inside, within).result
+                taps.append((at, inside))
+            return taps
+
+        def output_vector(image, channel, positions, taps, j, kind: str):
+            """Output columns j*lanes.. of the output row at `positions`; `kind` "first", "inner" or
+            "edge" (see above)."""
             ow0 = mul(j, lanes)
-            reads = []  # per window column: (start column, lanes inside the row, static right shift)
+            reads = []  # per window column: (start column, lanes inside the row or None: all, static right shift)
             for kw in range(kw_size):
-                if first_vector and kw * dw < left:
+                if kind == "first" and kw * dw < left:
                     shift = left - kw * dw
                     reads.append((index(0), min(span - shift, w), shift))
                     continue
                 first = arith.SubIOp(add(mul(ow0, sw), kw * dw), index(left)).result
-                reads.append((arith.MinSIOp(first, index(w - 1)).result, arith.SubIOp(index(w), first).result, 0))
+                if kind == "inner":
+                    reads.append((first, None, 0))
+                else:
+                    reads.append((arith.MinSIOp(first, index(w - 1)).result, arith.SubIOp(index(w), first).result, 0))
+            column_masks = [None if count is None else prefix_mask(count, None) for _, count, _ in reads]
+            acc = vector.BroadcastOp(vector_type(lanes), pool.start).result
+            for at, inside in taps:
+                for (column, count, shift), columns in zip(reads, column_masks):
+                    at_column = [image, channel, *at, column]
+                    if count is None and inside is None:
+                        x = vector.LoadOp(vector_type(span), source, at_column).result
+                    else:
+                        mask = columns if inside is None else prefix_mask(span if count is None else count, inside)
+                        x = vector.MaskedLoadOp(vector_type(span), source, at_column, mask, pad_vector).result
+                    if shift:  # lane i holds column i - shift: the pad value for i < shift
+                        x = vector.ShuffleOp(x, pad_vector, [span + i if i < shift else i - shift
+                                                             for i in range(span)]).result
+                    if sw > 1:
+                        x = vector.ShuffleOp(x, x, picks).result
+                    acc = combine(acc, x).result
+            if kind == "inner":
+                vector.StoreOp(acc, out, [image, channel, *positions, ow0])
+                return
             written = vector.CreateMaskOp(ir.VectorType.get([lanes], i1), [arith.SubIOp(index(ow), ow0).result])
-            with loops(out_sizes[-1:]) as rows:
-                positions = [*planes, *rows]
-                indices = {}  # (dim, tap) -> input_index, built where first used
-                acc = vector.BroadcastOp(vector_type(lanes), pool.start).result
-                for taps in itertools.product(*(range(k) for k in windows)):
-                    at, inside = [], None
-                    for dim, k in enumerate(taps):
-                        if (dim, k) not in indices:
-                            indices[dim, k] = input_index(dim, positions[dim], k)
-                        clamped, within = indices[dim, k]
-                        at.append(clamped)
-                        inside = within if inside is None else arith.AndIOp(inside, within).result
-                    for column, count, shift in reads:
-                        x = vector.MaskedLoadOp(vector_type(span), source, [image, channel, *at, column],
-                                                prefix_mask(count, inside), pad_vector).result
-                        if shift:  # lane i holds column i - shift: the pad value for i < shift
-                            x = vector.ShuffleOp(x, pad_vector, [span + i if i < shift else i - shift
-                                                                 for i in range(span)]).result
-                        if sw > 1:
-                            x = vector.ShuffleOp(x, x, picks).result
-                        acc = combine(acc, x).result
-                vector.MaskedStoreOp(out, [image, channel, *positions, ow0], written.result, acc)
+            vector.MaskedStoreOp(out, [image, channel, *positions, ow0], written.result, acc)
 
-        with loop(0, n) as image, parallel(0, c) as channel, loops(out_sizes[:-1]) as planes:
-            peeled = 1 if left else 0
+        with loop(0, n) as image, parallel(0, c) as channel, loops(out_sizes) as positions:
+            taps = window_taps(positions)
             if peeled:
-                output_vector(image, channel, planes, index(0), True)
-            with loop(peeled, -(-ow // lanes)) as j:
-                output_vector(image, channel, planes, j, False)
+                output_vector(image, channel, positions, taps, index(0), "first")
+            if inner_end > peeled:
+                with loop(peeled, inner_end) as j:
+                    output_vector(image, channel, positions, taps, j, "inner")
+            if vectors > inner_end:
+                with loop(inner_end, vectors) as j:
+                    output_vector(image, channel, positions, taps, j, "edge")
         result = bufferization.ToTensorOp(pool.result.type, out, restrict=True, writable=True).result
     pool.result.replace_all_uses_with(result)
     for dead in pool.ops:

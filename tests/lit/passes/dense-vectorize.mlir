@@ -82,34 +82,47 @@ func.func @transposed_a(%a: tensor<4x1xf32>, %b: tensor<4x8xf32>) -> tensor<1x8x
 // -----
 
 // A 3x3 stride-2 max pool with a -inf pad of 1, as torch-mlir imports it. No padded copy:
-// threads over channels, then per vector of 4 output columns (here one: the row's first vector,
-// emitted apart), per output row and window tap one masked load of 8 unpadded input columns
-// starting inside the row (-inf in the lanes outside; a row above or below the image loads no
-// lane: its count of lanes is selected to 0) and a shuffle of its even lanes, folded with
-// maximumf; one masked store of the 3 output columns. Window column 0 starts at input column -1:
-// it loads from column 0 (lanes 0..4 inside the 5-column image) and shifts the lanes right by
-// one, -inf in lane 0; window column 1 is that same load unshifted (CSE keeps one), column 2
-// loads from column 1 (lanes 0..3).
+// threads over channels, then per output row and vector of 4 output columns (here one: the
+// row's first vector, emitted apart), per window tap one masked load of 8 unpadded input columns
+// starting inside the row (-inf in the lanes outside) and a shuffle of its even lanes, folded
+// with maximumf; one masked store of the 3 output columns. Window rows 0 and 2 may lie above or
+// below the image: their loads' lane counts are selected to 0 there; row 1 never does and takes
+// constant masks. Window column 0 starts at input column -1: it loads from column 0 (lanes 0..4
+// inside the 5-column image) and shifts the lanes right by one, -inf in lane 0; window column 1
+// is that same load unshifted (CSE keeps one), column 2 loads from column 1 (lanes 0..3).
 // CHECK-LABEL: func.func @max_pool
 // CHECK-NOT: tensor.pad
 // CHECK-NOT: linalg.pooling_nchw_max
 // CHECK: %[[NINF:.*]] = arith.constant dense<0xFF800000> : vector<8xf32>
 // CHECK: scf.parallel
-// CHECK: %[[STORED:.*]] = vector.constant_mask [3] : vector<4xi1>
-// CHECK: scf.for
-// CHECK: %[[ROW:.*]] = arith.andi %{{.*}}, %{{.*}} : i1
-// CHECK: %[[N0:.*]] = arith.select %[[ROW]], %c5, %c0 : index
+// CHECK: scf.for %[[OH:.*]] = %c0 to %c3
+// CHECK: %[[TOP:.*]] = arith.muli %[[OH]], %c2 : index
+// CHECK: %[[ABOVE:.*]] = arith.subi %[[TOP]], %c1 : index
+// CHECK: %[[INSIDE0:.*]] = arith.andi %{{.*}}, %{{.*}} : i1
+// CHECK: %[[ROW0:.*]] = arith.minsi
+// CHECK: %[[BELOW:.*]] = arith.addi %[[TOP]], %c1 : index
+// CHECK: %[[INSIDE2:.*]] = arith.andi %{{.*}}, %{{.*}} : i1
+// CHECK: %[[ROW2:.*]] = arith.minsi
+// CHECK: %[[FIVE:.*]] = vector.constant_mask [5] : vector<8xi1>
+// CHECK: %[[FOUR:.*]] = vector.constant_mask [4] : vector<8xi1>
+// CHECK: %[[N0:.*]] = arith.select %[[INSIDE0]], %c5, %c0 : index
 // CHECK: %[[M0:.*]] = vector.create_mask %[[N0]] : vector<8xi1>
-// CHECK: %[[L0:.*]] = vector.maskedload %{{.*}}[%c0, %{{.*}}, %{{.*}}, %c0], %[[M0]], %[[NINF]] : memref<1x2x5x5xf32>, vector<8xi1>, vector<8xf32> into vector<8xf32>
+// CHECK: %[[L0:.*]] = vector.maskedload %{{.*}}[%c0, %{{.*}}, %[[ROW0]], %c0], %[[M0]], %[[NINF]] : memref<1x2x5x5xf32>, vector<8xi1>, vector<8xf32> into vector<8xf32>
 // CHECK: %[[SHIFTED:.*]] = vector.shuffle %[[L0]], %[[NINF]] [8, 0, 1, 2, 3, 4, 5, 6]
 // CHECK: vector.shuffle %[[SHIFTED]], %{{.*}} [0, 2, 4, 6]
 // CHECK: vector.shuffle %[[L0]], %{{.*}} [0, 2, 4, 6]
-// CHECK: %[[N2:.*]] = arith.select %[[ROW]], %c4, %c0 : index
+// CHECK: %[[N2:.*]] = arith.select %[[INSIDE0]], %c4, %c0 : index
 // CHECK: %[[M2:.*]] = vector.create_mask %[[N2]] : vector<8xi1>
-// CHECK: vector.maskedload %{{.*}}[%c0, %{{.*}}, %{{.*}}, %c1], %[[M2]], %[[NINF]]
-// CHECK-COUNT-4: vector.maskedload
+// CHECK: vector.maskedload %{{.*}}[%c0, %{{.*}}, %[[ROW0]], %c1], %[[M2]], %[[NINF]]
+// CHECK: vector.maskedload %{{.*}}[%c0, %{{.*}}, %[[TOP]], %c0], %[[FIVE]], %[[NINF]]
+// CHECK: vector.maskedload %{{.*}}[%c0, %{{.*}}, %[[TOP]], %c1], %[[FOUR]], %[[NINF]]
+// CHECK: arith.select %[[INSIDE2]], %c5, %c0 : index
+// CHECK: vector.maskedload %{{.*}}[%c0, %{{.*}}, %[[ROW2]], %c0]
+// CHECK: arith.select %[[INSIDE2]], %c4, %c0 : index
+// CHECK: vector.maskedload %{{.*}}[%c0, %{{.*}}, %[[ROW2]], %c1]
 // CHECK-NOT: vector.maskedload
-// CHECK: vector.maskedstore %{{.*}}, %[[STORED]], %{{.*}} : memref<1x2x3x3xf32>
+// CHECK: %[[STORED:.*]] = vector.constant_mask [3] : vector<4xi1>
+// CHECK: vector.maskedstore %{{.*}}[%c0, %{{.*}}, %[[OH]], %c0], %[[STORED]], %{{.*}} : memref<1x2x3x3xf32>
 func.func @max_pool(%x: tensor<1x2x5x5xf32>) -> tensor<1x2x3x3xf32> {
   %ninf = arith.constant 0xFF800000 : f32
   %p = tensor.pad %x low[0, 0, 1, 1] high[0, 0, 1, 1] {
@@ -126,12 +139,16 @@ func.func @max_pool(%x: tensor<1x2x5x5xf32>) -> tensor<1x2x3x3xf32> {
 
 // -----
 
-// A sum pool over an unpadded input (the sum of an average pool): stride 1, contiguous lanes, addf.
+// A sum pool over an unpadded input (the sum of an average pool): stride 1, contiguous lanes,
+// addf. Per output row, window column 0's vector has its 4 lanes inside the row (a plain load),
+// column 1's 3 of 4 (masked).
 // CHECK-LABEL: func.func @sum_pool
 // CHECK-NOT: linalg.pooling_nchw_sum
-// CHECK-COUNT-4: vector.maskedload {{.*}} into vector<4xf32>
-// CHECK-NOT: vector.shuffle
+// CHECK: %[[THREE:.*]] = vector.constant_mask [3] : vector<4xi1>
+// CHECK: vector.load {{.*}} : memref<1x1x4x4xf32>, vector<4xf32>
+// CHECK: vector.maskedload %{{.*}}[%c0, %c0, %{{.*}}, %c1], %[[THREE]]
 // CHECK: arith.addf {{.*}} : vector<4xf32>
+// CHECK-NOT: vector.shuffle
 func.func @sum_pool(%x: tensor<1x1x4x4xf32>) -> tensor<1x1x3x3xf32> {
   %zero = arith.constant 0.0 : f32
   %e = tensor.empty() : tensor<1x1x3x3xf32>
@@ -140,6 +157,217 @@ func.func @sum_pool(%x: tensor<1x1x4x4xf32>) -> tensor<1x1x3x3xf32> {
   %y = linalg.pooling_nchw_sum {dilations = dense<1> : vector<2xi64>, strides = dense<1> : vector<2xi64>}
          ins(%x, %k : tensor<1x1x4x4xf32>, tensor<2x2xf32>) outs(%f : tensor<1x1x3x3xf32>) -> tensor<1x1x3x3xf32>
   return %y : tensor<1x1x3x3xf32>
+}
+
+// -----
+
+// C3D's pool5 (MaxPool3d(2, stride 2, padding (0, 1, 1))) as torch-mlir imports it: a
+// linalg.generic with a pool's maps after a -inf pad of H and W. The same SIMD loops as a 2-D
+// pool, per output depth plane and row: the depth taps never leave the input (no pad, 2 planes
+// of 2 frames fit 4) and index it directly; window row 0 may lie above the image (its lane count
+// is selected to 0 there), row 1 never does (a constant mask). Per (depth, row) tap one masked
+// load serves both window columns (CSE), as in @max_pool.
+// CHECK-LABEL: func.func @max_pool_3d
+// CHECK-NOT: tensor.pad
+// CHECK-NOT: linalg.generic
+// CHECK: %[[NINF:.*]] = arith.constant dense<0xFF800000> : vector<8xf32>
+// CHECK: scf.parallel (%[[C:.*]]) = (%c0) to (%c2)
+// CHECK: scf.for %[[OD:.*]] = %c0 to %c2
+// CHECK: scf.for %[[OH:.*]] = %c0 to %c3
+// CHECK: %[[D0:.*]] = arith.muli %[[OD]], %c2 : index
+// CHECK: %[[H1:.*]] = arith.muli %[[OH]], %c2 : index
+// CHECK: %[[INSIDE:.*]] = arith.andi %{{.*}}, %{{.*}} : i1
+// CHECK: %[[H0:.*]] = arith.minsi
+// CHECK: %[[D1:.*]] = arith.addi %[[D0]], %c1 : index
+// CHECK: %[[FIVE:.*]] = vector.constant_mask [5] : vector<8xi1>
+// CHECK: %[[N:.*]] = arith.select %[[INSIDE]], %c5, %c0 : index
+// CHECK: %[[ABOVE:.*]] = vector.create_mask %[[N]] : vector<8xi1>
+// CHECK: vector.maskedload %{{.*}}[%c0, %[[C]], %[[D0]], %[[H0]], %c0], %[[ABOVE]], %[[NINF]] : memref<1x2x4x5x5xf32>
+// CHECK: vector.maskedload %{{.*}}[%c0, %[[C]], %[[D0]], %[[H1]], %c0], %[[FIVE]], %[[NINF]]
+// CHECK: vector.maskedload %{{.*}}[%c0, %[[C]], %[[D1]], %[[H0]], %c0], %[[ABOVE]], %[[NINF]]
+// CHECK: vector.maskedload %{{.*}}[%c0, %[[C]], %[[D1]], %[[H1]], %c0], %[[FIVE]], %[[NINF]]
+// CHECK-NOT: vector.maskedload
+// CHECK: arith.maximumf {{.*}} : vector<4xf32>
+// CHECK: %[[STORED:.*]] = vector.constant_mask [3] : vector<4xi1>
+// CHECK: vector.maskedstore %{{.*}}[%c0, %[[C]], %[[OD]], %[[OH]], %c0], %[[STORED]], %{{.*}} : memref<1x2x2x3x3xf32>
+#map = affine_map<(d0, d1, d2, d3, d4, d5, d6, d7) -> (d0, d1, d2 * 2 + d5, d3 * 2 + d6, d4 * 2 + d7)>
+#map1 = affine_map<(d0, d1, d2, d3, d4, d5, d6, d7) -> (d5, d6, d7)>
+#map2 = affine_map<(d0, d1, d2, d3, d4, d5, d6, d7) -> (d0, d1, d2, d3, d4)>
+func.func @max_pool_3d(%x: tensor<1x2x4x5x5xf32>) -> tensor<1x2x2x3x3xf32> {
+  %ninf = arith.constant 0xFF800000 : f32
+  %p = tensor.pad %x low[0, 0, 0, 1, 1] high[0, 0, 0, 1, 1] {
+  ^bb0(%a: index, %b: index, %c: index, %d: index, %e: index):
+    tensor.yield %ninf : f32
+  } : tensor<1x2x4x5x5xf32> to tensor<1x2x4x7x7xf32>
+  %e = tensor.empty() : tensor<1x2x2x3x3xf32>
+  %f = linalg.fill ins(%ninf : f32) outs(%e : tensor<1x2x2x3x3xf32>) -> tensor<1x2x2x3x3xf32>
+  %k = tensor.empty() : tensor<2x2x2xf32>
+  %y = linalg.generic {indexing_maps = [#map, #map1, #map2], iterator_types = ["parallel", "parallel", "parallel", "parallel", "parallel", "reduction", "reduction", "reduction"]}
+       ins(%p, %k : tensor<1x2x4x7x7xf32>, tensor<2x2x2xf32>) outs(%f : tensor<1x2x2x3x3xf32>) {
+  ^bb0(%in: f32, %w: f32, %out: f32):
+    %m = arith.maximumf %in, %out : f32
+    linalg.yield %m : f32
+  } -> tensor<1x2x2x3x3xf32>
+  return %y : tensor<1x2x2x3x3xf32>
+}
+
+// -----
+
+// AvgPool3d((1, 2, 2)) (C3D's pool1) as torch-mlir imports it: a channels-last
+// pooling_ndhwc_sum between a transpose from NCDHW and one back, then the division. The
+// transposes are read through (none is made): threads over channels, per output frame and row
+// the 16-column rows in vectors of 4 outputs: the first takes plain loads and a plain store; the
+// last's window column 1 ends past the row (7 of its 8 lanes inside, masked). The division is one
+// elementwise loop over the 64 outputs.
+// CHECK-LABEL: func.func @avg_pool_3d
+// CHECK-NOT: linalg.transpose
+// CHECK-NOT: linalg.pooling_ndhwc_sum
+// CHECK: scf.parallel (%[[C:.*]]) = (%c0) to (%c2)
+// CHECK: scf.for %[[OD:.*]] = %c0 to %c2
+// CHECK: scf.for %[[OH:.*]] = %c0 to %c2
+// CHECK: %[[H0:.*]] = arith.muli %[[OH]], %c2 : index
+// CHECK: %[[H1:.*]] = arith.addi %[[H0]], %c1 : index
+// CHECK: vector.load %{{.*}}[%c0, %[[C]], %[[OD]], %[[H0]], %c0] : memref<1x2x2x4x16xf32>, vector<8xf32>
+// CHECK: vector.shuffle %{{.*}}, %{{.*}} [0, 2, 4, 6]
+// CHECK: vector.load %{{.*}}[%c0, %[[C]], %[[OD]], %[[H0]], %c1]
+// CHECK: vector.load %{{.*}}[%c0, %[[C]], %[[OD]], %[[H1]], %c0]
+// CHECK: vector.load %{{.*}}[%c0, %[[C]], %[[OD]], %[[H1]], %c1]
+// CHECK: vector.store %{{.*}}[%c0, %[[C]], %[[OD]], %[[OH]], %c0] : memref<1x2x2x2x8xf32>, vector<4xf32>
+// CHECK: %[[SEVEN:.*]] = vector.constant_mask [7] : vector<8xi1>
+// CHECK: vector.load %{{.*}}[%c0, %[[C]], %[[OD]], %[[H0]], %c8]
+// CHECK: vector.maskedload %{{.*}}[%c0, %[[C]], %[[OD]], %[[H0]], %c9], %[[SEVEN]]
+// CHECK: vector.store %{{.*}}[%c0, %[[C]], %[[OD]], %[[OH]], %c4]
+// CHECK: arith.divf {{.*}} : vector<4xf32>
+// CHECK-NOT: linalg.
+// CHECK: return
+#map = affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d2, d3, d4)>
+func.func @avg_pool_3d(%x: tensor<1x2x2x4x16xf32>) -> tensor<1x2x2x2x8xf32> {
+  %zero = arith.constant 0.000000e+00 : f32
+  %four = arith.constant 4.000000e+00 : f32
+  %k = tensor.empty() : tensor<1x2x2xf32>
+  %e0 = tensor.empty() : tensor<1x2x4x16x2xf32>
+  %t = linalg.transpose ins(%x : tensor<1x2x2x4x16xf32>) outs(%e0 : tensor<1x2x4x16x2xf32>) permutation = [0, 2, 3, 4, 1]
+  %e1 = tensor.empty() : tensor<1x2x2x8x2xf32>
+  %f = linalg.fill ins(%zero : f32) outs(%e1 : tensor<1x2x2x8x2xf32>) -> tensor<1x2x2x8x2xf32>
+  %s = linalg.pooling_ndhwc_sum {dilations = dense<1> : vector<3xi64>, strides = dense<[1, 2, 2]> : vector<3xi64>}
+       ins(%t, %k : tensor<1x2x4x16x2xf32>, tensor<1x2x2xf32>) outs(%f : tensor<1x2x2x8x2xf32>) -> tensor<1x2x2x8x2xf32>
+  %e2 = tensor.empty() : tensor<1x2x2x2x8xf32>
+  %back = linalg.transpose ins(%s : tensor<1x2x2x8x2xf32>) outs(%e2 : tensor<1x2x2x2x8xf32>) permutation = [0, 4, 1, 2, 3]
+  %y = linalg.generic {indexing_maps = [#map, #map], iterator_types = ["parallel", "parallel", "parallel", "parallel", "parallel"]}
+       ins(%back : tensor<1x2x2x2x8xf32>) outs(%e2 : tensor<1x2x2x2x8xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %d = arith.divf %in, %four : f32
+    linalg.yield %d : f32
+  } -> tensor<1x2x2x2x8xf32>
+  return %y : tensor<1x2x2x2x8xf32>
+}
+
+// -----
+
+// A global average pool (AdaptiveAvgPool3d(1): a mean over D x H x W) is a vector reduction:
+// threads over the N x C rows of 18 elements, 4 whole vectors added into one accumulator, a
+// masked last vector of 2, then vector.reduction into the fill's 0; the division is elementwise.
+// CHECK-LABEL: func.func @global_avg_pool
+// CHECK-NOT: linalg.
+// CHECK: %[[ZEROS:.*]] = arith.constant dense<0.000000e+00> : vector<4xf32>
+// CHECK: %[[ZERO:.*]] = arith.constant 0.000000e+00 : f32
+// CHECK: %[[ROWS:.*]] = memref.collapse_shape %{{.*}} {{\[\[}}0, 1], [2, 3, 4]] : memref<1x3x2x3x3xf32> into memref<3x18xf32>
+// CHECK: %[[OUT:.*]] = memref.collapse_shape %{{.*}} {{\[\[}}0, 1, 2, 3, 4]] : memref<1x3x1x1x1xf32> into memref<3xf32>
+// CHECK: scf.parallel (%[[ROW:.*]]) = (%c0) to (%c3)
+// CHECK: %[[SUM:.*]] = scf.for {{.*}} = %c0 to %c4 {{.*}} iter_args(%[[ACC:.*]] = %[[ZEROS]]) -> (vector<4xf32>)
+// CHECK: %[[X:.*]] = vector.load %[[ROWS]][%[[ROW]], %{{.*}}] : memref<3x18xf32>, vector<4xf32>
+// CHECK: arith.addf %[[ACC]], %[[X]] : vector<4xf32>
+// CHECK: %[[TAIL:.*]] = vector.constant_mask [2] : vector<4xi1>
+// CHECK: %[[LAST:.*]] = vector.maskedload %[[ROWS]][%[[ROW]], %c16], %[[TAIL]], %[[ZEROS]]
+// CHECK: %[[ALL:.*]] = arith.addf %[[SUM]], %[[LAST]] : vector<4xf32>
+// CHECK: %[[TOTAL:.*]] = vector.reduction <add>, %[[ALL]], %[[ZERO]] : vector<4xf32> into f32
+// CHECK: memref.store %[[TOTAL]], %[[OUT]][%[[ROW]]]
+// CHECK: arith.divf {{.*}} : vector<4xf32>
+#map = affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d2, d3, d4)>
+#map1 = affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, 0, 0, 0)>
+func.func @global_avg_pool(%x: tensor<1x3x2x3x3xf32>) -> tensor<1x3x1x1x1xf32> {
+  %zero = arith.constant 0.000000e+00 : f32
+  %n = arith.constant 1.800000e+01 : f32
+  %e = tensor.empty() : tensor<1x3x1x1x1xf32>
+  %f = linalg.fill ins(%zero : f32) outs(%e : tensor<1x3x1x1x1xf32>) -> tensor<1x3x1x1x1xf32>
+  %s = linalg.generic {indexing_maps = [#map, #map1], iterator_types = ["parallel", "parallel", "reduction", "reduction", "reduction"]}
+       ins(%x : tensor<1x3x2x3x3xf32>) outs(%f : tensor<1x3x1x1x1xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %a = arith.addf %in, %out : f32
+    linalg.yield %a : f32
+  } -> tensor<1x3x1x1x1xf32>
+  %y = linalg.generic {indexing_maps = [#map, #map], iterator_types = ["parallel", "parallel", "parallel", "parallel", "parallel"]}
+       ins(%s : tensor<1x3x1x1x1xf32>) outs(%e : tensor<1x3x1x1x1xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %d = arith.divf %in, %n : f32
+    linalg.yield %d : f32
+  } -> tensor<1x3x1x1x1xf32>
+  return %y : tensor<1x3x1x1x1xf32>
+}
+
+// -----
+
+// A global max pool (AdaptiveMaxPool3d(1), imported as a max over the flattened volume): torch-
+// mlir's max also yields the argmax, which nothing reads here: the reduction is the vector one,
+// maximumf, the lanes past the end -inf, reduced into the fill's -inf.
+// CHECK-LABEL: func.func @global_max_pool
+// CHECK-NOT: linalg.
+// CHECK: %[[NINFS:.*]] = arith.constant dense<0xFF800000> : vector<4xf32>
+// CHECK: %[[NINF:.*]] = arith.constant 0xFF800000 : f32
+// CHECK: scf.parallel
+// CHECK: scf.for {{.*}} iter_args(%[[ACC:.*]] = %[[NINFS]]) -> (vector<4xf32>)
+// CHECK: arith.maximumf %[[ACC]], %{{.*}} : vector<4xf32>
+// CHECK: vector.maskedload {{.*}}, %[[NINFS]]
+// CHECK: vector.reduction <maximumf>, %{{.*}}, %[[NINF]] : vector<4xf32> into f32
+#map = affine_map<(d0, d1, d2) -> (d0, d1, d2)>
+#map1 = affine_map<(d0, d1, d2) -> (d0, d1)>
+func.func @global_max_pool(%x: tensor<1x3x18xf32>) -> tensor<1x3xf32> {
+  %c0_i64 = arith.constant 0 : i64
+  %ninf = arith.constant 0xFF800000 : f32
+  %e0 = tensor.empty() : tensor<1x3xi64>
+  %f0 = linalg.fill ins(%c0_i64 : i64) outs(%e0 : tensor<1x3xi64>) -> tensor<1x3xi64>
+  %e1 = tensor.empty() : tensor<1x3xf32>
+  %f1 = linalg.fill ins(%ninf : f32) outs(%e1 : tensor<1x3xf32>) -> tensor<1x3xf32>
+  %r:2 = linalg.generic {indexing_maps = [#map, #map1, #map1], iterator_types = ["parallel", "parallel", "reduction"]}
+         ins(%x : tensor<1x3x18xf32>) outs(%f1, %f0 : tensor<1x3xf32>, tensor<1x3xi64>) {
+  ^bb0(%in: f32, %out: f32, %out_0: i64):
+    %i = linalg.index 2 : index
+    %ii = arith.index_cast %i : index to i64
+    %m = arith.maximumf %in, %out : f32
+    %c = arith.cmpf ogt, %in, %out : f32
+    %s = arith.select %c, %ii, %out_0 : i64
+    linalg.yield %m, %s : f32, i64
+  } -> (tensor<1x3xf32>, tensor<1x3xi64>)
+  return %r#0 : tensor<1x3xf32>
+}
+
+// -----
+
+// The same max whose argmax is returned stays a linalg.generic (upstream's loops compute both).
+// CHECK-LABEL: func.func @max_and_index
+// CHECK: linalg.generic
+// CHECK-NOT: vector.reduction
+// CHECK: return
+#map = affine_map<(d0, d1, d2) -> (d0, d1, d2)>
+#map1 = affine_map<(d0, d1, d2) -> (d0, d1)>
+func.func @max_and_index(%x: tensor<1x3x18xf32>) -> (tensor<1x3xf32>, tensor<1x3xi64>) {
+  %c0_i64 = arith.constant 0 : i64
+  %ninf = arith.constant 0xFF800000 : f32
+  %e0 = tensor.empty() : tensor<1x3xi64>
+  %f0 = linalg.fill ins(%c0_i64 : i64) outs(%e0 : tensor<1x3xi64>) -> tensor<1x3xi64>
+  %e1 = tensor.empty() : tensor<1x3xf32>
+  %f1 = linalg.fill ins(%ninf : f32) outs(%e1 : tensor<1x3xf32>) -> tensor<1x3xf32>
+  %r:2 = linalg.generic {indexing_maps = [#map, #map1, #map1], iterator_types = ["parallel", "parallel", "reduction"]}
+         ins(%x : tensor<1x3x18xf32>) outs(%f1, %f0 : tensor<1x3xf32>, tensor<1x3xi64>) {
+  ^bb0(%in: f32, %out: f32, %out_0: i64):
+    %i = linalg.index 2 : index
+    %ii = arith.index_cast %i : index to i64
+    %m = arith.maximumf %in, %out : f32
+    %c = arith.cmpf ogt, %in, %out : f32
+    %s = arith.select %c, %ii, %out_0 : i64
+    linalg.yield %m, %s : f32, i64
+  } -> (tensor<1x3xf32>, tensor<1x3xi64>)
+  return %r#0, %r#1 : tensor<1x3xf32>, tensor<1x3xi64>
 }
 
 // -----
