@@ -126,7 +126,7 @@ def generic_pool(op) -> Pool | None:
     the output's spatial dims (parallel), then the window's (reduction); maps input (d0, d1,
     o_i * stride_i + k_i * dilation_i), window (k_i), output (d0, d1, o_i); a body of one
     maximumf / addf of the input and the output."""
-    if len(op.inputs) != 2 or len(op.outputs) != 1 or not static_tensors(op.operands, f32=True):
+    if len(op.inputs) != 2 or len(op.results) != 1 or not static_tensors(op.operands, f32=True):
         return None
     rank = op.results[0].type.rank
     spatial = rank - 2
@@ -296,8 +296,8 @@ def trailing_reduction(op) -> int | None:
     input into a fill with addf / maximumf (global average or max pooling, a mean or amax over the
     last dims: torch-mlir's max also yields an index, which is allowed where nothing reads it);
     else None. Maps: the input's identity, each output's (d0, .., d(p-1)) then zeros."""
-    if len(op.inputs) != 1 or not static_tensors([op.inputs[0], op.results[0]], f32=True):
-        return None
+    if len(op.inputs) != 1 or not op.results or not static_tensors([op.inputs[0], op.results[0]], f32=True):
+        return None  # (a generic without results: torch-mlir's run-time checks)
     iterators = [str(t) for t in op.attributes["iterator_types"]]
     kept = iterators.index(REDUCTION) if REDUCTION in iterators else len(iterators)
     if kept == 0 or iterators != [PARALLEL] * kept + [REDUCTION] * (len(iterators) - kept) or kept == len(iterators):

@@ -45,6 +45,13 @@ def test_pooling(pool):
     check_against_torch(nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), pool), torch.randn(1, 3, 8, 8))
 
 
+def scalar_pooling_left(loops: str) -> bool:
+    """Whether a pool is still linalg in the loops stage: a named pool, a generic with reduction
+    iterators (3-D max pooling's, a global pool's) or the transposes around a channels-last pool.
+    (An average pool's division may stay a generic: all parallel, elementwise or index-based.)"""
+    return "linalg.pooling" in loops or '"reduction"' in loops or "linalg.transpose" in loops
+
+
 @settings(max_examples=25, deadline=None)
 @given(channels=st.integers(1, 5), batch=st.integers(1, 2), height=st.integers(3, 40), width=st.integers(3, 40),
        kernel=st.integers(1, 4), stride=st.integers(1, 3), pad=st.integers(0, 2), dilation=st.integers(1, 2),
@@ -63,7 +70,7 @@ def test_pooling_random_shapes(channels, batch, height, width, kernel, stride, p
     cm = check_against_torch(model, torch.randn(batch, 2, height, width))
     # This test's premise over random shapes, which a lit test of fixed ones (dense-vectorize.mlir)
     # cannot state: every generated pooling took the SIMD loops, so the numerics above test them.
-    assert "linalg.pooling" not in cm.ir("loops") and "vector.maskedload" in cm.ir("loops")
+    assert not scalar_pooling_left(cm.ir("loops"))
 
 
 def test_linear_and_flatten():
@@ -200,3 +207,79 @@ class SharedInput(nn.Module):
 def test_linear_layers_sharing_a_fill():
     # All three take the SIMD lowering: lit dense-vectorize.mlir @shared_fill.
     check_against_torch(SharedInput(), torch.randn(1, 64))
+
+
+@pytest.mark.parametrize("pool", [
+    nn.MaxPool3d((1, 2, 2)), nn.MaxPool3d(2), nn.MaxPool3d(2, 2, (0, 1, 1)), nn.MaxPool3d(3, 2, 1, ceil_mode=True),
+    nn.MaxPool3d(2, 1, dilation=2), nn.AvgPool3d((1, 2, 2)), nn.AvgPool3d(2), nn.AvgPool3d(3, 2, 1),
+    nn.AvgPool3d(3, 2, 1, count_include_pad=False), nn.AvgPool3d(2, ceil_mode=True),
+    nn.AdaptiveAvgPool3d(1), nn.AdaptiveAvgPool3d((1, 2, 2)), nn.AdaptiveAvgPool3d((2, 4, 4)),
+    nn.AdaptiveMaxPool3d(1), nn.AdaptiveMaxPool3d((2, 2, 2)), nn.AdaptiveMaxPool3d((1, 1, 1))],
+    ids=lambda pool: repr(pool) + (f" ceil_mode={pool.ceil_mode} count_include_pad={pool.count_include_pad}"
+                                   if isinstance(pool, nn.AvgPool3d) else ""))
+def test_pooling_3d(pool):
+    # C3D's pools ((1,2,2), (2,2,2), pool5's padding (0,1,1)), ceil mode, dilation, average pooling
+    # with and without the padding counted, adaptive pools to one output (a max / mean over the
+    # volume) and to sizes that divide the input (plain pools): all take the SIMD loops.
+    cm = check_against_torch(pool, torch.randn(1, 3, 4, 8, 8))
+    assert not scalar_pooling_left(cm.ir("loops"))
+
+
+@pytest.mark.parametrize("pool", [nn.AdaptiveAvgPool3d((1, 3, 3)), nn.AdaptiveMaxPool3d((2, 3, 5))], ids=repr)
+def test_uneven_adaptive_pooling_3d_stays_correct(pool):
+    # 8 rows to 3 (rows 0-2, 2-5, 5-7) is no plain pool: Torch-MLIR's own lowering (scalar loops).
+    check_against_torch(pool, torch.randn(1, 2, 4, 8, 8))
+
+
+@settings(max_examples=25, deadline=None)
+@given(channels=st.integers(1, 4), batch=st.integers(1, 2), depth=st.integers(1, 9), height=st.integers(1, 12),
+       width=st.integers(1, 40), kernel=st.tuples(*[st.integers(1, 3)] * 3), stride=st.tuples(*[st.integers(1, 3)] * 3),
+       pad=st.tuples(*[st.integers(0, 1)] * 3), dilation=st.integers(1, 2), ceil=st.booleans(),
+       kind=st.sampled_from(["max", "avg", "avg_exclude_pad"]))
+def test_pooling_3d_random_shapes(channels, batch, depth, height, width, kernel, stride, pad, dilation, ceil, kind):
+    # 3-D max and average pooling take dense-vectorize's SIMD loops (per depth plane and row, loads
+    # of the unpadded input) whatever the window, stride, padding, dilation (max) and rounding.
+    pad = tuple(min(p, k // 2) for p, k in zip(pad, kernel))
+    dilation = dilation if kind == "max" else 1
+    if kind == "max":
+        pool = nn.MaxPool3d(kernel, stride, pad, dilation=dilation, ceil_mode=ceil)
+    else:
+        pool = nn.AvgPool3d(kernel, stride, pad, ceil_mode=ceil, count_include_pad=kind == "avg")
+    try:  # shapes PyTorch pools (an input smaller than the window, or no output, it refuses)
+        pool(torch.zeros(1, 1, depth, height, width))
+    except RuntimeError:
+        assume(False)
+    cm = check_against_torch(nn.Sequential(nn.Conv3d(2, channels, 1), pool), torch.randn(batch, 2, depth, height, width))
+    # This test's premise over random shapes: every generated pool took the SIMD loops, so the
+    # numerics above test them.
+    assert not scalar_pooling_left(cm.ir("loops"))
+
+
+@pytest.mark.parametrize("shape", [(1, 4, 2, 7, 7), (2, 3, 1, 2, 4), (1, 2, 1, 1, 3)], ids=str)
+@pytest.mark.parametrize("pool", [nn.AdaptiveAvgPool3d(1), nn.AdaptiveMaxPool3d(1)], ids=repr)
+def test_global_pooling_3d(pool, shape):
+    # A global pool is a vector reduction per (image, channel): whole vectors and a masked last one
+    # (98 elements), one whole vector (8), the masked vector alone (3).
+    cm = check_against_torch(pool, torch.randn(*shape))
+    loops = cm.ir("loops")
+    assert not scalar_pooling_left(loops) and "vector.reduction" in loops
+
+
+class Residual3d(nn.Module):
+    """A 3-D ResNet basic block (R3D-18's): conv, ReLU, conv, the residual add and its ReLU."""
+
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Conv3d(4, 4, 3, padding=1)
+        self.b = nn.Conv3d(4, 4, 3, padding=1)
+
+    def forward(self, x):
+        return torch.relu(self.b(torch.relu(self.a(x))) + x)
+
+
+def test_residual_add_3d():
+    # The 5-D add and its ReLU are fused and take the elementwise vector loop over the flattened
+    # buffers, like the 2-D block's (test_residual_add).
+    cm = check_against_torch(Residual3d(), torch.randn(1, 4, 3, 7, 7))
+    loops = cm.ir("loops")
+    assert "linalg.generic" not in loops and "memref.collapse_shape" in loops

@@ -179,3 +179,15 @@ def test_unstructured_taps_fall_back_to_whole_kernels():
     cm = check_against_torch(UnstructuredTaps(), torch.randn(1, 7, 16, 16))
     wide, small = cm.stats()["layers"]
     assert len(wide["pattern_histogram"]) == 1 and len(small["pattern_histogram"]) == 8
+
+
+def test_ceil_mode_pool_3d_reads_no_next_row():
+    # A 3-D pool's last window column past the row (9 columns, 2x2x2 windows at stride 2, ceil
+    # mode) loads 16 lanes of which 8 lie inside. With the row's mask an i1 splat AND a constant
+    # mask, LLVM 22's x86 backend (AVX2, at -O1 and -O2) loaded that vector's upper 8 lanes
+    # unmasked: the next row's first column joined the sums and maxima. dense-vectorize now
+    # builds such masks with one create_mask.
+    x = torch.arange(3 * 4 * 9, dtype=torch.float32).reshape(1, 1, 3, 4, 9)
+    for opt_level in (1, 2):
+        for pool in (nn.AvgPool3d(2, ceil_mode=True), nn.MaxPool3d(2, ceil_mode=True)):
+            check_against_torch(pool, x, opt_level=opt_level)

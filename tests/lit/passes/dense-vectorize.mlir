@@ -372,6 +372,25 @@ func.func @max_and_index(%x: tensor<1x3x18xf32>) -> (tensor<1x3xf32>, tensor<1x3
 
 // -----
 
+// A generic without results (how torch-mlir imports a run-time check, here over a reduction's
+// iterators) is no reduction to lower and stays.
+// CHECK-LABEL: func.func @no_results
+// CHECK: linalg.generic
+// CHECK-NOT: vector.reduction
+// CHECK: return
+func.func @no_results(%x: tensor<3x4xf32>) {
+  linalg.generic {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>], iterator_types = ["parallel", "reduction"]}
+      ins(%x : tensor<3x4xf32>) {
+  ^bb0(%a: f32):
+    %ordered = arith.cmpf ord, %a, %a : f32
+    cf.assert %ordered, "not NaN"
+    linalg.yield
+  }
+  return
+}
+
+// -----
+
 // An elementwise generic (a residual add and its ReLU, fused) over 18 elements: one loop over the
 // flattened buffers (threads over chunks of 16384 elements: here one, so the scf.parallel folds
 // away), 4 whole vectors of 4 with the body replayed on vectors (the scalar 0.0 broadcast), then
