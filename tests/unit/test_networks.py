@@ -92,10 +92,13 @@ def test_flatten_then_linear_stays_a_simd_matmul():
 
 
 class Residual(nn.Module):
-    def __init__(self):
+    """A ResNet basic block (2-D, or R3D-18's with nn.Conv3d): conv, ReLU, conv, the residual add
+    and its ReLU."""
+
+    def __init__(self, conv=nn.Conv2d):
         super().__init__()
-        self.a = nn.Conv2d(4, 4, 3, padding=1)
-        self.b = nn.Conv2d(4, 4, 3, padding=1)
+        self.a = conv(4, 4, 3, padding=1)
+        self.b = conv(4, 4, 3, padding=1)
 
     def forward(self, x):
         return torch.relu(self.b(torch.relu(self.a(x))) + x)
@@ -120,11 +123,13 @@ class TwoInputs(nn.Module):
         return self.conv(x) * y, x + y
 
 
-def test_residual_add():
+@pytest.mark.parametrize("conv,shape", [(nn.Conv2d, (1, 4, 7, 7)), (nn.Conv3d, (1, 4, 3, 7, 7))], ids=["2d", "3d"])
+def test_residual_add(conv, shape):
     # The add and its ReLU are fused (linalg-fuse-elementwise-ops) and run as one vector loop over
-    # the 196 elements (a masked tail for those past the last whole vector). End to end: upstream's
-    # fusion then dense-vectorize in the host pipeline (dense-vectorize's part: lit @add_relu).
-    cm = check_against_torch(Residual(), torch.randn(1, 4, 7, 7))
+    # the 196 (588) elements (a masked tail for those past the last whole vector), 4-D or 5-D alike.
+    # End to end: upstream's fusion then dense-vectorize in the host pipeline (dense-vectorize's
+    # part: lit @add_relu).
+    cm = check_against_torch(Residual(conv), torch.randn(*shape))
     loops = cm.ir("loops")
     assert "linalg.generic" not in loops and "memref.collapse_shape" in loops
 
@@ -249,7 +254,8 @@ def test_pooling_3d_random_shapes(channels, batch, depth, height, width, kernel,
         pool(torch.zeros(1, 1, depth, height, width))
     except RuntimeError:
         assume(False)
-    cm = check_against_torch(nn.Sequential(nn.Conv3d(2, channels, 1), pool), torch.randn(batch, 2, depth, height, width))
+    model = nn.Sequential(nn.Conv3d(2, channels, 1), pool)
+    cm = check_against_torch(model, torch.randn(batch, 2, depth, height, width))
     # This test's premise over random shapes: every generated pool took the SIMD loops, so the
     # numerics above test them.
     assert not scalar_pooling_left(cm.ir("loops"))
@@ -263,23 +269,3 @@ def test_global_pooling_3d(pool, shape):
     cm = check_against_torch(pool, torch.randn(*shape))
     loops = cm.ir("loops")
     assert not scalar_pooling_left(loops) and "vector.reduction" in loops
-
-
-class Residual3d(nn.Module):
-    """A 3-D ResNet basic block (R3D-18's): conv, ReLU, conv, the residual add and its ReLU."""
-
-    def __init__(self):
-        super().__init__()
-        self.a = nn.Conv3d(4, 4, 3, padding=1)
-        self.b = nn.Conv3d(4, 4, 3, padding=1)
-
-    def forward(self, x):
-        return torch.relu(self.b(torch.relu(self.a(x))) + x)
-
-
-def test_residual_add_3d():
-    # The 5-D add and its ReLU are fused and take the elementwise vector loop over the flattened
-    # buffers, like the 2-D block's (test_residual_add).
-    cm = check_against_torch(Residual3d(), torch.randn(1, 4, 3, 7, 7))
-    loops = cm.ir("loops")
-    assert "linalg.generic" not in loops and "memref.collapse_shape" in loops
