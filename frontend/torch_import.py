@@ -170,7 +170,8 @@ def uneven_adaptive_max_pool(x: torch.Tensor, output_size: list[int]):
     return top, index.expand(values.shape).gather(-1, pick.unsqueeze(-1)).squeeze(-1)
 
 
-ADAPTIVE_MAX_3D, ADAPTIVE_AVG_3D = torch.ops.aten.adaptive_max_pool3d.default, torch.ops.aten._adaptive_avg_pool3d.default
+ADAPTIVE_MAX_3D = torch.ops.aten.adaptive_max_pool3d.default
+ADAPTIVE_AVG_3D = torch.ops.aten._adaptive_avg_pool3d.default
 
 
 def adaptive_pool3d(x: torch.Tensor, output_size: list[int], kind: str):

@@ -168,3 +168,9 @@ def masked_vload(width: int, buffer, indices, mask) -> ir.Value:
 def i32_elements(values) -> ir.DenseElementsAttr:
     return ir.DenseElementsAttr.get(np.ascontiguousarray(values, dtype=np.int32))
 
+
+
+def reassociation(*groups) -> ir.ArrayAttr:
+    """The dims groups of a collapse_shape / expand_shape: `reassociation([0, 1], [2, 3, 4])`."""
+    i64 = ir.IntegerType.get_signless(64)
+    return ir.ArrayAttr.get([ir.ArrayAttr.get([ir.IntegerAttr.get(i64, d) for d in group]) for group in groups])

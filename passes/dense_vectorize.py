@@ -49,7 +49,7 @@ from torch_mlir.dialects import arith, bufferization, memref, scf, vector
 from fretsaw.dialect import pconv
 from fretsaw.passes.base import ModulePass
 from fretsaw.passes.builders import (add, index, lane_mask, load, loop, masked_vload, mul, parallel, read_buffer,
-                                     vector_type, vload, vstore)
+                                     reassociation, vector_type, vload, vstore)
 from fretsaw.passes.cpu.pooling import lower_pools
 from fretsaw.passes.match import fill_value, static_tensors
 
@@ -228,8 +228,7 @@ def vectorize_elementwise(op, width: int, chunk: int) -> None:
     with ir.InsertionPoint(op), op.location:
         vtype = vector_type(width)
         flat_type = ir.MemRefType.get([total], f32)
-        everything = ir.ArrayAttr.get([ir.ArrayAttr.get([ir.IntegerAttr.get(ir.IntegerType.get_signless(64), d)
-                                                         for d in range(len(shape))])])
+        everything = reassociation(range(len(shape)))
         ins = [memref.CollapseShapeOp(flat_type, read_buffer(v), everything).result for v in op.inputs]
         out = memref.AllocOp(ir.MemRefType.get(shape, f32), [], []).result
         flat_out = memref.CollapseShapeOp(flat_type, out, everything).result

@@ -52,8 +52,8 @@ from fretsaw.dialect import pconv
 from fretsaw.errors import op_error
 from fretsaw.passes.base import ModulePass, verify_pconv
 from fretsaw.passes.builders import (add, convert, guarded, index, lane_mask, load, load_index, loop, masked_vload,
-                                     mul, parallel, read_buffer, splat, table, vector_type, vload, vstore,
-                                     weight_constant)
+                                     mul, parallel, read_buffer, reassociation, splat, table, vector_type, vload,
+                                     vstore, weight_constant)
 from fretsaw.passes.conv.epilogue import activate
 from fretsaw.passes.conv.geometry import ceil_div, pointwise
 from fretsaw.passes.conv.rewrite import read_by_users
@@ -99,19 +99,17 @@ def flatten_pointwise(op):
     pixels = int(np.prod(spatial))
     with ir.InsertionPoint(op), op.location:
         element = conv.input.type.element_type
-        i64 = ir.IntegerType.get_signless(64)
 
-        def reassociation(rank):
+        def together(rank):
             """[[0], [1], [2, .., rank - 1]]: the spatial dims together."""
-            return ir.ArrayAttr.get([ir.ArrayAttr.get([ir.IntegerAttr.get(i64, d) for d in dims])
-                                     for dims in ([0], [1], list(range(2, rank)))])
+            return reassociation([0], [1], range(2, rank))
 
         def reshape(value, shape):
             """`value` (N x C x spatial) as N x C x `shape`[2:], through N x C x pixels."""
             rows = value.type.shape
             flat = tensor.CollapseShapeOp(ir.RankedTensorType.get(rows[:2] + [pixels], element), value,
-                                          reassociation(len(rows))).result
-            return tensor.ExpandShapeOp(ir.RankedTensorType.get(shape, element), flat, reassociation(len(shape)),
+                                          together(len(rows))).result
+            return tensor.ExpandShapeOp(ir.RankedTensorType.get(shape, element), flat, together(len(shape)),
                                         [], shape).result
 
         attributes = {name: op.attributes[name] for name in op.attributes}

@@ -21,8 +21,8 @@ from torch_mlir import ir
 from torch_mlir.dialects import arith, bufferization, memref, scf, vector
 
 from fretsaw.dialect import pconv
-from fretsaw.passes.builders import (add, index, lane_mask, loop, loops, mul, parallel, read_buffer, splat, store,
-                                     vector_type, vload)
+from fretsaw.passes.builders import (add, index, lane_mask, loop, loops, mul, parallel, read_buffer, reassociation,
+                                     splat, store, vector_type, vload)
 from fretsaw.passes.cpu.blocks import lane_width
 from fretsaw.passes.match import fill_value, producer, scalar_constant, single_user, static_tensors
 
@@ -99,7 +99,9 @@ def named_pool(op) -> Pool | None:
     back = single_user(op.results[0])
     if into is None or permutation(into) != [0, *range(2, rank), 1]:
         return None
-    if back is None or back.operation.name != "linalg.transpose" or permutation(back) != [0, rank - 1, *range(1, rank - 1)]:
+    if back is None or back.operation.name != "linalg.transpose":
+        return None
+    if permutation(back) != [0, rank - 1, *range(1, rank - 1)]:
         return None
     return make_pool(op, into.operands[0], back.results[0], window, strides, dilations, kind, (back, op, into))
 
@@ -288,7 +290,8 @@ def vectorize_pool(pool: Pool, width: int) -> None:
 
 
 # A reduction's combining op -> (its vector.reduction kind, the value of lanes past the end)
-REDUCTIONS = {"arith.addf": (vector.CombiningKind.ADD, 0.0), "arith.maximumf": (vector.CombiningKind.MAXIMUMF, -math.inf)}
+REDUCTIONS = {"arith.addf": (vector.CombiningKind.ADD, 0.0),
+              "arith.maximumf": (vector.CombiningKind.MAXIMUMF, -math.inf)}
 
 
 def trailing_reduction(op) -> int | None:
@@ -333,17 +336,14 @@ def vectorize_reduction(op, kept: int, width: int) -> None:
     full, tail = divmod(length, width)
     f32 = ir.F32Type.get()
 
-    def groups(*ranges):
-        return ir.ArrayAttr.get([ir.ArrayAttr.get([ir.IntegerAttr.get(ir.IntegerType.get_signless(64), d) for d in r])
-                                 for r in ranges])
-
     with ir.InsertionPoint(op), op.location:
         vtype = vector_type(width)
         source = memref.CollapseShapeOp(ir.MemRefType.get([rows, length], f32), read_buffer(op.inputs[0]),
-                                        groups(range(kept), range(kept, len(shape)))).result
+                                        reassociation(range(kept), range(kept, len(shape)))).result
         out_shape = list(op.results[0].type.shape)
         out = memref.AllocOp(ir.MemRefType.get(out_shape, f32), [], []).result
-        flat_out = memref.CollapseShapeOp(ir.MemRefType.get([rows], f32), out, groups(range(len(out_shape)))).result
+        flat_out = memref.CollapseShapeOp(ir.MemRefType.get([rows], f32), out,
+                                          reassociation(range(len(out_shape)))).result
         empty = splat(vtype, past_end)
         with parallel(0, rows) as row:
             acc = empty
