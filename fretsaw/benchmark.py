@@ -161,8 +161,8 @@ def iree_runner(onnx: bytes, inputs: tuple[np.ndarray, ...], threads: int):
             vmfb = ireec.compile_file(str(mlir), target_backends=["llvm-cpu"], extra_args=list(IREE_FLAGS))
         except ireec.CompilerToolError as error:
             diagnostics = str(error).split("Invoked with:")[0]  # the command line after it says nothing of why
-            raise FretsawError(f"IREE could not compile the model: {diagnostics.strip()[-500:]}; leave IREE out "
-                               f"with --peers") from None
+            why = diagnostics[max(0, diagnostics.find("error:")):].strip()
+            raise FretsawError(f"IREE could not compile the model: {why[:500]}; leave IREE out with --peers") from None
     ireert.flags.parse_flags(f"--task_topology_max_group_count={threads}")
     context = ireert.SystemContext(config=ireert.Config("local-task"))
     module = ireert.VmModule.copy_buffer(context.instance, vmfb)
