@@ -6,9 +6,9 @@ first. fretsaw on each pruned model and on the dense one ("dense-fretsaw": the p
 shows against it) beside the dense peers on the dense model (PyTorch eager, torch.compile, and ONNX
 Runtime and IREE llvm-cpu when installed: `make bench-video` installs them), same threads, one run.
 A peer that cannot build or run a network is reported as failed with its reason, not skipped.
-Prints a markdown table with the useful GFLOP/s as a percentage of the FMA peak measured first on
-the same threads (fretsaw.benchmark.fma_peak; the PyTorch matmul peak where that is missing); with
---layers each Conv3d compiled and timed alone; with --json the figures, with --chart a PNG.
+Prints a markdown table with the useful GFLOP/s as a percentage of the machine's FMA peak and of a
+2048^3 fp32 matmul's in PyTorch, both measured first on the same threads; with --layers each Conv3d
+compiled and timed alone; with --json the figures, with --chart a PNG.
 
     .venv/bin/python bench/video.py [--networks c3d,r2plus1d_18] [--schemes kgs,vanilla] [--frames 16]
                                     [--size 112] [--repeats 5] [--threads N] [--peers ...] [--layers]
@@ -29,8 +29,9 @@ from torch import nn
 from video_networks import NETWORKS
 
 import fretsaw
-from fretsaw import benchmark, prune
-from fretsaw.benchmark import MATMUL_SIZE, PEERS, check_peer_names, compare, layer_breakdown, networks_chart, pyplot
+from fretsaw import prune
+from fretsaw.benchmark import (PEAK_NAMES, PEERS, check_peer_names, compare, describe_peaks, layer_breakdown,
+                               measured_peaks, networks_chart, pyplot)
 from fretsaw.errors import FretsawError
 from fretsaw.examples import randomize_batchnorm
 
@@ -41,29 +42,27 @@ PEER_TITLES = {"pytorch_eager": "PyTorch eager", "torch_compile": "torch.compile
 LAYER_PEERS = ("pytorch_eager", "onnxruntime")  # per layer: one torch.compile or IREE build each is too slow
 
 
-def measure_peak(threads: int) -> tuple[str, float]:
-    """("FMA", GFLOP/s) of the machine's FMA peak on `threads` threads, or ("matmul", PyTorch's
-    2048^3 fp32 matmul) until fretsaw.benchmark has fma_peak."""
-    if hasattr(benchmark, "fma_peak"):
-        return "FMA", benchmark.fma_peak(threads)
-    return "matmul", benchmark.matmul_peak(threads)
-
-
 def build(name: str, frames: int, size: int) -> tuple[nn.Module, torch.Tensor]:
     torch.manual_seed(0)
     model = randomize_batchnorm(NETWORKS[name][0](frames, size)).eval()
     return model, torch.randn(1, 3, frames, size, size)
 
 
-def flops_figures(row: dict, model: nn.Module, x: torch.Tensor, ms: float, peak: float) -> dict:
+def flops_figures(row: dict, model: nn.Module, x: torch.Tensor, ms: float, peaks: dict[str, float]) -> dict:
     """Conv FLOPs of `model`'s weights (prune.report: every nonzero weight of every Conv3d, the
-    work a sparse runtime must do) and what `ms` makes of them: the cut, useful GFLOP/s, % of peak.
-    Read from the model rather than cm.stats(), which counts only the convs raised into pconv."""
+    work a sparse runtime must do) and what `ms` makes of them: the cut, useful GFLOP/s and their
+    percentage of each of `peaks` (compare's fields). Read from the model rather than cm.stats(),
+    which counts only the convs raised into pconv."""
     report = prune.report(model, inputs=x)
     row.update(conv_flops=report["sparse_flops"], conv_flops_reduction=report["flops_reduction"],
                useful_gflops=report["sparse_flops"] / ms / 1e6)
-    row["percent_of_peak"] = 100 * row["useful_gflops"] / peak
+    for name, gflops in peaks.items():
+        row[f"percent_of_{name}_peak"] = 100 * row["useful_gflops"] / gflops
     return row
+
+
+def percents(row: dict, peaks: dict[str, float]) -> str:
+    return " | ".join(f"{row[f'percent_of_{name}_peak']:.0f}%" for name in peaks)
 
 
 def layer_rows(model: nn.Module, x: torch.Tensor, args) -> list[dict]:
@@ -73,7 +72,7 @@ def layer_rows(model: nn.Module, x: torch.Tensor, args) -> list[dict]:
     rows = layer_breakdown(model, (x.numpy(),), args.threads, args.repeats, names, tune=args.tune)
     for row in rows:
         conv = nn.Sequential(model.get_submodule(row["layer"]))
-        flops_figures(row, conv, torch.zeros(row["input_shape"]), row["fretsaw_ms"], args.peak)
+        flops_figures(row, conv, torch.zeros(row["input_shape"]), row["fretsaw_ms"], args.peaks)
     return rows
 
 
@@ -98,7 +97,7 @@ def measure(name: str, args) -> dict:
                "pytorch_eager_ms": timed["peers_ms"].get("pytorch_eager"),
                "convs_in_pconv": cm.stats()["conv_layers"], "convs": len(prune.report(net)["layers"]),
                "tuning": cm.tuning}
-        result["variants"].append(flops_figures(row, net, x, row["fretsaw_ms"], args.peak))
+        result["variants"].append(flops_figures(row, net, x, row["fretsaw_ms"], args.peaks))
         if args.layers:
             result["layers"][variant] = layer_rows(net, x, args)
     return result
@@ -126,7 +125,7 @@ def print_rows(result: dict, args) -> None:
         speedup = f"{row['speedup_over_best_peer']:.2f}x" if row["speedup_over_best_peer"] else "n/a"
         variant = "dense" if row["variant"] == "dense" else f"{row['variant']} {args.group_text}"
         print(f"| {title if i == 0 else ''} | {variant} | {row['fretsaw_ms']:.1f} ms | {peers} | {speedup} | "
-              f"{row['conv_flops_reduction']:.2f}x | {row['useful_gflops']:.1f} | {row['percent_of_peak']:.0f}% | "
+              f"{row['conv_flops_reduction']:.2f}x | {row['useful_gflops']:.1f} | {percents(row, args.peaks)} | "
               f"{row['compile_s']:.0f} s |", flush=True)
 
 
@@ -136,8 +135,8 @@ def print_layers(result: dict, args) -> None:
         print(f"\n{TITLES[result['network']]}, {variant}: each Conv3d compiled and timed alone (median of "
               f"{args.repeats})\n")
         print("| layer | input | kernel | stride | fretsaw | " + " | ".join(PEER_TITLES[n] for n in names) +
-              f" | speedup over best peer | FLOPs cut | useful GFLOP/s | % of {args.peak_kind} peak |")
-        print("|---" * (9 + len(names)) + "|")
+              f" | speedup over best peer | FLOPs cut | useful GFLOP/s | {args.peak_titles} |")
+        print("|---" * (8 + len(names) + len(args.peaks)) + "|")
         for row in rows:
             speedup = f"{row['speedup_over_best_peer']:.2f}x" if row["speedup_over_best_peer"] else "n/a"
             peers = " | ".join(f"{row['peers_ms'][n]:.2f} ms" if row["peers_ms"].get(n) is not None else "n/a"
@@ -145,7 +144,7 @@ def print_layers(result: dict, args) -> None:
             print(f"| {row['layer']} | {'x'.join(map(str, row['input_shape']))} | "
                   f"{'x'.join(map(str, row['kernel']))} | {'x'.join(map(str, row['stride']))} | "
                   f"{row['fretsaw_ms']:.2f} ms | {peers} | {speedup} | {row['conv_flops_reduction']:.2f}x | "
-                  f"{row['useful_gflops']:.1f} | {row['percent_of_peak']:.0f}% |")
+                  f"{row['useful_gflops']:.1f} | {percents(row, args.peaks)} |")
 
 
 def chart_rows(results: list[dict]) -> list[dict]:
@@ -211,15 +210,14 @@ def main() -> None:
         pyplot()  # matplotlib missing: say so now, not after the runs
     cpu = fretsaw.HostOptions(threads=args.threads).cpu_target()
     args.threads = cpu.threads
-    args.peak_kind, args.peak = measure_peak(cpu.threads)
+    args.peaks = measured_peaks(cpu.threads)
+    args.peak_titles = " | ".join(f"% of {PEAK_NAMES[name]} peak" for name in args.peaks)
     torch.set_num_threads(cpu.threads)
-    basis = "a register-resident FMA chain" if args.peak_kind == "FMA" else f"PyTorch, {MATMUL_SIZE}^3 fp32"
-    print(f"{cpu.threads} thread(s) each; {cpu.name}; measured {args.peak_kind} peak {args.peak:.1f} GFLOP/s "
-          f"({basis}); median of {args.repeats}\n")
+    print(f"{cpu.threads} thread(s) each; {cpu.name}; measured peaks: {describe_peaks(args.peaks, cpu.name)}; "
+          f"median of {args.repeats}\n")
     print("| network | fretsaw on | fretsaw | " + " | ".join(f"{PEER_TITLES[p]} (dense)" for p in PEERS) +
-          f" | speedup over best dense peer | conv FLOPs cut | useful GFLOP/s | % of {args.peak_kind} peak "
-          "| compile |")
-    print("|---" * (8 + len(PEERS)) + "|")
+          f" | speedup over best dense peer | conv FLOPs cut | useful GFLOP/s | {args.peak_titles} | compile |")
+    print("|---" * (7 + len(PEERS) + len(args.peaks)) + "|")
     results, failed = [], []
     for name in names:
         try:
@@ -243,7 +241,8 @@ def main() -> None:
         print_layers(result, args)
     if args.json:
         with open(args.json, "w") as out:
-            json.dump({"threads": cpu.threads, "cpu": cpu.name, "peak_kind": args.peak_kind, "peak_gflops": args.peak,
+            json.dump({"threads": cpu.threads, "cpu": cpu.name,
+                       **{f"{name}_peak_gflops": gflops for name, gflops in args.peaks.items()},
                        "frames": args.frames, "flops": args.flops, "group_shape": list(args.group_shape),
                        "results": results, "failed": failed}, out, indent=2)
     if args.chart and results:
