@@ -14,8 +14,8 @@ compiled and timed alone; with --json the figures, with --chart a PNG.
                                     [--size 112] [--repeats 5] [--threads N] [--peers ...] [--layers]
                                     [--json out.json] [--chart out.png]
 
-Quick check of the harness (a small clip; C3D needs 16 frames, S3D 5 frames and 17x17):
-    .venv/bin/python bench/video.py --networks r2plus1d_18 --frames 4 --size 32 --repeats 2
+Quick check of the harness on a small clip (C3D needs 16 frames of 16x16 at least, S3D 5 of 17x17):
+    .venv/bin/python bench/video.py --networks c3d --size 32 --repeats 2
 """
 
 from __future__ import annotations
