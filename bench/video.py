@@ -48,32 +48,14 @@ def build(name: str, frames: int, size: int) -> tuple[nn.Module, torch.Tensor]:
     return model, torch.randn(1, 3, frames, size, size)
 
 
-def flops_figures(row: dict, model: nn.Module, x: torch.Tensor, ms: float, peaks: dict[str, float]) -> dict:
-    """Conv FLOPs of `model`'s weights (prune.report: every nonzero weight of every Conv3d, the
-    work a sparse runtime must do) and what `ms` makes of them: the cut, useful GFLOP/s and their
-    percentage of each of `peaks` (compare's fields). Read from the model rather than cm.stats(),
-    which counts only the convs raised into pconv."""
-    report = prune.report(model, inputs=x)
-    row.update(conv_flops=report["sparse_flops"], conv_flops_reduction=report["flops_reduction"],
-               useful_gflops=report["sparse_flops"] / ms / 1e6)
-    for name, gflops in peaks.items():
-        row[f"percent_of_{name}_peak"] = 100 * row["useful_gflops"] / gflops
-    return row
-
-
-def percents(row: dict, peaks: dict[str, float]) -> str:
-    return " | ".join(f"{row[f'percent_of_{name}_peak']:.0f}%" for name in peaks)
+def percents(row: dict, args) -> str:
+    return " | ".join(f"{row[key]:.0f}%" for key in args.percent_keys)
 
 
 def layer_rows(model: nn.Module, x: torch.Tensor, args) -> list[dict]:
-    """Each Conv3d of `model` compiled and timed alone beside PyTorch eager and ONNX Runtime, with
-    its FLOPs figures read from its weights (flops_figures)."""
+    """Each Conv3d of `model` compiled and timed alone beside PyTorch eager and ONNX Runtime."""
     names = tuple(n for n in LAYER_PEERS if n in args.peers)
-    rows = layer_breakdown(model, (x.numpy(),), args.threads, args.repeats, names, tune=args.tune)
-    for row in rows:
-        conv = nn.Sequential(model.get_submodule(row["layer"]))
-        flops_figures(row, conv, torch.zeros(row["input_shape"]), row["fretsaw_ms"], args.peaks)
-    return rows
+    return layer_breakdown(model, (x.numpy(),), args.threads, args.repeats, names, args.peaks, tune=args.tune)
 
 
 def measure(name: str, args) -> dict:
@@ -88,16 +70,16 @@ def measure(name: str, args) -> dict:
         cm = fretsaw.compile(net, (x,), threads=args.threads, tune=args.tune)
         compile_s = time.perf_counter() - start
         peers = args.peers if variant == "dense" else ("pytorch_eager",)
-        timed = compare(cm, net, (x.numpy(),), args.repeats, peers, keep_going=True)
+        timed = compare(cm, net, (x.numpy(),), args.repeats, peers, args.peaks, keep_going=True)
         if variant == "dense":
             result.update({k: timed[k] for k in ("threads", "cpu", "peers_ms", "peers_failed", "best_peer_ms")})
-        best = result["best_peer_ms"]
+        best, stats = result["best_peer_ms"], cm.stats()
         row = {"variant": variant, "fretsaw_ms": timed["fretsaw_ms"], "compile_s": compile_s,
                "speedup_over_best_peer": best / timed["fretsaw_ms"] if best else None,
-               "pytorch_eager_ms": timed["peers_ms"].get("pytorch_eager"),
-               "convs_in_pconv": cm.stats()["conv_layers"], "convs": len(prune.report(net)["layers"]),
-               "tuning": cm.tuning}
-        result["variants"].append(flops_figures(row, net, x, row["fretsaw_ms"], args.peaks))
+               "pytorch_eager_ms": timed["peers_ms"].get("pytorch_eager"), "conv_flops": stats["sparse_flops"],
+               **{k: timed[k] for k in ("conv_flops_reduction", "useful_gflops", *args.percent_keys)},
+               "convs_in_pconv": stats["conv_layers"], "convs": len(prune.report(net)["layers"]), "tuning": cm.tuning}
+        result["variants"].append(row)
         if args.layers:
             result["layers"][variant] = layer_rows(net, x, args)
     return result
@@ -125,7 +107,7 @@ def print_rows(result: dict, args) -> None:
         speedup = f"{row['speedup_over_best_peer']:.2f}x" if row["speedup_over_best_peer"] else "n/a"
         variant = "dense" if row["variant"] == "dense" else f"{row['variant']} {args.group_text}"
         print(f"| {title if i == 0 else ''} | {variant} | {row['fretsaw_ms']:.1f} ms | {peers} | {speedup} | "
-              f"{row['conv_flops_reduction']:.2f}x | {row['useful_gflops']:.1f} | {percents(row, args.peaks)} | "
+              f"{row['conv_flops_reduction']:.2f}x | {row['useful_gflops']:.1f} | {percents(row, args)} | "
               f"{row['compile_s']:.0f} s |", flush=True)
 
 
@@ -144,7 +126,7 @@ def print_layers(result: dict, args) -> None:
             print(f"| {row['layer']} | {'x'.join(map(str, row['input_shape']))} | "
                   f"{'x'.join(map(str, row['kernel']))} | {'x'.join(map(str, row['stride']))} | "
                   f"{row['fretsaw_ms']:.2f} ms | {peers} | {speedup} | {row['conv_flops_reduction']:.2f}x | "
-                  f"{row['useful_gflops']:.1f} | {percents(row, args.peaks)} |")
+                  f"{row['useful_gflops']:.1f} | {percents(row, args)} |")
 
 
 def chart_rows(results: list[dict]) -> list[dict]:
@@ -212,6 +194,7 @@ def main() -> None:
     args.threads = cpu.threads
     args.peaks = measured_peaks(cpu.threads)
     args.peak_titles = " | ".join(f"% of {PEAK_NAMES[name]} peak" for name in args.peaks)
+    args.percent_keys = [f"percent_of_{name}_peak" for name in args.peaks]  # compare's fields
     torch.set_num_threads(cpu.threads)
     print(f"{cpu.threads} thread(s) each; {cpu.name}; measured peaks: {describe_peaks(args.peaks, cpu.name)}; "
           f"median of {args.repeats}\n")
