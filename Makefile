@@ -1,5 +1,5 @@
 # The two commands of the README. Each bootstraps what is missing, then does its job.
-.PHONY: setup demo test unit lit fuzz bench bench-prune clean
+.PHONY: setup demo test unit lit fuzz bench bench-video bench-prune clean
 
 setup:
 	@bash scripts/bootstrap.sh
@@ -29,6 +29,11 @@ bench: setup
 	.venv/bin/pip install -q -r bench/requirements.txt
 	.venv/bin/python bench/conv_layers.py
 	.venv/bin/python bench/networks.py --json bench/networks.json --chart bench/networks.png
+
+# The video networks (3-D convs, KGS and Vanilla) beside the dense peers (README: Benchmark).
+bench-video: setup
+	.venv/bin/pip install -q -r bench/requirements.txt
+	.venv/bin/python bench/video.py --json bench/video.json --chart bench/video.png
 
 # The pruning methods compared on scikit-learn's bundled digits (results: bench/RESULTS.md).
 bench-prune: setup

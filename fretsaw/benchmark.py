@@ -160,8 +160,9 @@ def iree_runner(onnx: bytes, inputs: tuple[np.ndarray, ...], threads: int):
         try:
             vmfb = ireec.compile_file(str(mlir), target_backends=["llvm-cpu"], extra_args=list(IREE_FLAGS))
         except ireec.CompilerToolError as error:
-            raise FretsawError(f"IREE could not compile the model: {str(error)[-500:]}; leave IREE out with --peers") \
-                from None
+            diagnostics = str(error).split("Invoked with:")[0]  # the command line after it says nothing of why
+            why = diagnostics[max(0, diagnostics.find("error:")):].strip()
+            raise FretsawError(f"IREE could not compile the model: {why[:500]}; leave IREE out with --peers") from None
     ireert.flags.parse_flags(f"--task_topology_max_group_count={threads}")
     context = ireert.SystemContext(config=ireert.Config("local-task"))
     module = ireert.VmModule.copy_buffer(context.instance, vmfb)
@@ -189,9 +190,10 @@ def check_peer_names(names) -> None:
         raise FretsawError(f"unknown peer(s) {', '.join(unknown)} in --peers; choose from {', '.join(PEERS)}")
 
 
-def peers(model, inputs: tuple[np.ndarray, ...], threads: int, names=PEERS) -> dict:
+def peers(model, inputs: tuple[np.ndarray, ...], threads: int, names=PEERS, keep_going: bool = False) -> dict:
     """name -> callable (numpy in, numpy out), or None when that peer is not installed. The torch
-    peers need a torch model; torch.compile compiles on its first call."""
+    peers need a torch model; torch.compile compiles on its first call. A peer that cannot be
+    built (IREE refusing a model) raises, or with `keep_going` maps to its FretsawError."""
     check_peer_names(names)
     runners = {}
     if not isinstance(model, str):
@@ -210,18 +212,25 @@ def peers(model, inputs: tuple[np.ndarray, ...], threads: int, names=PEERS) -> d
         if "onnxruntime" in names:
             runners["onnxruntime"] = onnxruntime_runner(onnx, threads)
         if "iree" in names:
-            runners["iree"] = iree_runner(onnx, inputs, threads)
+            try:
+                runners["iree"] = iree_runner(onnx, inputs, threads)
+            except FretsawError as error:
+                if not keep_going:
+                    raise
+                runners["iree"] = error
     return runners
 
 
 def compare(cm, model, inputs: tuple[np.ndarray, ...], repeats: int, names=PEERS,
-            peaks: dict[str, float] | None = None) -> dict:
+            peaks: dict[str, float] | None = None, keep_going: bool = False) -> dict:
     """Median latency of `cm` and of every installed peer in `names` on `inputs`, each output
     checked against the first peer's (PyTorch for torch models); speedup over the fastest peer;
     with `peaks` (name -> GFLOP/s, as from measured_peaks), the useful GFLOP/s as a percentage of
-    each: fields `<name>_peak_gflops` and `percent_of_<name>_peak`."""
+    each: fields `<name>_peak_gflops` and `percent_of_<name>_peak`. With `keep_going`, a peer that
+    cannot be built, fails to run or disagrees is left untimed and its reason recorded in
+    result["peers_failed"] (bench/video.py: IREE on 3-D pools), not raised."""
     cpu = cm.backend.cpu
-    runners = peers(model, inputs, cpu.threads, names)
+    runners = peers(model, inputs, cpu.threads, names, keep_going)
     got = cm(*inputs)
     reference = None
 
@@ -230,14 +239,23 @@ def compare(cm, model, inputs: tuple[np.ndarray, ...], repeats: int, names=PEERS
         np.testing.assert_allclose(out, reference, rtol=RTOL, atol=RTOL * scale, err_msg=f"{who} disagrees")
 
     result = {"threads": cpu.threads, "cpu": cpu.name, "repeats": repeats,
-              "fretsaw_ms": median_ms(lambda: cm(*inputs), repeats), "peers_ms": {}}
+              "fretsaw_ms": median_ms(lambda: cm(*inputs), repeats), "peers_ms": {}, "peers_failed": {}}
     for name, run in runners.items():
-        if run is None:
-            result["peers_ms"][name] = None
+        result["peers_ms"][name] = None
+        if isinstance(run, FretsawError):
+            result["peers_failed"][name] = str(run)
             continue
-        out = run(*inputs)
-        reference = out if reference is None else reference
-        check(out, name)
+        if run is None:
+            continue
+        try:
+            out = run(*inputs)
+            reference = out if reference is None else reference
+            check(out, name)
+        except Exception as error:  # noqa: BLE001 (keep_going reports whatever stopped a peer)
+            if not keep_going:
+                raise
+            result["peers_failed"][name] = f"{type(error).__name__}: {error}".strip()
+            continue
         result["peers_ms"][name] = median_ms(lambda: run(*inputs), repeats)
     if reference is not None:
         check(got, "fretsaw")
@@ -256,12 +274,12 @@ def compare(cm, model, inputs: tuple[np.ndarray, ...], repeats: int, names=PEERS
 
 
 def conv_layers(model, inputs: tuple[np.ndarray, ...]) -> list[tuple[str, object, tuple[int, ...]]]:
-    """(module path, Conv2d, input shape) of every Conv2d a forward pass of `model` runs."""
+    """(module path, conv, input shape) of every Conv2d and Conv3d a forward pass of `model` runs."""
     import torch
 
     from fretsaw.prune.layers import trace
 
-    ran = trace(model, tuple(torch.from_numpy(x) for x in inputs), (torch.nn.Conv2d,))
+    ran = trace(model, tuple(torch.from_numpy(x) for x in inputs), (torch.nn.Conv2d, torch.nn.Conv3d))
     return [(name, module, shape) for name, (module, shape, _) in ran.items()]
 
 
@@ -331,21 +349,23 @@ def chart(result: dict, path: str) -> None:
     plt.close(fig)
 
 
-COLORS = ("tab:green", "tab:gray", "tab:orange", "tab:purple", "tab:red")  # fretsaw, then PEERS
+COLORS = ("tab:green", "tab:gray", "tab:orange", "tab:purple", "tab:red", "tab:olive", "tab:cyan")  # fretsaw, PEERS, others
 
 
 def networks_chart(rows: list[dict], path: str) -> None:
     """Write a PNG of bench/networks.py's rows: per network, every runtime's median latency over
-    fretsaw's (fretsaw 1; a peer at 2 takes twice as long), beside the conv FLOPs cut."""
+    fretsaw's (fretsaw 1; a peer at 2 takes twice as long), beside the conv FLOPs cut. Runtimes a
+    row's peers_ms names beyond PEERS come after them (bench/video.py's fretsaw on the dense model)."""
     plt = pyplot()
-    names = ["fretsaw", *PEERS]
+    others = [name for row in rows for name in row["peers_ms"] if name not in PEERS]
+    names = ["fretsaw", *PEERS, *dict.fromkeys(others)]
     fig, ax = plt.subplots(figsize=(9, 4.5))
     at = np.arange(len(rows))
     step = 0.8 / (len(names) + 1)
     for i, name in enumerate(names):
         ratios = [(row["fretsaw_ms"] if name == "fretsaw" else row["peers_ms"].get(name) or 0.0) / row["fretsaw_ms"]
                   for row in rows]
-        bars = ax.bar(at + i * step, ratios, step, label=name, color=COLORS[i])
+        bars = ax.bar(at + i * step, ratios, step, label=name, color=COLORS[i % len(COLORS)])
         ax.bar_label(bars, fmt="%.1f", fontsize=6)
     ax.bar(at + len(names) * step, [row["conv_flops_reduction"] for row in rows], step, color="tab:blue",
            alpha=0.4, label="conv FLOPs cut")

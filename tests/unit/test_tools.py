@@ -195,15 +195,37 @@ def test_iree_peer_matches_pytorch():
     np.testing.assert_allclose(run_iree(x), model(torch.from_numpy(x)).detach().numpy(), rtol=1e-4, atol=1e-5)
 
 
+def test_compare_keep_going_reports_a_failing_peer(monkeypatch):
+    # bench/video.py: a peer that cannot build a network (IREE on some 3-D pools) is reported with
+    # its reason and the others still timed; without keep_going the error stops the comparison.
+    from fretsaw import benchmark
+    from fretsaw.errors import FretsawError
+
+    def refuse(onnx, inputs, threads):
+        raise FretsawError("IREE could not compile the model: error: no 3-D pools; leave IREE out with --peers")
+
+    monkeypatch.setattr(benchmark, "iree_runner", refuse)
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3)).eval()
+    x = np.random.default_rng(0).standard_normal((1, 3, 8, 8)).astype(np.float32)
+    cm = fretsaw.compile(model, (torch.from_numpy(x),))
+    with pytest.raises(FretsawError, match="no 3-D pools"):
+        benchmark.compare(cm, model, (x,), 1, ("pytorch_eager", "iree"))
+    result = benchmark.compare(cm, model, (x,), 1, ("pytorch_eager", "iree"), keep_going=True)
+    assert result["peers_ms"]["iree"] is None and "no 3-D pools" in result["peers_failed"]["iree"]
+    assert result["best_peer_ms"] == result["peers_ms"]["pytorch_eager"] > 0
+
+
 def test_networks_chart(tmp_path):
     # bench/networks.py --chart: each runtime's latency over fretsaw's per network, as a PNG when
-    # matplotlib is installed (make bench), else the error says what to install
+    # matplotlib is installed (make bench), else the error says what to install; bench/video.py's
+    # rows add dense-fretsaw
     from fretsaw.benchmark import PEERS, networks_chart
     from fretsaw.errors import FretsawError
 
     rows = [{"network": name, "fretsaw_ms": ms, "threads": 2, "cpu": "x86-64-avx512", "conv_flops_reduction": 3.6,
              "peers_ms": {peer: ms * (2 + i) if peer != "iree" else None for i, peer in enumerate(PEERS)}}
             for name, ms in (("vgg16", 70.0), ("resnet18", 9.0))]
+    rows[1]["peers_ms"]["dense-fretsaw"] = 20.0
     path = tmp_path / "networks.png"
     try:
         import matplotlib  # noqa: F401
