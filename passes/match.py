@@ -71,3 +71,21 @@ def fill_value(value: ir.Value) -> ir.Value | None:
     """The scalar a linalg.fill result holds, or None."""
     fill = producer(value, "linalg.fill")
     return None if fill is None else fill.operands[0]
+
+
+def linear_terms(expr: ir.AffineExpr) -> dict[int, int] | None:
+    """{dim position: factor} of an affine expression that is a sum of dims times constants, else None."""
+    if isinstance(expr, ir.AffineDimExpr):
+        return {expr.position: 1}
+    if isinstance(expr, ir.AffineMulExpr):
+        term, factor = (expr.lhs, expr.rhs) if isinstance(expr.rhs, ir.AffineConstantExpr) else (expr.rhs, expr.lhs)
+        inner = linear_terms(term)
+        if not isinstance(factor, ir.AffineConstantExpr) or inner is None:
+            return None
+        return {d: f * factor.value for d, f in inner.items()}
+    if isinstance(expr, ir.AffineAddExpr):
+        lhs, rhs = linear_terms(expr.lhs), linear_terms(expr.rhs)
+        if lhs is None or rhs is None or lhs.keys() & rhs.keys():
+            return None
+        return lhs | rhs
+    return None

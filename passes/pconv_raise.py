@@ -32,7 +32,7 @@ from torch_mlir.dialects import arith
 from fretsaw.dialect import pconv
 from fretsaw.errors import op_error
 from fretsaw.passes.base import ModulePass, verify_pconv
-from fretsaw.passes.match import constant_array, producer, scalar_constant, single_user, through_reshapes
+from fretsaw.passes.match import constant_array, linear_terms, producer, scalar_constant, single_user, through_reshapes
 
 CONV_OPS = ("linalg.conv_2d_nchw_fchw", "linalg.conv_2d_ngchw_gfchw", "linalg.depthwise_conv_2d_nchw_chw",
             "linalg.conv_3d_ncdhw_fcdhw")
@@ -134,24 +134,6 @@ def grouped_generic(generic) -> tuple[list[int], list[int]] | None:
     if min(strides + dilations) < 1 or not _multiply_add(generic):
         return None
     return strides, dilations
-
-
-def linear_terms(expr) -> dict[int, int] | None:
-    """{dim position: factor} of an affine expression that is a sum of dims times constants, else None."""
-    if isinstance(expr, ir.AffineDimExpr):
-        return {expr.position: 1}
-    if isinstance(expr, ir.AffineMulExpr):
-        term, factor = (expr.lhs, expr.rhs) if isinstance(expr.rhs, ir.AffineConstantExpr) else (expr.rhs, expr.lhs)
-        inner = linear_terms(term)
-        if not isinstance(factor, ir.AffineConstantExpr) or inner is None:
-            return None
-        return {d: f * factor.value for d, f in inner.items()}
-    if isinstance(expr, ir.AffineAddExpr):
-        lhs, rhs = linear_terms(expr.lhs), linear_terms(expr.rhs)
-        if lhs is None or rhs is None or lhs.keys() & rhs.keys():
-            return None
-        return lhs | rhs
-    return None
 
 
 def _multiply_add(generic) -> bool:

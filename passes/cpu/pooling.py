@@ -24,7 +24,7 @@ from fretsaw.dialect import pconv
 from fretsaw.passes.builders import (add, index, lane_mask, loop, loops, mul, parallel, read_buffer, reassociation,
                                      splat, store, vector_type, vload)
 from fretsaw.passes.cpu.blocks import lane_width
-from fretsaw.passes.match import fill_value, producer, scalar_constant, single_user, static_tensors
+from fretsaw.passes.match import fill_value, linear_terms, producer, scalar_constant, single_user, static_tensors
 
 COMBINE = {"max": arith.MaximumFOp, "sum": arith.AddFOp}
 BODY = {"arith.maximumf": "max", "arith.addf": "sum"}  # a generic's combining op -> its kind
@@ -104,23 +104,6 @@ def named_pool(op) -> Pool | None:
     if permutation(back) != [0, rank - 1, *range(1, rank - 1)]:
         return None
     return make_pool(op, into.operands[0], back.results[0], window, strides, dilations, kind, (back, op, into))
-
-
-def linear_terms(expr: ir.AffineExpr) -> dict[int, int] | None:
-    """{dim position: coefficient} of a sum of dims times constants (d2 * 2 + d5); None for
-    anything else."""
-    if isinstance(expr, ir.AffineDimExpr):
-        return {expr.position: 1}
-    if isinstance(expr, ir.AffineMulExpr):
-        if isinstance(expr.lhs, ir.AffineDimExpr) and isinstance(expr.rhs, ir.AffineConstantExpr):
-            return {expr.lhs.position: expr.rhs.value}
-        return None
-    if isinstance(expr, ir.AffineAddExpr):
-        lhs, rhs = linear_terms(expr.lhs), linear_terms(expr.rhs)
-        if lhs is None or rhs is None or lhs.keys() & rhs.keys():
-            return None
-        return lhs | rhs
-    return None
 
 
 def generic_pool(op) -> Pool | None:
