@@ -275,5 +275,5 @@ class DenseVectorize(ModulePass):
         for op in pconv.walk_ops(module, "linalg.generic") if self.elementwise else []:
             if elementwise_body(op):
                 vectorize_elementwise(op, self.width, ELEMENTWISE_CHUNK)
-        lower_pools(module, self.width)
+        lower_pools(module, self.width, ELEMENTWISE_CHUNK)
         module.verify()

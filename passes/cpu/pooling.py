@@ -307,18 +307,20 @@ def trailing_reduction(op) -> int | None:
     return kept
 
 
-def vectorize_reduction(op, kept: int, width: int) -> None:
-    """A trailing_reduction as threads over the kept elements (N x C for a global pool), each
-    reducing its contiguous run of the input: vectors folded into one accumulator (a masked last
-    vector), then vector.reduction into the fill's scalar."""
+def vectorize_reduction(op, kept: int, width: int, chunk: int) -> None:
+    """A trailing_reduction as threads over chunks of about `chunk` input elements (whole runs,
+    as the elementwise loops' chunks: a global pool over 512 x 98 floats is four; less than one
+    thread's work is not worth waking another), per kept element (N x C for a global pool) its
+    contiguous run of the input: vectors folded into one accumulator (a masked last vector), then
+    vector.reduction into the fill's scalar."""
     name = list(op.regions[0].blocks[0].operations)[-1].operands[0].owner.operation.name
     kind, past_end = REDUCTIONS[name]
     combine = COMBINE[BODY[name]]
     shape = list(op.inputs[0].type.shape)
     rows, length = math.prod(shape[:kept]), math.prod(shape[kept:])
     full, tail = divmod(length, width)
+    per_chunk = max(1, chunk // length)
     f32 = ir.F32Type.get()
-
     with ir.InsertionPoint(op), op.location:
         vtype = vector_type(width)
         source = memref.CollapseShapeOp(ir.MemRefType.get([rows, length], f32), read_buffer(op.inputs[0]),
@@ -328,18 +330,21 @@ def vectorize_reduction(op, kept: int, width: int) -> None:
         flat_out = memref.CollapseShapeOp(ir.MemRefType.get([rows], f32), out,
                                           reassociation(range(len(out_shape)))).result
         empty = splat(vtype, past_end)
-        with parallel(0, rows) as row:
-            acc = empty
-            if full:
-                steps = scf.ForOp(index(0), index(full), index(1), [empty])
-                with ir.InsertionPoint(steps.body):
-                    x = vload(width, source, [row, mul(steps.induction_variable, width)])
-                    scf.YieldOp([combine(steps.inner_iter_args[0], x).result])
-                acc = steps.results[0]
-            if tail:
-                x = vector.MaskedLoadOp(vtype, source, [row, index(full * width)], lane_mask(width, tail), empty).result
-                acc = combine(acc, x).result
-            store(vector.ReductionOp(f32, kind, acc, acc=fill_value(op.outputs[0])).result, flat_out, [row])
+        with parallel(0, -(-rows // per_chunk)) as part:
+            end = arith.MinUIOp(mul(add(part, 1), per_chunk), index(rows)).result
+            with loop(mul(part, per_chunk), end) as row:
+                acc = empty
+                if full:
+                    steps = scf.ForOp(index(0), index(full), index(1), [empty])
+                    with ir.InsertionPoint(steps.body):
+                        x = vload(width, source, [row, mul(steps.induction_variable, width)])
+                        scf.YieldOp([combine(steps.inner_iter_args[0], x).result])
+                    acc = steps.results[0]
+                if tail:
+                    x = vector.MaskedLoadOp(vtype, source, [row, index(full * width)], lane_mask(width, tail),
+                                            empty).result
+                    acc = combine(acc, x).result
+                store(vector.ReductionOp(f32, kind, acc, acc=fill_value(op.outputs[0])).result, flat_out, [row])
         result = bufferization.ToTensorOp(op.results[0].type, out, restrict=True, writable=True).result
     op.results[0].replace_all_uses_with(result)
     op.erase()
@@ -348,8 +353,9 @@ def vectorize_reduction(op, kept: int, width: int) -> None:
 NAMED_POOLS = tuple(f"linalg.pooling_{layout}_{kind}" for layout in ("nchw", "nhwc", "ndhwc") for kind in COMBINE)
 
 
-def lower_pools(module: ir.Operation, width: int) -> None:
-    """Every static f32 pool (named or generic) and trailing reduction of `module` as SIMD loops."""
+def lower_pools(module: ir.Operation, width: int, chunk: int) -> None:
+    """Every static f32 pool (named or generic) and trailing reduction of `module` as SIMD loops
+    (a reduction's threads take about `chunk` input elements each)."""
     for op in pconv.walk_ops(module, *NAMED_POOLS):
         pool = named_pool(op)
         if pool is not None:
@@ -360,4 +366,4 @@ def lower_pools(module: ir.Operation, width: int) -> None:
         if pool is not None:
             vectorize_pool(pool, width)
         elif kept is not None:
-            vectorize_reduction(op, kept, width)
+            vectorize_reduction(op, kept, width, chunk)

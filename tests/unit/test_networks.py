@@ -261,11 +261,12 @@ def test_pooling_3d_random_shapes(channels, batch, depth, height, width, kernel,
     assert not scalar_pooling_left(cm.ir("loops"))
 
 
-@pytest.mark.parametrize("shape", [(1, 4, 2, 7, 7), (2, 3, 1, 2, 4), (1, 2, 1, 1, 3)], ids=str)
+@pytest.mark.parametrize("shape", [(1, 4, 2, 7, 7), (2, 3, 1, 2, 4), (1, 2, 1, 1, 3), (1, 300, 2, 7, 7)], ids=str)
 @pytest.mark.parametrize("pool", [nn.AdaptiveAvgPool3d(1), nn.AdaptiveMaxPool3d(1)], ids=repr)
 def test_global_pooling_3d(pool, shape):
     # A global pool is a vector reduction per (image, channel): whole vectors and a masked last one
-    # (98 elements), one whole vector (8), the masked vector alone (3).
+    # (98 elements), one whole vector (8), the masked vector alone (3); 300 channels of 98 are two
+    # threads' chunks of rows (167 and 133).
     cm = check_against_torch(pool, torch.randn(*shape))
     loops = cm.ir("loops")
     assert not scalar_pooling_left(loops) and "vector.reduction" in loops

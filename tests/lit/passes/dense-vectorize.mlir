@@ -265,15 +265,16 @@ func.func @avg_pool_3d(%x: tensor<1x2x2x4x16xf32>) -> tensor<1x2x2x2x8xf32> {
 // -----
 
 // A global average pool (AdaptiveAvgPool3d(1): a mean over D x H x W) is a vector reduction:
-// threads over the N x C rows of 18 elements, 4 whole vectors added into one accumulator, a
-// masked last vector of 2, then vector.reduction into the fill's 0; the division is elementwise.
+// threads over chunks of rows of about 16384 elements (here one, so the scf.parallel folds away),
+// per row of 18 elements (N x C of them) 4 whole vectors added into one accumulator, a masked
+// last vector of 2, then vector.reduction into the fill's 0; the division is elementwise.
 // CHECK-LABEL: func.func @global_avg_pool
 // CHECK-NOT: linalg.
 // CHECK: %[[ZEROS:.*]] = arith.constant dense<0.000000e+00> : vector<4xf32>
 // CHECK: %[[ZERO:.*]] = arith.constant 0.000000e+00 : f32
 // CHECK: %[[ROWS:.*]] = memref.collapse_shape %{{.*}} {{\[\[}}0, 1], [2, 3, 4]] : memref<1x3x2x3x3xf32> into memref<3x18xf32>
 // CHECK: %[[OUT:.*]] = memref.collapse_shape %{{.*}} {{\[\[}}0, 1, 2, 3, 4]] : memref<1x3x1x1x1xf32> into memref<3xf32>
-// CHECK: scf.parallel (%[[ROW:.*]]) = (%c0) to (%c3)
+// CHECK: scf.for %[[ROW:.*]] = %c0 to %c3
 // CHECK: %[[SUM:.*]] = scf.for {{.*}} = %c0 to %c4 {{.*}} iter_args(%[[ACC:.*]] = %[[ZEROS]]) -> (vector<4xf32>)
 // CHECK: %[[X:.*]] = vector.load %[[ROWS]][%[[ROW]], %{{.*}}] : memref<3x18xf32>, vector<4xf32>
 // CHECK: arith.addf %[[ACC]], %[[X]] : vector<4xf32>
@@ -314,7 +315,7 @@ func.func @global_avg_pool(%x: tensor<1x3x2x3x3xf32>) -> tensor<1x3x1x1x1xf32> {
 // CHECK-NOT: linalg.
 // CHECK: %[[NINFS:.*]] = arith.constant dense<0xFF800000> : vector<4xf32>
 // CHECK: %[[NINF:.*]] = arith.constant 0xFF800000 : f32
-// CHECK: scf.parallel
+// CHECK: scf.for %[[ROW:.*]] = %c0 to %c3
 // CHECK: scf.for {{.*}} iter_args(%[[ACC:.*]] = %[[NINFS]]) -> (vector<4xf32>)
 // CHECK: arith.maximumf %[[ACC]], %{{.*}} : vector<4xf32>
 // CHECK: vector.maskedload {{.*}}, %[[NINFS]]
