@@ -1,5 +1,6 @@
 """Queries on IR values shared by fretsaw's passes: the op producing a value, its single user,
-the numbers of a (reshaped) constant, the scalar of a fill, whether shapes are static."""
+the numbers of a (reshaped) constant, the scalar of a fill, whether shapes are static, the
+strides and dilations of a windowed read's affine map."""
 
 from __future__ import annotations
 
@@ -89,3 +90,21 @@ def linear_terms(expr: ir.AffineExpr) -> dict[int, int] | None:
             return None
         return lhs | rhs
     return None
+
+
+def window_steps(terms: list, outputs, taps) -> tuple[list[int], list[int]] | None:
+    """(strides, dilations) when each of `terms` (linear_terms of a windowed input's spatial
+    indices, as a conv or pool reads it) is output dim o * stride + window dim k * dilation, o
+    and k taken in turn from `outputs` and `taps`, every stride and dilation >= 1; else None."""
+    outputs, taps = list(outputs), list(taps)
+    if not len(terms) == len(outputs) == len(taps):
+        return None
+    strides, dilations = [], []
+    for dims, o, k in zip(terms, outputs, taps):
+        if dims is None or set(dims) != {o, k}:
+            return None
+        strides.append(dims[o])
+        dilations.append(dims[k])
+    if min(strides + dilations, default=1) < 1:
+        return None
+    return strides, dilations

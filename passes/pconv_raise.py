@@ -32,7 +32,8 @@ from torch_mlir.dialects import arith
 from fretsaw.dialect import pconv
 from fretsaw.errors import op_error
 from fretsaw.passes.base import ModulePass, verify_pconv
-from fretsaw.passes.match import constant_array, linear_terms, producer, scalar_constant, single_user, through_reshapes
+from fretsaw.passes.match import (constant_array, linear_terms, producer, scalar_constant, single_user,
+                                  through_reshapes, window_steps)
 
 CONV_OPS = ("linalg.conv_2d_nchw_fchw", "linalg.conv_2d_ngchw_gfchw", "linalg.depthwise_conv_2d_nchw_chw",
             "linalg.conv_3d_ncdhw_fcdhw")
@@ -125,15 +126,10 @@ def grouped_generic(generic) -> tuple[list[int], list[int]] | None:
     if y_map != [{d: 1} for d in range(rank + 3)] or \
             w_map != [{d: 1} for d in (1, 2, channel, *kernel)] or x_map[:3] != [{0: 1}, {1: 1}, {channel: 1}]:
         return None
-    strides, dilations = [], []
-    for terms, o, k in zip(x_map[3:], outputs, kernel):
-        if terms is None or set(terms) != {o, k}:
-            return None
-        strides.append(terms[o])
-        dilations.append(terms[k])
-    if min(strides + dilations) < 1 or not _multiply_add(generic):
+    steps = window_steps(x_map[3:], outputs, kernel)
+    if steps is None or not _multiply_add(generic):
         return None
-    return strides, dilations
+    return steps
 
 
 def _multiply_add(generic) -> bool:

@@ -24,7 +24,8 @@ from fretsaw.dialect import pconv
 from fretsaw.passes.builders import (add, index, lane_mask, loop, loops, mul, parallel, read_buffer, reassociation,
                                      splat, store, vector_type, vload)
 from fretsaw.passes.cpu.blocks import lane_width
-from fretsaw.passes.match import fill_value, linear_terms, producer, scalar_constant, single_user, static_tensors
+from fretsaw.passes.match import (fill_value, linear_terms, producer, scalar_constant, single_user, static_tensors,
+                                  window_steps)
 
 COMBINE = {"max": arith.MaximumFOp, "sum": arith.AddFOp}
 BODY = {"arith.maximumf": "max", "arith.addf": "sum"}  # a generic's combining op -> its kind
@@ -121,21 +122,16 @@ def generic_pool(op) -> Pool | None:
     dims = [ir.AffineDimExpr.get(i) for i in range(rank + spatial)]
     if list(out_map) != dims[:rank] or list(window_map) != dims[rank:] or list(source_map)[:2] != dims[:2]:
         return None
-    strides, dilations = [], []
-    for i, expr in enumerate(list(source_map)[2:]):
-        terms = linear_terms(expr)
-        if terms is None or set(terms) != {2 + i, rank + i}:
-            return None
-        strides.append(terms[2 + i])
-        dilations.append(terms[rank + i])
+    steps = window_steps([linear_terms(e) for e in list(source_map)[2:]], range(2, rank), range(rank, rank + spatial))
+    if steps is None:
+        return None
     block = op.regions[0].blocks[0]
     body = [o.operation for o in block.operations]
     if len(body) != 2 or body[0].name not in BODY or body[1].operands[0] != body[0].results[0]:
         return None
     if {body[0].operands[0], body[0].operands[1]} != {block.arguments[0], block.arguments[2]}:
         return None
-    return make_pool(op, op.operands[0], op.results[0], op.operands[1].type.shape, strides, dilations,
-                     BODY[body[0].name], (op,))
+    return make_pool(op, op.operands[0], op.results[0], op.operands[1].type.shape, *steps, BODY[body[0].name], (op,))
 
 
 def vectorize_pool(pool: Pool, width: int) -> None:
