@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 import fretsaw
-from fretsaw.benchmark import compare, describe_peaks, measured_peaks, networks_chart, pyplot
+from fretsaw.benchmark import compare, describe_peaks, measured_peaks, networks_chart, parse_run_arguments, pyplot
 from fretsaw import prune
 
 
@@ -113,16 +113,7 @@ def main() -> None:
     parser.add_argument("--flops", type=float, default=3.6, help="conv-FLOPs reduction of the pruning (default 3.6)")
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--threads", type=int, default=None, help="default: every core")
-    parser.add_argument("--tune", action="store_true",
-                        help="tune every conv's schedule (cached in ~/.cache/fretsaw: the first run searches)")
-    parser.add_argument("--json", help="also write the rows here")
-    parser.add_argument("--chart", metavar="FILE.png",
-                        help="draw each runtime's latency over fretsaw's (needs matplotlib)")
-    args = parser.parse_args()
-    names = args.networks.split(",")
-    unknown = sorted(set(names) - set(NETWORKS))
-    if unknown:
-        parser.error(f"unknown network(s) {', '.join(unknown)}; choose from {', '.join(NETWORKS)}")
+    args, names = parse_run_arguments(parser, NETWORKS, "also write the rows here")
     cpu = fretsaw.HostOptions(threads=args.threads).cpu_target()
     args.threads = cpu.threads
     if args.chart:

@@ -31,7 +31,7 @@ from video_networks import NETWORKS
 import fretsaw
 from fretsaw import prune
 from fretsaw.benchmark import (PEAK_NAMES, PEERS, check_peer_names, compare, describe_peaks, layer_breakdown,
-                               measured_peaks, networks_chart, pyplot)
+                               measured_peaks, networks_chart, parse_run_arguments, pyplot)
 from fretsaw.errors import FretsawError
 from fretsaw.examples import randomize_batchnorm
 
@@ -166,17 +166,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=None, help="default: every core")
     parser.add_argument("--peers", default=",".join(PEERS), help=f"comma-separated: {', '.join(PEERS)}")
-    parser.add_argument("--tune", action="store_true",
-                        help="tune every conv's schedule (cached in ~/.cache/fretsaw: the first run searches)")
     parser.add_argument("--layers", action="store_true", help="also time each Conv3d of every variant alone")
-    parser.add_argument("--json", help="also write the results here")
-    parser.add_argument("--chart", metavar="FILE.png",
-                        help="draw each runtime's latency over fretsaw's (needs matplotlib)")
-    args = parser.parse_args()
-    names = args.networks.split(",")
-    unknown = sorted(set(names) - set(NETWORKS))
-    if unknown:
-        parser.error(f"unknown network(s) {', '.join(unknown)}; choose from {', '.join(NETWORKS)}")
+    args, names = parse_run_arguments(parser, NETWORKS, "also write the results here")
     args.schemes = [s for s in args.schemes.split(",") if s]
     if set(args.schemes) - set(SCHEMES):
         parser.error(f"unknown scheme(s) in --schemes {', '.join(args.schemes)}; choose from {', '.join(SCHEMES)}")

@@ -376,3 +376,19 @@ def networks_chart(rows: list[dict], path: str) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+def parse_run_arguments(parser, networks, json_help: str):
+    """The benchmark scripts' shared options (--tune, --json, --chart) added to `parser`, the command
+    line parsed, and the --networks it names checked against `networks`: (args, names)."""
+    parser.add_argument("--tune", action="store_true",
+                        help="tune every conv's schedule (cached in ~/.cache/fretsaw: the first run searches)")
+    parser.add_argument("--json", help=json_help)
+    parser.add_argument("--chart", metavar="FILE.png",
+                        help="draw each runtime's latency over fretsaw's (needs matplotlib)")
+    args = parser.parse_args()
+    names = args.networks.split(",")
+    unknown = sorted(set(names) - set(networks))
+    if unknown:
+        parser.error(f"unknown network(s) {', '.join(unknown)}; choose from {', '.join(networks)}")
+    return args, names
