@@ -64,7 +64,7 @@ from fretsaw.passes.conv.schedule import SimdTarget, plan, plan_groups, schedule
 from fretsaw.passes.conv.units import block_units, filter_units
 from fretsaw.passes.cpu.blocks import CACHE
 from fretsaw.passes.cpu.load_sharing import ColumnSets, block_reads, read_vectors
-from fretsaw.passes.cpu.staging import Layout, Plane, flat_input
+from fretsaw.passes.cpu.staging import Layout, flat_input
 
 
 def spreads(layout: Layout) -> bool:
@@ -397,11 +397,11 @@ class GroupEmitter(ConvEmitter):
     def __init__(self, op, target: SimdTarget, f16: bool, weight: np.ndarray):
         self.op, self.conv = op, pconv.Conv(op)
         conv = self.conv
-        s = self.schedule = plan_groups(conv, target, weight)
+        self.schedule, self.layout = plan_groups(conv, target, weight)
+        s = self.schedule
         self.width, self.rows, self.tile, self.fblock = s.lanes, s.rows, s.tile, s.fblock
         self.shifts, self.columns, self.direct, self.spread = False, (), False, False
         _, self.cout, self.od, self.oh, self.ow = conv.output_shape
-        self.layout = Layout.of(Plane.of(conv, weight), s.lanes, s.rows, s.vectors)
         self.cols = FilterColumns.build(conv, weight, s.fblock, s.tile)
         self.tiles = self.cols.tiles
         self.row_units = self.layout.groups

@@ -16,8 +16,8 @@ from fretsaw.dialect import pconv
 from fretsaw.errors import op_error
 from fretsaw.passes.conv.geometry import ceil_div, output_plane, pointwise
 from fretsaw.passes.cpu.blocks import (CACHE, GROUP_FBLOCKS, SET_ACCUMULATORS, block_budget, block_shapes, channel_tile,
-                                       column_sets, filter_block, group_block, lane_shifts, lane_width, register_block, set_accumulators,
-                                       tile_budget, wide_blocks)
+                                       column_sets, filter_block, group_block, lane_shifts, lane_width, register_block,
+                                       set_accumulators, tile_budget, wide_blocks)
 from fretsaw.passes.conv.groups import block_waste
 from fretsaw.passes.cpu.staging import Layout, Plane
 
@@ -113,12 +113,13 @@ def plan(conv: pconv.Conv, target: SimdTarget, requested: tuple[int, int, int] =
     return heuristic(conv, target, rows, vectors, tile or tuned_tile)
 
 
-def plan_groups(conv: pconv.Conv, target: SimdTarget, weight) -> Schedule:
+def plan_groups(conv: pconv.Conv, target: SimdTarget, weight) -> tuple[Schedule, Layout]:
     """A 3-D conv's schedule on `target` for the kernel-group lowering (passes/conv/groups.py):
     filters in blocks of `fblock` over their kept columns, a register block of rows x vectors per
     filter (group_block: the target's registers are its accumulators and the 6 it leaves for
     weights and loads), and a channel tile whose input rows, over every depth tap, stay within the
-    target's cache budget. `weight`: the conv's dense weights."""
+    target's cache budget. `weight`: the conv's dense weights. Returns the schedule and the flat
+    layout of the conv's (H, W) plane it was planned on."""
     plane = Plane.of(conv, weight)
     _, _, oh, ow = plane.output_shape
     lanes = lane_width(ow, target.width)
@@ -128,7 +129,7 @@ def plan_groups(conv: pconv.Conv, target: SimdTarget, weight) -> Schedule:
     depth_taps = max(1, int((weight != 0).any(axis=(0, 1, 3, 4)).sum()))
     layout = Layout.of(plane, lanes, rows, vectors)
     tile = channel_tile(plane, layout, lanes, tile_budget(conv, target.cache) // depth_taps)
-    return Schedule(rows, vectors, tile, lanes, False, fblock, ())
+    return Schedule(rows, vectors, tile, lanes, False, fblock, ()), layout
 
 
 def candidates(conv: pconv.Conv, target: SimdTarget) -> tuple[list[tuple[int, int]], list[int]]:

@@ -28,6 +28,9 @@ SET_ACCUMULATORS = 24
 # Column sets are kept while their best block computes at most 1 / SET_WASTE the lanes per output
 # of the best plain wide block (column_sets)
 SET_WASTE = 0.85
+# Filter block sizes a kernel-group lowering considers (passes/conv/groups.py); RT3D's groups
+# hold 4 or 8 filters, and more filters per block leave too few accumulators per filter
+GROUP_FBLOCKS = (1, 2, 3, 4, 6, 8)
 # Register blocks per filter block size that group_block weighs (block_shapes' best first)
 BLOCK_CANDIDATES = 6
 
@@ -225,11 +228,6 @@ def channel_tile(conv: pconv.Conv, layout: Layout, width: int, budget: int) -> i
     cin_g = conv.input_shape[1] // conv.groups
     return max(1, min(cin_g, budget // (lines * 64)))
 
-
-
-# Filter block sizes a kernel-group lowering considers (passes/conv/groups.py); RT3D's groups
-# hold 4 or 8 filters, and more filters per block leave too few accumulators per filter
-GROUP_FBLOCKS = (1, 2, 3, 4, 6, 8)
 
 
 def column_efficiency(fblock: int, accumulators: int) -> float:

@@ -239,7 +239,6 @@ class Plane:
     strides: list
     dilations: list
     patterns: np.ndarray
-
     groups: int
 
     @classmethod
