@@ -6,9 +6,10 @@ A new target is a module here with its Backend class, and one entry below.
 from fretsaw.backends.aarch64 import AArch64Backend
 from fretsaw.backends.base import Backend, Signature, Stage
 from fretsaw.backends.host import HostBackend
+from fretsaw.backends.spirv import SpirvBackend
 
 # target name -> backend class; fretsaw.compile(target=...) looks targets up here
-BACKENDS: dict[str, type] = {b.name: b for b in (HostBackend, AArch64Backend)}
+BACKENDS: dict[str, type] = {b.name: b for b in (HostBackend, AArch64Backend, SpirvBackend)}
 
 
 def make_backend(target: str, options: dict) -> Backend:
@@ -23,4 +24,4 @@ def make_backend(target: str, options: dict) -> Backend:
     return backend_class(options_of(backend_class, options))
 
 
-__all__ = ["BACKENDS", "AArch64Backend", "Backend", "HostBackend", "Signature", "Stage", "make_backend"]
+__all__ = ["BACKENDS", "AArch64Backend", "Backend", "HostBackend", "Signature", "SpirvBackend", "Stage", "make_backend"]

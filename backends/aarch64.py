@@ -130,6 +130,7 @@ class AArch64Backend:
     name: ClassVar[str] = "aarch64"
     Options: ClassVar[type] = AArch64Options
     cross: ClassVar[bool] = True
+    saves: ClassVar[bool] = True
 
     def __init__(self, options: AArch64Options | None = None):
         self.options = options = options or AArch64Options()

@@ -49,6 +49,7 @@ class Backend(Protocol):
     name: ClassVar[str]
     Options: ClassVar[type]   # its frozen options dataclass
     cross: ClassVar[bool]     # its code runs elsewhere: the model has run_emulated/save/assembly, not __call__
+    saves: ClassVar[bool]     # its executable writes artifacts to load elsewhere: the model has save()
 
     options: Any
 

@@ -120,6 +120,7 @@ class HostBackend:
     name: ClassVar[str] = "host"
     Options: ClassVar[type] = HostOptions
     cross: ClassVar[bool] = False
+    saves: ClassVar[bool] = False
 
     def __init__(self, options: HostOptions | None = None, cpu: CpuTarget | None = None):
         """`cpu` replaces the options' description of this machine (tests, benchmarks)."""

@@ -112,7 +112,7 @@ def _check_output_dirs(*outputs: tuple[str, str | None]) -> None:
 def _compile(args, inputs: tuple[np.ndarray, ...], **options):
     import fretsaw
 
-    for name in ("cpu", "features", "triple"):
+    for name in ("cpu", "features", "triple", "device"):
         if getattr(args, name) is not None:
             options[name] = getattr(args, name)
     if args.fp16:
@@ -137,7 +137,8 @@ def compile_command(args) -> int:
     _check_output_dirs(("-o", args.output), ("--stats-json", args.stats_json))
     inputs = tuple(np.zeros(shape, dtype=np.float32) for shape in args.input_shape)
     if args.save and args.target == "host":
-        raise FretsawError("--save writes a cross-compiled artifact: add --target aarch64")
+        raise FretsawError("--save writes a target's artifacts: add --target aarch64 (objects and C driver) or "
+                           "--target spirv (SPIR-V kernels and dispatch plan)")
     options = {"threads": args.threads} if args.threads else {}
     _, cm = _compile(args, inputs, **options)
     if args.save:
@@ -352,8 +353,9 @@ def _model_arguments(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("model", help="model.onnx or model.pt (a pickled torch.nn.Module)")
     sub.add_argument("--input-shape", type=_shape, action="append", required=True,
                      help="shape of an input, e.g. 1,3,224,224 (repeat for several inputs)")
-    sub.add_argument("--target", default="host", choices=("host", "aarch64"),
+    sub.add_argument("--target", default="host", choices=("host", "aarch64", "spirv"),
                      help="compilation target (default host)")
+    sub.add_argument("--device", help="spirv: the GPU, local (the Vulkan device here; default), adreno or mali")
     sub.add_argument("--cpu", help="aarch64: llc's -mcpu, e.g. cortex-a76 (default generic)")
     sub.add_argument("--features", help="aarch64: llc's -mattr, e.g. +neon,+fullfp16 (default +neon)")
     sub.add_argument("--triple", help="aarch64: target triple, e.g. aarch64-linux-android24 "

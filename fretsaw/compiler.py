@@ -39,8 +39,13 @@ class CompiledModel:
 
     def save(self, directory, name: str = "model") -> dict:
         """aarch64: write `<name>.o`, `<name>.h`, `<name>_api.c`, `<name>_driver.c`, fretsaw_runtime.c,
-        a Makefile and `<name>.json` into `directory`; returns {kind: path}."""
-        return self._cross("save").save(directory, name)
+        a Makefile and `<name>.json` into `directory`; spirv: `<name>_kernelN.spv`, `<name>.json` (the
+        dispatch plan) and `<name>_constants.bin`; returns {kind: path}."""
+        if not self.backend.saves:
+            saving = [name for name, backend in BACKENDS.items() if backend.saves]
+            raise FretsawError(f"save() writes artifacts to load elsewhere, of target {' or '.join(map(repr, saving))}: "
+                               f"this model was compiled for target='{self.backend.name}' (call it to run it here)")
+        return self._executable.save(directory, name)
 
     def assembly(self, name: str = "model") -> str:
         """aarch64: the generated assembly (entry point `<name>_forward`)."""

@@ -67,3 +67,36 @@ def host_target() -> CpuTarget:
     if "avx2" in flags and "fma" in flags:
         return CpuTarget("x86-64-avx2", 8, threads)
     return CpuTarget("x86-64", 4, threads)
+
+
+@dataclass(frozen=True)
+class GpuTarget:
+    """A Vulkan GPU as the SPIR-V code generator sees it (its `#spirv.target_env`).
+
+    name:            a short label (`adreno`, `mali`, `llvmpipe (...)`), shown in stats and benchmarks
+    subgroup_size:   invocations of one subgroup (Adreno 64, Mali 16, lavapipe 8)
+    max_invocations: invocations of one workgroup (maxComputeWorkGroupInvocations)
+    max_workgroup:   workgroup size limits per dimension (maxComputeWorkGroupSize)
+    storage_range:   bytes one storage buffer binding may cover (maxStorageBufferRange)
+    """
+
+    name: str
+    subgroup_size: int
+    max_invocations: int = 1024
+    max_workgroup: tuple[int, int, int] = (1024, 1024, 64)
+    storage_range: int = 1 << 27
+
+    def target_env(self) -> str:
+        """The `#spirv.target_env` of this device: Vulkan 1.1's SPIR-V 1.3 with storage buffers."""
+        x, y, z = self.max_workgroup
+        return (f"#spirv.target_env<#spirv.vce<v1.3, [Shader], [SPV_KHR_storage_buffer_storage_class]>, "
+                f"#spirv.resource_limits<max_compute_shared_memory_size = 16384, "
+                f"max_compute_workgroup_invocations = {self.max_invocations}, "
+                f"max_compute_workgroup_size = [{x}, {y}, {z}], subgroup_size = {self.subgroup_size}>>")
+
+
+# GPU presets by name (fretsaw.compile(target="spirv", device=...)); "local" queries the Vulkan device here
+GPU_PRESETS = {
+    "adreno": GpuTarget("adreno", subgroup_size=64, max_invocations=1024, max_workgroup=(1024, 1024, 64)),
+    "mali": GpuTarget("mali", subgroup_size=16, max_invocations=512, max_workgroup=(512, 512, 512)),
+}

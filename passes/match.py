@@ -60,6 +60,15 @@ def scalar_constant(value: ir.Value) -> float | None:
 
 
 
+def constant_int(value: ir.Value) -> int | None:
+    """The integer of an arith.constant of integer or index type, else None."""
+    op = producer(value, "arith.constant")
+    if op is None or not isinstance(op.attributes["value"], ir.IntegerAttr):
+        return None
+    return ir.IntegerAttr(op.attributes["value"]).value
+
+
+
 def static_tensors(values, f32: bool = False) -> bool:
     """Whether every value is a statically shaped tensor (of f32 with `f32`), and there is one."""
     values = list(values)

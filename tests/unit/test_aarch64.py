@@ -168,7 +168,7 @@ def test_errors_say_what_to_do(tiny, tmp_path):
     with pytest.raises(FretsawError, match="must be a C identifier"):
         cm.save(tmp_path, name="my-model")
     host = fretsaw.compile(model, (x,))
-    with pytest.raises(FretsawError, match=r"save\(\) is for cross-compiled models.*target='aarch64'"):
+    with pytest.raises(FretsawError, match=r"save\(\) writes artifacts.*'aarch64'.*compiled for target='host'"):
         host.save(tmp_path)
     with pytest.raises(FretsawError, match=r"cpu= is an option of target .aarch64.: use it with target=.aarch64."):
         fretsaw.compile(model, (x,), cpu="cortex-a76")

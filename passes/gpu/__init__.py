@@ -1,0 +1,1 @@
+"""What the GPU lowerings share: scf.parallel loops mapped to workgroups and threads."""

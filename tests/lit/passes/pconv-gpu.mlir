@@ -1,0 +1,57 @@
+// RUN: fretsaw-opt %s --pass-pipeline='builtin.module(pconv-gpu)' | filecheck %s
+// RUN: fretsaw-opt %s --pass-pipeline='builtin.module(pconv-gpu{width=2})' | filecheck %s --check-prefix=TWO
+
+// Two patterns (2 and 3 taps), kernel (1, 0) removed, padding 1, bias and relu6. The padded copy
+// is one thread per element; the conv a workgroup per filter (block_y) over 64-thread chunks of
+// output vectors (5 columns: 2 vectors of 4 lanes per row). The FKW runs per (filter, pattern):
+// filter 0 has one kernel of each pattern (channels 0, 1), filter 1 one of pattern 0 (channel 1),
+// its removed kernel no run.
+// CHECK-LABEL: func.func @sparse
+// CHECK-NOT: pconv.conv2d
+// CHECK: %[[PAD:.*]] = memref.alloc() : memref<1x2x6x6xf32>
+// CHECK: scf.parallel
+// CHECK: arith.select
+// CHECK: {mapping = [#gpu.loop_dim_map<processor = block_x{{.*}}processor = thread_x
+// CHECK-DAG: arith.constant dense<[0, 1, 2, 3, 3]> : tensor<5xi32>
+// CHECK-DAG: arith.constant dense<[0, 1, 1]> : tensor<3xi32>
+// CHECK-DAG: arith.constant dense<[0, 2, 5]> : tensor<3xi32>
+// CHECK: %[[OUT:.*]] = memref.alloc() : memref<1x2x5x5xf32>
+// CHECK: scf.parallel
+// CHECK: vector.broadcast {{.*}} : f32 to vector<4xf32>
+// CHECK: scf.for {{.*}} iter_args({{.*}}) -> (vector<4xf32>)
+// CHECK-COUNT-2: vector.fma
+// CHECK-NOT: vector.fma
+// CHECK: scf.yield
+// CHECK: scf.for {{.*}} iter_args({{.*}}) -> (vector<4xf32>)
+// CHECK-COUNT-3: vector.fma
+// CHECK-NOT: vector.fma
+// CHECK: scf.yield
+// CHECK: arith.maximumf
+// CHECK: arith.minimumf
+// the fifth column's vector has one lane in the row: lanes are stored behind a bound check
+// CHECK: scf.if
+// CHECK: memref.store {{.*}}, %[[OUT]]
+// CHECK: {mapping = [#gpu.loop_dim_map<processor = block_y{{.*}}processor = thread_x
+// CHECK: bufferization.to_tensor %[[OUT]] restrict writable
+// TWO-LABEL: func.func @sparse
+// TWO: scf.for {{.*}} iter_args({{.*}}) -> (vector<2xf32>)
+func.func @sparse(%x: tensor<1x2x4x4xf32>, %b: tensor<2xf32>) -> tensor<1x2x5x5xf32> {
+  %w = arith.constant dense<[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]> : tensor<7xf32>
+  %0 = "pconv.conv2d"(%x, %w, %b) {patterns = dense<[[[true, false], [false, true]], [[true, true], [true, false]]]> : tensor<2x2x2xi1>, kernel_pattern = dense<[[0, 1], [-1, 0]]> : tensor<2x2xi8>, strides = array<i64: 1, 1>, padding = array<i64: 1, 1, 1, 1>, dilations = array<i64: 1, 1>, groups = 1 : i64, activation = "relu6", operandSegmentSizes = array<i32: 1, 1, 1>} : (tensor<1x2x4x4xf32>, tensor<7xf32>, tensor<2xf32>) -> tensor<1x2x5x5xf32>
+  return %0 : tensor<1x2x5x5xf32>
+}
+
+// A pattern no kept kernel has emits no loop; an unpadded conv reads its input in place; a
+// row of 4 columns needs no bound check.
+// CHECK-LABEL: func.func @unused_pattern
+// CHECK-NOT: memref.alloc() : memref<1x1x5x5xf32>
+// CHECK: scf.for
+// CHECK-COUNT-2: vector.fma
+// CHECK-NOT: scf.for
+// CHECK-NOT: scf.if
+// CHECK: return
+func.func @unused_pattern(%x: tensor<1x1x5x5xf32>) -> tensor<1x1x4x4xf32> {
+  %w = arith.constant dense<[1.0, 2.0]> : tensor<2xf32>
+  %0 = "pconv.conv2d"(%x, %w) {patterns = dense<[[[true, false], [false, true]], [[true, true], [true, false]]]> : tensor<2x2x2xi1>, kernel_pattern = dense<[[0]]> : tensor<1x1xi8>, strides = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>, groups = 1 : i64, activation = "none", operandSegmentSizes = array<i32: 1, 1, 0>} : (tensor<1x1x5x5xf32>, tensor<2xf32>) -> tensor<1x1x4x4xf32>
+  return %0 : tensor<1x1x4x4xf32>
+}
