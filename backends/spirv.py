@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -64,6 +64,7 @@ class Plan:
     inputs: list[int]
     outputs: list[tuple[int, tuple[int, ...]]]
     workgroups: list[tuple[int, int, int]]  # per kernel: its workgroup size
+    labels: list[str]  # per dispatch: the layer it computes (the source location's name and module kind)
 
     def manifest(self) -> dict:
         """The plan as JSON-able data (cm.save): buffer sizes and roles, kernels, dispatches."""
@@ -71,7 +72,8 @@ class Plan:
             "buffers": [{"bytes": size, "role": self.role(i)} for i, size in enumerate(self.buffers)],
             "kernels": [{"entry": entry, "bindings": bindings, "workgroup_size": list(self.workgroups[k])}
                         for k, (_, entry, bindings) in enumerate(self.kernels)],
-            "dispatches": [{"kernel": k, "buffers": list(b), "groups": list(g)} for k, b, g in self.dispatches],
+            "dispatches": [{"kernel": k, "buffers": list(b), "groups": list(g), "layer": label}
+                           for (k, b, g), label in zip(self.dispatches, self.labels)],
             "inputs": self.inputs, "outputs": [{"buffer": b, "shape": list(s)} for b, s in self.outputs],
         }
 
@@ -81,6 +83,15 @@ class Plan:
         if buffer in dict(self.outputs):
             return "output"
         return "constant" if buffer in self.constants else "temporary"
+
+
+def layer_label(location: ir.Location) -> str:
+    """'name (kind)' of a layer's source location: the torch module's name and its source file's
+    stem (conv, pooling, linear, ...), or what of it the location has."""
+    text = str(location)
+    name = re.match(r'loc\("([^"]*)"', text)
+    kind = re.search(r'/(\w+)\.py"', text)
+    return " ".join(part for part in (name and name.group(1), kind and f"({kind.group(1)})") if part) or "?"
 
 
 def element_dtype(op, mtype: ir.MemRefType):
@@ -138,7 +149,7 @@ def read_plan(module: ir.Module, entry: str, signature: Signature, binaries: dic
     of: dict = {}  # ir.Value -> buffer id
     constants: dict[int, np.ndarray] = {}
     kernels: dict[str, int] = {}
-    kernel_list, dispatches, workgroups = [], [], []
+    kernel_list, dispatches, workgroups, labels = [], [], [], []
 
     def new_buffer(op, mtype) -> int:
         buffers.append(nbytes(op, ir.MemRefType(mtype)))
@@ -177,11 +188,13 @@ def read_plan(module: ir.Module, entry: str, signature: Signature, binaries: dic
                 kernel_list.append((binaries[kernel_module], kernel_name.lstrip("@"), len(bound)))
                 workgroups.append(tuple(sizes[3:6]))
             dispatches.append((kernels[kernel_module], tuple(bound), tuple(sizes[:3])))
+            labels.append(layer_label(op.location))
         elif name not in NO_WORK:
             raise op_error(op, "the spirv target runs every computation on the device, but this op stayed "
                                "on the host (gpu-map-loops did not map it)")
     outputs = [(of[arg], tuple(shape)) for arg, shape in zip(args[count:], signature.outputs)]
-    return Plan(buffers, kernel_list, dispatches, constants, [of[a] for a in args[:count]], outputs, workgroups)
+    return Plan(buffers, kernel_list, dispatches, constants, [of[a] for a in args[:count]], outputs, workgroups,
+                labels)
 
 
 class SpirvExecutable:
@@ -202,6 +215,10 @@ class SpirvExecutable:
 
     def __call__(self, *inputs: np.ndarray) -> list[np.ndarray]:
         return self.program(*inputs)
+
+    def profile(self, *inputs: np.ndarray) -> list[tuple[str, float]]:
+        """(layer, device milliseconds) per dispatch of one run on `inputs` (timestamp queries)."""
+        return list(zip(self.plan.labels, self.program.profile(*inputs)))
 
     def save(self, directory, name: str = "model") -> dict:
         """`<name>_kernelN.spv` per kernel, `<name>.json` (the plan) and `<name>_constants.bin` (the
@@ -227,7 +244,31 @@ class SpirvExecutable:
         plan_path = directory / f"{name}.json"
         plan_path.write_text(json.dumps(manifest, indent=1))
         files["plan"] = str(plan_path)
+        text_path = directory / f"{name}_plan.txt"
+        text_path.write_text(text_plan(manifest))
+        files["text_plan"] = str(text_path)
         return files
+
+
+def text_plan(manifest: dict) -> str:
+    """The plan as lines a C program reads with fscanf (the JSON's content, in order):
+      buffer <bytes> <role> <offset in the constants file, or -1>
+      kernel <.spv file> <entry point> <bindings> <workgroup x> <y> <z>
+      dispatch <kernel> <groups x> <y> <z> <count> <buffer>...
+      input <buffer>
+      output <buffer> <rank> <dim>...
+    """
+    lines = []
+    for b in manifest["buffers"]:
+        lines.append(f"buffer {b['bytes']} {b['role']} {b.get('offset', -1)}")
+    for k in manifest["kernels"]:
+        lines.append(f"kernel {k['spirv']} {k['entry']} {k['bindings']} {' '.join(map(str, k['workgroup_size']))}")
+    for d in manifest["dispatches"]:
+        lines.append(f"dispatch {d['kernel']} {' '.join(map(str, d['groups']))} {len(d['buffers'])} "
+                     f"{' '.join(map(str, d['buffers']))}")
+    lines += [f"input {b}" for b in manifest["inputs"]]
+    lines += [f"output {o['buffer']} {len(o['shape'])} {' '.join(map(str, o['shape']))}" for o in manifest["outputs"]]
+    return "\n".join(lines) + "\n"
 
 
 class SpirvBackend:
@@ -242,12 +283,16 @@ class SpirvBackend:
         self.options = options or SpirvOptions()
 
     def stages(self) -> tuple[Stage, ...]:
+        from fretsaw.passes.spirv_target import device_target
+
         device = self.options.device
+        max_bytes = device_target(device).storage_range
         return (
-            # pconv convs become fretsaw's GPU loops (a workgroup per filter, taps unrolled per
-            # pattern run); tensors become buffers; the rest of the graph upstream's parallel loops;
-            # all of it, and the buffer copies, mapped to workgroups and threads
-            Stage("gpu-loops", f"builtin.module(pconv-gpu, check-buffer-reads, distinct-results, {BUFFERIZE}, "
+            # linear layers and pconv convs become fretsaw's GPU loops (convs: a workgroup per
+            # filter, register tiles, taps unrolled per pattern run; weights cut to what a buffer
+            # binds); tensors become buffers; the rest of the graph upstream's parallel loops; all
+            # of it, and the buffer copies, mapped to workgroups and threads
+            Stage("gpu-loops", f"builtin.module(gpu-matmul{{max-bytes={max_bytes}}}, pconv-gpu, check-buffer-reads, distinct-results, {BUFFERIZE}, "
                                "func.func(convert-linalg-to-parallel-loops), gpu-map-loops, canonicalize)"),
             # mapped loops become kernels, reading their buffers directly (views folded into the
             # indices), outlined into gpu.modules; the host keeps allocations and launches

@@ -9,6 +9,7 @@ from fretsaw.passes.check_buffer_reads import CheckBufferReads
 from fretsaw.passes.dense_vectorize import DenseVectorize
 from fretsaw.passes.distinct_results import DistinctResults
 from fretsaw.passes.gpu_map_loops import MapLoops
+from fretsaw.passes.gpu_matmul import GpuMatmul
 from fretsaw.passes.mca_regions import McaRegions
 from fretsaw.passes.pconv_drop_dead_filters import DropDeadFilters
 from fretsaw.passes.pconv_filter_kernel_reorder import FilterKernelReorder
@@ -25,6 +26,6 @@ from fretsaw.passes.spirv_target import SpirvTarget
 # pipeline name -> pass class; the pipeline parser looks names up here first.
 REGISTRY: dict[str, type[ModulePass]] = {p.name: p for p in (
     Raise, FoldConstantChannels, DropDeadFilters, Verify, FilterKernelReorder, PackFkw, Lower, Vectorize,
-    DenseVectorize, CheckBufferReads, DistinctResults, PersistentWorkspace, McaRegions, Gpu, MapLoops, SpirvTarget)}
+    DenseVectorize, CheckBufferReads, DistinctResults, PersistentWorkspace, McaRegions, Gpu, GpuMatmul, MapLoops, SpirvTarget)}
 
 __all__ = ["REGISTRY", "ModulePass"]

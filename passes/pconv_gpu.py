@@ -42,14 +42,17 @@ from fretsaw.passes.conv.geometry import ceil_div
 from fretsaw.passes.gpu.loops import delinearize, threads
 
 
-def padded_input(conv: pconv.Conv) -> ir.Value:
-    """The conv's input as a memref; copied by GPU threads into a zero-bordered buffer when it pads."""
+def staged_input(conv: pconv.Conv, extent: list[int]) -> ir.Value:
+    """The conv's input as a memref of at least `extent` spatial sizes: read in place when it is
+    unpadded and that large, else copied by GPU threads into a zero-bordered buffer that large
+    (its padding low, zeros past the input), so that no read of a register tile tests a bound."""
     source = read_buffer(conv.input)
-    if not any(conv.padding):
-        return source
     n, c, *spatial = conv.input_shape
-    low, high = conv.padding[:conv.rank], conv.padding[conv.rank:]
-    shape = [n, c] + [size + lo + hi for size, lo, hi in zip(spatial, low, high)]
+    low = conv.padding[:conv.rank]
+    if not any(conv.padding) and all(e <= size for e, size in zip(extent, spatial)):
+        return source
+    shape = [n, c] + [max(e, size + lo + hi) for e, size, lo, hi in
+                      zip(extent, spatial, low, conv.padding[conv.rank:])]
     padded = memref.AllocOp(ir.MemRefType.get(shape, ir.F32Type.get()), [], []).result
     with threads(int(np.prod(shape))) as (i, _):
         i_n, i_c, *at = delinearize(i, shape)
@@ -67,8 +70,20 @@ def padded_input(conv: pconv.Conv) -> ir.Value:
     return padded
 
 
-def lower_conv(op, width: int) -> None:
-    """Replace pconv op `op` by GPU loops of `width`-lane vectors along its output rows."""
+def tile_rows(conv: pconv.Conv, rows: int) -> int:
+    """Output rows of a thread's register tile: `rows`, or fewer for a short output (at most a
+    third of the rows computed past its last)."""
+    height = conv.output_shape[-2] if conv.rank >= 2 else 1
+    best = 1
+    for r in range(1, rows + 1):
+        if ceil_div(height, r) * r <= height + max(1, height // 3):
+            best = r
+    return best
+
+
+def lower_conv(op, width: int, rows: int) -> None:
+    """Replace pconv op `op` by GPU loops whose threads compute register tiles of `rows` output
+    rows x `width` adjacent outputs of a row (a vector)."""
     conv = pconv.Conv(op)
     patterns = conv.patterns
     num = len(patterns)
@@ -77,56 +92,82 @@ def lower_conv(op, width: int) -> None:
     cin_g, cout_g = cin // conv.groups, cout // conv.groups
     fkw = conv.fkw()
     strides, dilations = conv.strides, conv.dilations
-    columns = out_spatial[-1]
-    chunks = ceil_div(columns, width)
-    outer = [n, *out_spatial[:-1], chunks]  # what one workgroup's threads cover, for one filter
+    kernel = conv.kernel_shape
+    rows = tile_rows(conv, rows)
+    height, columns = out_spatial[-2], out_spatial[-1]
+    row_blocks, chunks = ceil_div(height, rows), ceil_div(columns, width)
+    outer = [n, *out_spatial[:-2], row_blocks, chunks]  # what one workgroup's threads cover, for one filter
+    # the input extent every tile reads without a bound check (the last tiles overhang the output)
+    covered = [*out_spatial[:-2], row_blocks * rows, chunks * width]
+    extent = [(o - 1) * s + (k - 1) * d + 1 for o, s, k, d in zip(covered, strides, kernel, dilations)]
     used = np.bincount(fkw.pattern, minlength=num) > 0  # patterns no kept kernel has emit no loop
     with ir.InsertionPoint(op), op.location:
         vtype = ir.VectorType.get([width], ir.F32Type.get())
-        x = padded_input(conv)
+        x = staged_input(conv, extent)
         w = read_buffer(conv.packed_weights)
         b = read_buffer(conv.bias) if conv.bias is not None else None
         order, begin, channel, offset = (table(t) for t in (fkw.order, fkw.stride, fkw.index, fkw.weight))
         out = memref.AllocOp(ir.MemRefType.get(conv.output_shape, ir.F32Type.get()), [], []).result
         with threads(int(np.prod(outer)), cout) as (i, q):
-            i_n, *rows, chunk = delinearize(i, outer)
-            first = mul(chunk, width)
+            i_n, *depth, row_block, chunk = delinearize(i, outer)
+            first_row, first = mul(row_block, rows), mul(chunk, width)
             co = load_index(order, q)
             group_base = mul(arith.DivUIOp(co, index(cout_g)).result, cin_g)
-            acc = vector.BroadcastOp(vtype, load(b, [co]) if b is not None else f32(0.0)).result
-            # each lane's output column, clamped to the row's last so that the reads of the lanes
-            # past the row's end stay inside the input (those lanes are not stored)
-            lanes = [arith.MinUIOp(add(first, j), index(columns - 1)).result for j in range(width)]
-            row_base = [mul(r, s) for r, s in zip(rows, strides[:-1])]
-            column_base = [mul(c, strides[-1]) for c in lanes]
+            start = vector.BroadcastOp(vtype, load(b, [co]) if b is not None else f32(0.0)).result
+            accs = [start] * rows
+            depth_base = [mul(o, s) for o, s in zip(depth, strides[:-2])]
+            row_base, column_base = mul(first_row, strides[-2]), mul(first, strides[-1])
             for p in range(num):
                 if not used[p]:
                     continue
-                taps = list(zip(*np.nonzero(patterns[p])))
+                taps = [tuple(int(t) for t in tap) for tap in zip(*np.nonzero(patterns[p]))]
                 run = add(mul(q, num), p)
-                loop = scf.ForOp(load_index(begin, run), load_index(begin, add(run, 1)), index(1), [acc])
+                loop = scf.ForOp(load_index(begin, run), load_index(begin, add(run, 1)), index(1), accs)
                 with ir.InsertionPoint(loop.body):
                     k = loop.induction_variable
-                    a = loop.inner_iter_args[0]
                     ci = add(group_base, load_index(channel, k))
                     base = load_index(offset, k)
+                    weights = [vector.BroadcastOp(vtype, load(w, [add(base, t)])).result for t in range(len(taps))]
+                    accs_in = list(loop.inner_iter_args)
+                    # the tile's reads by input row: each input value loaded once for every
+                    # (tap, output row, lane) that reads it, one input row's values live at a time
+                    reads = {}
                     for t, tap in enumerate(taps):
-                        weight = vector.BroadcastOp(vtype, load(w, [add(base, t)])).result
-                        at = [add(r, int(kk) * d) for r, kk, d in zip(row_base, tap[:-1], dilations[:-1])]
-                        shift = int(tap[-1]) * dilations[-1]
-                        inputs = [load(x, [i_n, ci, *at, add(c, shift)]) for c in column_base]
-                        a = vector.FMAOp(weight, vector.FromElementsOp(vtype, inputs).result, a).result
-                    scf.YieldOp([a])
-                acc = loop.results[0]
-            if conv.activation != "none":
-                acc = activate(conv.activation, acc)
-            for j in range(width):
-                value = vector.ExtractOp(acc, [], [j]).result
-                where = [i_n, co, *rows, add(first, j)]
-                if columns % width == 0:
-                    store(value, out, where)
-                else:
-                    with guarded(arith.CmpIOp(arith.CmpIPredicate.ult, add(first, j), index(columns)).result):
+                        depth_at = tuple(kk * d for kk, d in zip(tap[:-2], dilations[:-2]))
+                        for r in range(rows):
+                            line = (depth_at, r * strides[-2] + tap[-2] * dilations[-2])
+                            reads.setdefault(line, []).append((t, r, tap[-1] * dilations[-1]))
+                    for (depth_at, row_at), users in sorted(reads.items()):
+                        at = [add(b_, o) for b_, o in zip(depth_base, depth_at)] + [add(row_base, row_at)]
+                        values = {}
+                        for t, r, shift in users:
+                            lanes = []
+                            for j in range(width):
+                                column = j * strides[-1] + shift
+                                if column not in values:
+                                    values[column] = load(x, [i_n, ci, *at, add(column_base, column)])
+                                lanes.append(values[column])
+                            inputs = vector.FromElementsOp(vtype, lanes).result
+                            accs_in[r] = vector.FMAOp(weights[t], inputs, accs_in[r]).result
+                    scf.YieldOp(accs_in)
+                accs = list(loop.results)
+            for r, acc in enumerate(accs):
+                if conv.activation != "none":
+                    acc = activate(conv.activation, acc)
+                row = add(first_row, r)
+                for j in range(width):
+                    value = vector.ExtractOp(acc, [], [j]).result
+                    where = [i_n, co, *depth, row, add(first, j)]
+                    bounds = [(row, height)] if height % rows else []
+                    bounds += [(add(first, j), columns)] if columns % width else []
+                    if not bounds:
+                        store(value, out, where)
+                        continue
+                    inside = None
+                    for value_at, limit in bounds:
+                        ok = arith.CmpIOp(arith.CmpIPredicate.ult, value_at, index(limit)).result
+                        inside = ok if inside is None else arith.AndIOp(inside, ok).result
+                    with guarded(inside):
                         store(value, out, where)
         result = bufferization.ToTensorOp(op.results[0].type, out, restrict=True, writable=True).result
     op.results[0].replace_all_uses_with(result)
@@ -139,14 +180,15 @@ class Gpu(ModulePass):
 
     name: ClassVar[str] = "pconv-gpu"
     width: int = 4  # vector lanes per thread, along an output row
+    rows: int = 4   # output rows per thread (fewer for short outputs)
 
     def __post_init__(self):
-        self.require_positive("width")
+        self.require_positive("width", "rows")
         if self.width not in (1, 2, 3, 4):
             raise self.option_error(f"option width={self.width}: SPIR-V vectors have 2-4 lanes (1: scalar)")
 
     def run(self, module: ir.Operation) -> None:
         verify_pconv(module)
         for op in pconv.walk_convs(module):
-            lower_conv(op, self.width)
+            lower_conv(op, self.width, self.rows)
         module.verify()

@@ -9,9 +9,10 @@ cd "$(dirname "$0")/.."
 # llvm-22 (opt-22, llc-22, llvm-mca-22), gcc-aarch64-linux-gnu and qemu-user build and run the
 # AArch64 backend's code; make builds its artifacts.
 # mesa-vulkan-drivers (lavapipe, a CPU Vulkan driver) and libvulkan1 (the loader) run the SPIR-V
-# backend's kernels; spirv-tools' spirv-val checks them; glslang-tools builds the runtime's test shaders.
+# backend's kernels (libvulkan-dev: the headers of its example C loader); spirv-tools' spirv-val checks
+# them; glslang-tools builds the runtime's test shaders.
 DEBIAN_PACKAGES=(libmlir-22 libomp-22-dev llvm-22 gcc-aarch64-linux-gnu qemu-user make
-                 mesa-vulkan-drivers libvulkan1 spirv-tools glslang-tools)
+                 mesa-vulkan-drivers libvulkan1 libvulkan-dev spirv-tools glslang-tools)
 missing=()
 for pkg in "${DEBIAN_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

@@ -143,3 +143,17 @@ def test_errors_say_what_to_do(monkeypatch, tmp_path):
     monkeypatch.setattr(vulkan, "device", missing)
     with pytest.raises(FretsawError, match="mesa-vulkan-drivers"):
         fretsaw.compile(model, (x,), target="spirv")
+
+
+def test_weights_larger_than_a_binding_are_cut(monkeypatch):
+    # a device that binds 4 KiB: the linear layer's 10 KiB of weights run as three kernels
+    from fretsaw.passes import spirv_target
+    from fretsaw.target import GpuTarget
+
+    local = spirv_target.device_target("local")
+    small = GpuTarget("small", local.subgroup_size, local.max_invocations, local.max_workgroup, storage_range=4096)
+    monkeypatch.setattr(spirv_target, "device_target", lambda device: small)
+    model = nn.Sequential(nn.Linear(64, 40), nn.ReLU(), nn.Linear(40, 8)).eval()
+    cm = check_against_torch(model, torch.randn(2, 64), target="spirv")
+    assert max(cm._executable.plan.buffers) <= 4096
+    assert sum("(linear)" in label for label in cm._executable.plan.labels) >= 4
