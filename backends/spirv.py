@@ -41,11 +41,19 @@ class SpirvOptions:
     device: the GPU to compile for: "local" (the Vulkan device of this machine, queried; the
             compiled model runs on it), or a preset of fretsaw.target.GPU_PRESETS ("adreno":
             subgroup 64, "mali": subgroup 16), whose limits the kernels then respect.
+    fp16:   the convs' weights and staged inputs are fp16 and they compute in fp16 (the device must
+            have shaderFloat16 and storageBuffer16BitAccess); the other layers and every tensor
+            between layers stay fp32.
+    fp32_sums: with fp16, the convs sum in fp32 (fp16 storage, fp32 arithmetic).
     """
 
     device: str = "local"
+    fp16: bool = False
+    fp32_sums: bool = False
 
     def __post_init__(self):
+        if self.fp32_sums and not self.fp16:
+            raise FretsawError("fp32_sums=True is for fp16=True (fp16 weights and conv inputs, fp32 sums)")
         if self.device != "local" and self.device not in GPU_PRESETS:
             raise FretsawError(f"unknown device '{self.device}' for target 'spirv'; devices: local (the Vulkan "
                                f"device here), {', '.join(GPU_PRESETS)}")
@@ -287,20 +295,23 @@ class SpirvBackend:
 
         device = self.options.device
         max_bytes = device_target(device).storage_range
+        f16 = str(self.options.fp16).lower()
+        conv = f"pconv-gpu{{f16={f16} f32-sums={str(self.options.fp32_sums).lower()}}}"
         return (
             # linear layers and pconv convs become fretsaw's GPU loops (convs: a workgroup per
             # filter, register tiles, taps unrolled per pattern run; weights cut to what a buffer
             # binds); tensors become buffers; the rest of the graph upstream's parallel loops; all
             # of it, and the buffer copies, mapped to workgroups and threads
-            Stage("gpu-loops", f"builtin.module(gpu-matmul{{max-bytes={max_bytes}}}, pconv-gpu, check-buffer-reads, distinct-results, {BUFFERIZE}, "
-                               "func.func(convert-linalg-to-parallel-loops), gpu-map-loops, canonicalize)"),
+            Stage("gpu-loops", f"builtin.module(gpu-matmul{{max-bytes={max_bytes}}}, {conv}, check-buffer-reads, "
+                               f"distinct-results, {BUFFERIZE}, func.func(convert-linalg-to-parallel-loops), "
+                               "gpu-map-loops, canonicalize)"),
             # mapped loops become kernels, reading their buffers directly (views folded into the
             # indices), outlined into gpu.modules; the host keeps allocations and launches
             Stage("gpu", "builtin.module(func.func(convert-parallel-loops-to-gpu), fold-memref-alias-ops, "
                          "lower-affine, arith-expand, canonicalize, func.func(gpu-launch-sink-index-computations), "
                          "gpu-kernel-outlining, canonicalize, cse)"),
             # the device's target env and each kernel's workgroup size; kernels to SPIR-V
-            Stage("spirv", f"builtin.module(spirv-target{{device={device}}}, convert-gpu-to-spirv, "
+            Stage("spirv", f"builtin.module(spirv-target{{device={device} f16={f16}}}, convert-gpu-to-spirv, "
                            "spirv.module(spirv-lower-abi-attrs, spirv-update-vce))"),
         )
 

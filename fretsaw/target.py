@@ -78,6 +78,7 @@ class GpuTarget:
     max_invocations: invocations of one workgroup (maxComputeWorkGroupInvocations)
     max_workgroup:   workgroup size limits per dimension (maxComputeWorkGroupSize)
     storage_range:   bytes one storage buffer binding may cover (maxStorageBufferRange)
+    f16:             fp16 arithmetic and fp16 storage buffers (shaderFloat16, storageBuffer16BitAccess)
     """
 
     name: str
@@ -85,11 +86,15 @@ class GpuTarget:
     max_invocations: int = 1024
     max_workgroup: tuple[int, int, int] = (1024, 1024, 64)
     storage_range: int = 1 << 27
+    f16: bool = True
 
-    def target_env(self) -> str:
-        """The `#spirv.target_env` of this device: Vulkan 1.1's SPIR-V 1.3 with storage buffers."""
+    def target_env(self, f16: bool = False) -> str:
+        """The `#spirv.target_env` of this device: Vulkan 1.1's SPIR-V 1.3 with storage buffers (with
+        `f16`, fp16 arithmetic and 16-bit storage buffers too)."""
         x, y, z = self.max_workgroup
-        return (f"#spirv.target_env<#spirv.vce<v1.3, [Shader], [SPV_KHR_storage_buffer_storage_class]>, "
+        capabilities = "Shader, Float16, StorageBuffer16BitAccess" if f16 else "Shader"
+        extensions = "SPV_KHR_storage_buffer_storage_class" + (", SPV_KHR_16bit_storage" if f16 else "")
+        return (f"#spirv.target_env<#spirv.vce<v1.3, [{capabilities}], [{extensions}]>, "
                 f"#spirv.resource_limits<max_compute_shared_memory_size = 16384, "
                 f"max_compute_workgroup_invocations = {self.max_invocations}, "
                 f"max_compute_workgroup_size = [{x}, {y}, {z}], subgroup_size = {self.subgroup_size}>>")

@@ -36,24 +36,27 @@ from torch_mlir.dialects import arith, bufferization, memref, scf, vector
 
 from fretsaw.dialect import pconv
 from fretsaw.passes.base import ModulePass, verify_pconv
-from fretsaw.passes.builders import add, f32, guarded, index, load, load_index, mul, read_buffer, store, table
+from fretsaw.passes.builders import (add, convert, f32, guarded, index, load, load_index, mul, read_buffer, store,
+                                     table, weight_constant)
 from fretsaw.passes.conv.epilogue import activate
 from fretsaw.passes.conv.geometry import ceil_div
 from fretsaw.passes.gpu.loops import delinearize, threads
 
 
-def staged_input(conv: pconv.Conv, extent: list[int]) -> ir.Value:
-    """The conv's input as a memref of at least `extent` spatial sizes: read in place when it is
-    unpadded and that large, else copied by GPU threads into a zero-bordered buffer that large
-    (its padding low, zeros past the input), so that no read of a register tile tests a bound."""
+def staged_input(conv: pconv.Conv, extent: list[int], element: ir.Type) -> ir.Value:
+    """The conv's input as a memref of `element`s of at least `extent` spatial sizes: read in place
+    when it is f32, unpadded and that large, else copied by GPU threads into a zero-bordered buffer
+    that large (its padding low, zeros past the input), so that no read of a register tile tests a
+    bound."""
     source = read_buffer(conv.input)
     n, c, *spatial = conv.input_shape
     low = conv.padding[:conv.rank]
-    if not any(conv.padding) and all(e <= size for e, size in zip(extent, spatial)):
+    if not any(conv.padding) and all(e <= size for e, size in zip(extent, spatial)) and \
+            isinstance(element, ir.F32Type):
         return source
     shape = [n, c] + [max(e, size + lo + hi) for e, size, lo, hi in
                       zip(extent, spatial, low, conv.padding[conv.rank:])]
-    padded = memref.AllocOp(ir.MemRefType.get(shape, ir.F32Type.get()), [], []).result
+    padded = memref.AllocOp(ir.MemRefType.get(shape, element), [], []).result
     with threads(int(np.prod(shape))) as (i, _):
         i_n, i_c, *at = delinearize(i, shape)
         inside = None
@@ -66,7 +69,7 @@ def staged_input(conv: pconv.Conv, extent: list[int]) -> ir.Value:
             # clamped, so the read stays inside the source whether or not it is used
             reads.append(arith.MinSIOp(arith.MaxSIOp(shifted, index(0)).result, index(size - 1)).result)
         value = arith.SelectOp(inside, load(source, [i_n, i_c, *reads]), f32(0.0)).result
-        store(value, padded, [i_n, i_c, *at])
+        store(convert(value, element), padded, [i_n, i_c, *at])
     return padded
 
 
@@ -81,9 +84,10 @@ def tile_rows(conv: pconv.Conv, rows: int) -> int:
     return best
 
 
-def lower_conv(op, width: int, rows: int) -> None:
+def lower_conv(op, width: int, rows: int, storage: ir.Type, compute: ir.Type) -> None:
     """Replace pconv op `op` by GPU loops whose threads compute register tiles of `rows` output
-    rows x `width` adjacent outputs of a row (a vector)."""
+    rows x `width` adjacent outputs of a row (a vector); the staged input and constant weights
+    held as `storage`, the sums computed in `compute` (f32 or f16), the output f32."""
     conv = pconv.Conv(op)
     patterns = conv.patterns
     num = len(patterns)
@@ -102,9 +106,11 @@ def lower_conv(op, width: int, rows: int) -> None:
     extent = [(o - 1) * s + (k - 1) * d + 1 for o, s, k, d in zip(covered, strides, kernel, dilations)]
     used = np.bincount(fkw.pattern, minlength=num) > 0  # patterns no kept kernel has emit no loop
     with ir.InsertionPoint(op), op.location:
-        vtype = ir.VectorType.get([width], ir.F32Type.get())
-        x = staged_input(conv, extent)
-        w = read_buffer(conv.packed_weights)
+        vtype = ir.VectorType.get([width], compute)
+        x = staged_input(conv, extent, storage)
+        values = conv.packed_values()
+        narrow = values is not None and not isinstance(storage, ir.F32Type)
+        w = read_buffer(weight_constant(values, storage) if narrow else conv.packed_weights)
         b = read_buffer(conv.bias) if conv.bias is not None else None
         order, begin, channel, offset = (table(t) for t in (fkw.order, fkw.stride, fkw.index, fkw.weight))
         out = memref.AllocOp(ir.MemRefType.get(conv.output_shape, ir.F32Type.get()), [], []).result
@@ -113,7 +119,7 @@ def lower_conv(op, width: int, rows: int) -> None:
             first_row, first = mul(row_block, rows), mul(chunk, width)
             co = load_index(order, q)
             group_base = mul(arith.DivUIOp(co, index(cout_g)).result, cin_g)
-            start = vector.BroadcastOp(vtype, load(b, [co]) if b is not None else f32(0.0)).result
+            start = vector.BroadcastOp(vtype, convert(load(b, [co]) if b is not None else f32(0.0), compute)).result
             accs = [start] * rows
             depth_base = [mul(o, s) for o, s in zip(depth, strides[:-2])]
             row_base, column_base = mul(first_row, strides[-2]), mul(first, strides[-1])
@@ -127,7 +133,8 @@ def lower_conv(op, width: int, rows: int) -> None:
                     k = loop.induction_variable
                     ci = add(group_base, load_index(channel, k))
                     base = load_index(offset, k)
-                    weights = [vector.BroadcastOp(vtype, load(w, [add(base, t)])).result for t in range(len(taps))]
+                    weights = [vector.BroadcastOp(vtype, convert(load(w, [add(base, t)]), compute)).result
+                               for t in range(len(taps))]
                     accs_in = list(loop.inner_iter_args)
                     # the tile's reads by input row: each input value loaded once for every
                     # (tap, output row, lane) that reads it, one input row's values live at a time
@@ -139,14 +146,15 @@ def lower_conv(op, width: int, rows: int) -> None:
                             reads.setdefault(line, []).append((t, r, tap[-1] * dilations[-1]))
                     for (depth_at, row_at), users in sorted(reads.items()):
                         at = [add(b_, o) for b_, o in zip(depth_base, depth_at)] + [add(row_base, row_at)]
-                        values = {}
+                        loaded = {}
                         for t, r, shift in users:
                             lanes = []
                             for j in range(width):
                                 column = j * strides[-1] + shift
-                                if column not in values:
-                                    values[column] = load(x, [i_n, ci, *at, add(column_base, column)])
-                                lanes.append(values[column])
+                                if column not in loaded:
+                                    loaded[column] = convert(load(x, [i_n, ci, *at, add(column_base, column)]),
+                                                             compute)
+                                lanes.append(loaded[column])
                             inputs = vector.FromElementsOp(vtype, lanes).result
                             accs_in[r] = vector.FMAOp(weights[t], inputs, accs_in[r]).result
                     scf.YieldOp(accs_in)
@@ -156,7 +164,7 @@ def lower_conv(op, width: int, rows: int) -> None:
                     acc = activate(conv.activation, acc)
                 row = add(first_row, r)
                 for j in range(width):
-                    value = vector.ExtractOp(acc, [], [j]).result
+                    value = convert(vector.ExtractOp(acc, [], [j]).result, ir.F32Type.get())
                     where = [i_n, co, *depth, row, add(first, j)]
                     bounds = [(row, height)] if height % rows else []
                     bounds += [(add(first, j), columns)] if columns % width else []
@@ -181,14 +189,21 @@ class Gpu(ModulePass):
     name: ClassVar[str] = "pconv-gpu"
     width: int = 4  # vector lanes per thread, along an output row
     rows: int = 4   # output rows per thread (fewer for short outputs)
+    f16: bool = False        # staged input and constant weights in fp16, sums in fp16
+    f32_sums: bool = False   # with f16: the sums in fp32 (fp16 storage only)
 
     def __post_init__(self):
         self.require_positive("width", "rows")
+        if self.f32_sums and not self.f16:
+            raise self.option_error("option f32-sums=true is for f16=true (fp16 storage, fp32 sums)")
         if self.width not in (1, 2, 3, 4):
             raise self.option_error(f"option width={self.width}: SPIR-V vectors have 2-4 lanes (1: scalar)")
 
     def run(self, module: ir.Operation) -> None:
         verify_pconv(module)
+        with module.context:
+            storage = ir.F16Type.get() if self.f16 else ir.F32Type.get()
+            compute = ir.F32Type.get() if self.f32_sums or not self.f16 else storage
         for op in pconv.walk_convs(module):
-            lower_conv(op, self.width, self.rows)
+            lower_conv(op, self.width, self.rows, storage, compute)
         module.verify()

@@ -27,9 +27,11 @@ def device_target(device: str) -> GpuTarget:
         from fretsaw.backends.vulkan import device as vulkan_device
         local = vulkan_device()
         limits = local.properties
+        features = local.features
         return GpuTarget(local.name, subgroup_size=limits.subgroup_size,
                          max_invocations=limits.max_workgroup_invocations,
-                         max_workgroup=tuple(limits.max_workgroup_size), storage_range=limits.max_storage_buffer_range)
+                         max_workgroup=tuple(limits.max_workgroup_size), storage_range=limits.max_storage_buffer_range,
+                         f16=features.shader_float16 and features.storage_buffer_16bit_access)
     if device not in GPU_PRESETS:
         from fretsaw.errors import FretsawError
         raise FretsawError(f"unknown GPU device '{device}'; devices: local (the Vulkan device here), "
@@ -43,10 +45,15 @@ class SpirvTarget(ModulePass):
 
     name: ClassVar[str] = "spirv-target"
     device: str = "local"
+    f16: bool = False  # the kernels use fp16 arithmetic and storage (pconv-gpu{f16=true})
 
     def run(self, module: ir.Operation) -> None:
         gpu = device_target(self.device)
-        env = ir.Attribute.parse(gpu.target_env())
+        if self.f16 and not gpu.f16:
+            from fretsaw.errors import FretsawError
+            raise FretsawError(f"device '{gpu.name}' has no fp16 arithmetic or 16-bit storage buffers "
+                               f"(shaderFloat16, storageBuffer16BitAccess): compile without fp16=True")
+        env = ir.Attribute.parse(gpu.target_env(self.f16))
         for op in module.regions[0].blocks[0].operations:
             if op.operation.name != "gpu.module":
                 continue

@@ -157,3 +157,20 @@ def test_weights_larger_than_a_binding_are_cut(monkeypatch):
     cm = check_against_torch(model, torch.randn(2, 64), target="spirv")
     assert max(cm._executable.plan.buffers) <= 4096
     assert sum("(linear)" in label for label in cm._executable.plan.labels) >= 4
+
+
+@pytest.mark.parametrize("fp32_sums", [False, True])
+def test_fp16_convs(fp32_sums, tmp_path):
+    # fp16 weights and staged inputs (fp16 or fp32 sums): within fp16's rounding of PyTorch's fp32
+    model = examples.randomize_batchnorm(examples.SmallResNet()).eval()
+    pruned = prune.project(model, scheme="pattern", flops=3.6, num_patterns=8)
+    x = torch.randn(1, 3, 32, 32)
+    cm = fretsaw.compile(pruned, (x,), target="spirv", fp16=True, fp32_sums=fp32_sums)
+    with torch.no_grad():
+        want = pruned(x).numpy()
+    np.testing.assert_allclose(cm(x), want, rtol=0, atol=2e-2 * float(np.abs(want).max()))
+    assert "memref<1x3x38x38xf16>" in cm.ir("gpu-loops")  # the 7x7 stem's staged input, padded 3
+    for code, _, _ in cm._executable.plan.kernels:
+        spirv_val(code, tmp_path)
+    with pytest.raises(FretsawError, match="fp32_sums=True is for fp16=True"):
+        fretsaw.compile(pruned, (x,), target="spirv", fp32_sums=True)
