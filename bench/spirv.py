@@ -1,11 +1,12 @@
 """The SPIR-V backend on this machine's Vulkan device: whole networks at 1x3x224x224 (random weights,
 bench/networks.py's definitions), pruned PatDNN-style to --flops fewer conv FLOPs, run by fretsaw's
 kernels (pruned), by fretsaw on the dense model, and by IREE's vulkan-spirv on the dense model
-when bench/iree_vulkan.py can run it, side by side on the same device. On lavapipe (a CPU driver)
+when fretsaw/iree_vulkan.py can run it, side by side on the same device. On lavapipe (a CPU driver)
 absolute times say nothing about a phone; the ratios on one device do. Prints a markdown table;
 --layers adds each network's slowest dispatches (device time, timestamp queries) dense and pruned.
 
-    .venv/bin/python bench/spirv.py [--networks resnet18,mobilenet_v2] [--repeats 3] [--layers] [--json out.json]
+    .venv/bin/python bench/spirv.py [--networks resnet18,mobilenet_v2] [--repeats 3] [--layers]
+                                    [--iree-networks resnet18] [--iree-repeats 1] [--json out.json]
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from networks import NETWORKS
 def iree_ms(model, x: np.ndarray, repeats: int) -> tuple[float | None, str]:
     """IREE vulkan-spirv's median ms on the dense model, or None and why not."""
     try:
-        from iree_vulkan import iree_vulkan
+        from fretsaw.iree_vulkan import iree_vulkan
         run = iree_vulkan(model, (x,))
         return median_ms(lambda: run(x), repeats), ""
     except Exception as error:  # a peer that cannot run is reported, not fatal
@@ -51,7 +52,8 @@ def measure(name: str, args) -> dict:
     except FretsawError as error:
         return {**row, "error": str(error).splitlines()[0]}
     row["dense_ms"] = median_ms(lambda: dense(x.numpy()), args.repeats)
-    row["iree_ms"], row["iree_error"] = iree_ms(model, x.numpy(), args.repeats) if args.iree else (None, "not run")
+    run_iree = name in args.iree_networks.split(",")
+    row["iree_ms"], row["iree_error"] = iree_ms(model, x.numpy(), args.iree_repeats) if run_iree else (None, "not run")
     if args.layers:
         row["dense_layers"] = dense._executable.profile(x.numpy())
     prune.project(model, "pattern", args.flops, num_patterns=8, inputs=x, inplace=True)
@@ -84,7 +86,9 @@ def main() -> None:
     parser.add_argument("--flops", type=float, default=3.6, help="conv-FLOPs reduction of the pruning (default 3.6)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--layers", action="store_true", help="per-dispatch device times (slowest first)")
-    parser.add_argument("--no-iree", dest="iree", action="store_false", help="skip the IREE vulkan-spirv peer")
+    parser.add_argument("--iree-networks", default="resnet18,mobilenet_v2",
+                        help="the networks IREE vulkan-spirv runs too (minutes a run on lavapipe; '' for none)")
+    parser.add_argument("--iree-repeats", type=int, default=1, help="IREE's timed runs after its warm-up (default 1)")
     parser.add_argument("--json", help="also write the rows here")
     args = parser.parse_args()
     names = args.networks.split(",")
@@ -102,7 +106,8 @@ def main() -> None:
         if "error" in row:
             print(f"| {name} | fails: {row['error']} | | | | | | |", flush=True)
             continue
-        iree = f"{row['iree_ms']:.0f} ms" if row["iree_ms"] is not None else f"fails ({row['iree_error']})"
+        iree = f"{row['iree_ms']:.0f} ms" if row["iree_ms"] is not None else \
+            ("not run" if row["iree_error"] == "not run" else f"fails ({row['iree_error']})")
         print(f"| {name} | {row['pruned_ms']:.0f} ms | {row['dense_ms']:.0f} ms | {iree} | "
               f"{row['speedup_over_dense']:.2f}x | {row['conv_flops_reduction']:.2f}x | {row['of_the_cut']:.2f} | "
               f"{row['compile_s']:.0f} s |", flush=True)

@@ -239,10 +239,77 @@ def bench_aarch64(args) -> int:
     return 0
 
 
+def bench_spirv(args) -> int:
+    """`fretsaw bench --target spirv`: the model on the Vulkan device beside IREE's vulkan-spirv on the
+    same device (the dense peer; skipped by --peers without iree), checked against PyTorch; with
+    --layers each dispatch's device time."""
+    for flag in ("threads", "tune", "chart"):
+        if getattr(args, flag):
+            raise FretsawError(f"--{flag} does not apply to --target spirv (the Vulkan device schedules its own "
+                               f"threads; per-layer device times: --layers)")
+    names = ("iree",) if args.peers is None else () if args.peers == "none" else tuple(args.peers.split(","))
+    if any(name != "iree" for name in names):
+        raise FretsawError(f"--target spirv compares with IREE's vulkan-spirv on the same device: --peers iree "
+                           f"(the default) or none, not {args.peers}")
+    from fretsaw.benchmark import median_ms
+
+    rng = np.random.default_rng(0)
+    inputs = tuple(rng.standard_normal(shape).astype(np.float32) for shape in args.input_shape)
+    start = time.perf_counter()
+    model, cm = _compile(args, inputs)
+    compile_s = time.perf_counter() - start
+    from fretsaw.backends.vulkan import device
+
+    result = {"model": args.model, "target": "spirv", "device": device().name, "fp16": args.fp16,
+              "compile_s": compile_s, "fretsaw_ms": median_ms(lambda: cm(*inputs), args.repeats), "peers_ms": {}}
+    print(f"fretsaw bench --target spirv: {args.model} on {result['device']}, median of {args.repeats} runs "
+          f"(compiled in {compile_s:.1f} s)")
+    print(f"  {'fretsaw':28} {result['fretsaw_ms']:10.2f} ms")
+    if names and not isinstance(model, str):  # (IREE's vulkan peer takes a torch model)
+        result["peers_ms"]["iree_vulkan"] = _iree_vulkan_ms(model, inputs, args.repeats, result["fretsaw_ms"])
+    if not isinstance(model, str):
+        import torch
+
+        with torch.no_grad():
+            want = model(*(torch.from_numpy(x) for x in inputs))
+        if isinstance(want, torch.Tensor):
+            result["max_abs_error"] = float(np.abs(cm(*inputs) - want.numpy()).max())
+            print(f"max |fretsaw - PyTorch| = {result['max_abs_error']:.2e}")
+    print(format_stats(cm.stats()))
+    if args.layers:
+        result["layers"] = cm.profile(*inputs)
+        total = sum(ms for _, ms in result["layers"])
+        print(f"\ndispatches on the device ({total:.1f} ms in all), slowest first:")
+        for layer, ms in sorted(result["layers"], key=lambda item: -item[1])[:30]:
+            print(f"  {layer[:40]:40} {ms:9.3f} ms")
+    if args.json:
+        with open(args.json, "w") as out:
+            json.dump(result, out, indent=2)
+    return 0
+
+
+def _iree_vulkan_ms(model, inputs, repeats: int, fretsaw_ms: float) -> float | None:
+    """IREE vulkan-spirv's median ms on `model` on the Vulkan device (printed), None when it fails (why printed)."""
+    from fretsaw.benchmark import median_ms
+    from fretsaw.iree_vulkan import iree_vulkan
+
+    try:
+        run = iree_vulkan(model, inputs)
+        ms = median_ms(lambda: run(*inputs), repeats)
+    except RuntimeError as error:
+        print(f"  {'IREE vulkan-spirv (dense)':28} fails: {str(error).splitlines()[0][:200]}")
+        return None
+    print(f"  {'IREE vulkan-spirv (dense)':28} {ms:10.2f} ms")
+    print(f"speedup over IREE: {ms / fretsaw_ms:.2f}x")
+    return ms
+
+
 def bench_command(args) -> int:
     _check_output_dirs(("--json", args.json), ("--chart", args.chart))
     if args.target == "aarch64":
         return bench_aarch64(args)
+    if args.target == "spirv":
+        return bench_spirv(args)
     names = tuple(args.peers.split(",")) if args.peers else PEERS
     check_peer_names(names)  # before the compile, not after it
     if args.layers and args.model.endswith(".onnx"):
@@ -360,7 +427,8 @@ def _model_arguments(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--features", help="aarch64: llc's -mattr, e.g. +neon,+fullfp16 (default +neon)")
     sub.add_argument("--triple", help="aarch64: target triple, e.g. aarch64-linux-android24 "
                                       "(default aarch64-linux-gnu)")
-    sub.add_argument("--fp16", action="store_true", help="aarch64: convolutions compute in fp16 (adds +fullfp16)")
+    sub.add_argument("--fp16", action="store_true", help="aarch64: convolutions compute in fp16 (adds +fullfp16); "
+                                                          "spirv: convolutions store and compute in fp16")
     sub.add_argument("--tune", action="store_true",
                      help="time each conv's register block and channel tile choices and keep the fastest "
                           "(cached on disk: each layer is searched once per machine)")
@@ -384,7 +452,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--stats-json", metavar="FILE", help="write cm.stats() as JSON")
     c.add_argument("--threads", type=int, help="threads of the generated code (default: all cores; aarch64 4)")
     c.add_argument("--save", metavar="DIR", help="aarch64: write the object, C header, wrapper, driver, runtime "
-                                                 "and Makefile into DIR")
+                                                 "and Makefile into DIR; spirv: the .spv kernels and dispatch plan")
     c.add_argument("--name", default="model", help="with --save: prefix of the files and of NAME_run (default model)")
     c.set_defaults(func=compile_command)
     b = sub.add_parser("bench", help="time a compiled model beside PyTorch eager, torch.compile, ONNX Runtime and IREE")

@@ -47,6 +47,13 @@ class CompiledModel:
                                f"this model was compiled for target='{self.backend.name}' (call it to run it here)")
         return self._executable.save(directory, name)
 
+    def profile(self, *inputs) -> list[tuple[str, float]]:
+        """spirv: one run on `inputs`, timed on the device: (layer, milliseconds) per dispatch."""
+        if not hasattr(self._executable, "profile"):
+            raise FretsawError(f"profile() times the dispatches of a target='spirv' model; this one was compiled "
+                               f"for target='{self.backend.name}' (fretsaw bench --layers times a host model's convs)")
+        return self._executable.profile(*self._check_inputs(inputs))
+
     def assembly(self, name: str = "model") -> str:
         """aarch64: the generated assembly (entry point `<name>_forward`)."""
         return self._cross("assembly").assembly(name)

@@ -174,3 +174,32 @@ def test_fp16_convs(fp32_sums, tmp_path):
         spirv_val(code, tmp_path)
     with pytest.raises(FretsawError, match="fp32_sums=True is for fp16=True"):
         fretsaw.compile(pruned, (x,), target="spirv", fp32_sums=True)
+
+
+def test_cli_compile_save_and_bench(tmp_path):
+    # fretsaw compile --target spirv --save, and fretsaw bench --target spirv (--peers none: IREE's
+    # vulkan-spirv compile alone takes longer than the rest) with each dispatch's device time
+    import subprocess
+    import sys
+
+    from fretsaw.prune import random_pattern_prune
+    model = random_pattern_prune(nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(),
+                                               nn.Conv2d(8, 8, 3, padding=1)).eval(), skip_first=False)
+    torch.save(model, tmp_path / "m.pt")
+    cli = [sys.executable, "-m", "fretsaw.cli"]
+    saved = subprocess.run([*cli, "compile", str(tmp_path / "m.pt"), "--input-shape", "1,3,12,12", "--target", "spirv",
+                            "--device", "mali", "--save", str(tmp_path / "out")], capture_output=True, text=True)
+    assert saved.returncode == 0, saved.stderr
+    assert json.loads((tmp_path / "out" / "model.json").read_text())["dispatches"]
+    bench = subprocess.run([*cli, "bench", str(tmp_path / "m.pt"), "--input-shape", "1,3,12,12", "--target", "spirv",
+                            "--repeats", "2", "--peers", "none", "--layers", "--json", str(tmp_path / "b.json")],
+                           capture_output=True,
+                           text=True)
+    assert bench.returncode == 0, bench.stderr
+    figures = json.loads((tmp_path / "b.json").read_text())
+    assert figures["fretsaw_ms"] > 0 and figures["max_abs_error"] < 1e-4
+    assert [layer for layer, ms in figures["layers"] if "(conv)" in layer and ms > 0]
+    assert "dispatches on the device" in bench.stdout
+    wrong = subprocess.run([*cli, "bench", str(tmp_path / "m.pt"), "--input-shape", "1,3,12,12", "--target", "spirv",
+                            "--threads", "2"], capture_output=True, text=True)
+    assert wrong.returncode != 0 and "--threads does not apply to --target spirv" in wrong.stderr

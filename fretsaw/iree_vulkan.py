@@ -12,7 +12,7 @@ copy target, and lavapipe refuses to import host memory that is not page-aligned
 at a 4096-byte boundary (length padded to whole pages), or through a mapped staging buffer when the
 allocator cannot import host memory at all.
 
-    .venv/bin/python bench/iree_vulkan.py    # small conv net vs PyTorch, then ResNet-18 timings
+Used by `fretsaw bench --target spirv` and bench/spirv.py.
 """
 
 from __future__ import annotations
@@ -21,15 +21,13 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from fretsaw.benchmark import export_onnx, static_onnx  # noqa: E402
+from fretsaw.benchmark import export_onnx, static_onnx
 
 VULKAN_TARGET = os.environ.get("IREE_VULKAN_TARGET", "llvmpipe")
 IREE_VULKAN_FLAGS = ("--iree-hal-target-device=vulkan", f"--iree-vulkan-target={VULKAN_TARGET}")
@@ -130,57 +128,3 @@ def iree_vulkan(model: torch.nn.Module, inputs: tuple[np.ndarray, ...]) -> Calla
 
     run.compile_flags = IREE_VULKAN_FLAGS
     return run
-
-
-def median_ms(run: Callable, inputs: tuple[np.ndarray, ...], repeats: int = 5) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run(*inputs)
-        times.append(time.perf_counter() - start)
-    return float(np.median(times)) * 1e3
-
-
-def main() -> None:
-    from torch import nn
-
-    torch.manual_seed(0)
-    rng = np.random.default_rng(0)
-    small = nn.Sequential(nn.Conv2d(3, 16, 3, padding=1), nn.ReLU(), nn.Conv2d(16, 16, 3, padding=1),
-                          nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(16, 10)).eval()
-    x = rng.standard_normal((1, 3, 32, 32), dtype=np.float32)
-    start = time.perf_counter()
-    run = iree_vulkan(small, (x,))
-    compiled = time.perf_counter() - start
-    (out,) = run(x)
-    with torch.no_grad():
-        ref = small(torch.from_numpy(x)).numpy()
-    error = float(np.abs(out - ref).max())
-    print(f"small conv net 1x3x32x32: compile {compiled:.2f} s, max |IREE vulkan - PyTorch| = {error:.2e}, "
-          f"median {median_ms(run, (x,)):.2f} ms", flush=True)
-    assert out.shape == ref.shape and error <= 1e-4, f"IREE vulkan disagrees with PyTorch by {error}"
-
-    from networks import NETWORKS  # bench/networks.py (this directory is on sys.path when run as a script)
-
-    net = NETWORKS["resnet18"]().eval()
-    x = rng.standard_normal((1, 3, 224, 224), dtype=np.float32)
-    start = time.perf_counter()
-    run = iree_vulkan(net, (x,))
-    compiled = time.perf_counter() - start
-    print(f"resnet18 1x3x224x224: compile {compiled:.2f} s", flush=True)
-    with torch.no_grad():
-        ref = net(torch.from_numpy(x)).numpy()
-        eager = median_ms(lambda a: net(torch.from_numpy(a)), (x,))
-    repeats = int(os.environ.get("REPEATS", "5"))
-    times = []
-    for i in range(1 + repeats):  # the first run (pipeline creation etc.) is left out of the median
-        start = time.perf_counter()
-        (out,) = run(x)
-        times.append((time.perf_counter() - start) * 1e3)
-        print(f"  run {i}: {times[-1]:.1f} ms", flush=True)
-    print(f"resnet18 1x3x224x224: compile {compiled:.2f} s, median {np.median(times[1:]):.1f} ms over {repeats} runs "
-          f"(PyTorch eager {eager:.1f} ms, {torch.get_num_threads()} threads), "
-          f"max |IREE vulkan - PyTorch| = {float(np.abs(out - ref).max()):.2e} (max |PyTorch| {float(np.abs(ref).max()):.2e})")
-
-if __name__ == "__main__":
-    main()
