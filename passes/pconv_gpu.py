@@ -28,6 +28,7 @@ After:
 from __future__ import annotations
 
 import dataclasses
+from contextlib import nullcontext
 from typing import ClassVar
 
 import numpy as np
@@ -84,102 +85,186 @@ def tile_rows(conv: pconv.Conv, rows: int) -> int:
     return best
 
 
-def lower_conv(op, width: int, rows: int, storage: ir.Type, compute: ir.Type) -> None:
-    """Replace pconv op `op` by GPU loops whose threads compute register tiles of `rows` output
-    rows x `width` adjacent outputs of a row (a vector); the staged input and constant weights
-    held as `storage`, the sums computed in `compute` (f32 or f16), the output f32."""
-    conv = pconv.Conv(op)
-    patterns = conv.patterns
-    num = len(patterns)
-    n, cin, *_ = conv.input_shape
-    _, cout, *out_spatial = conv.output_shape
-    cin_g, cout_g = cin // conv.groups, cout // conv.groups
-    fkw = conv.fkw()
-    strides, dilations = conv.strides, conv.dilations
-    kernel = conv.kernel_shape
-    rows = tile_rows(conv, rows)
-    height, columns = out_spatial[-2], out_spatial[-1]
-    row_blocks, chunks = ceil_div(height, rows), ceil_div(columns, width)
-    outer = [n, *out_spatial[:-2], row_blocks, chunks]  # what one workgroup's threads cover, for one filter
-    # the input extent every tile reads without a bound check (the last tiles overhang the output)
-    covered = [*out_spatial[:-2], row_blocks * rows, chunks * width]
-    extent = [(o - 1) * s + (k - 1) * d + 1 for o, s, k, d in zip(covered, strides, kernel, dilations)]
-    used = np.bincount(fkw.pattern, minlength=num) > 0  # patterns no kept kernel has emit no loop
-    with ir.InsertionPoint(op), op.location:
-        vtype = ir.VectorType.get([width], compute)
-        x = staged_input(conv, extent, storage)
-        values = conv.packed_values()
-        narrow = values is not None and not isinstance(storage, ir.F32Type)
-        w = read_buffer(weight_constant(values, storage) if narrow else conv.packed_weights)
-        b = read_buffer(conv.bias) if conv.bias is not None else None
-        order, begin, channel, offset = (table(t) for t in (fkw.order, fkw.stride, fkw.index, fkw.weight))
-        out = memref.AllocOp(ir.MemRefType.get(conv.output_shape, ir.F32Type.get()), [], []).result
-        with threads(int(np.prod(outer)), cout) as (i, q):
-            i_n, *depth, row_block, chunk = delinearize(i, outer)
-            first_row, first = mul(row_block, rows), mul(chunk, width)
-            co = load_index(order, q)
-            group_base = mul(arith.DivUIOp(co, index(cout_g)).result, cin_g)
-            start = vector.BroadcastOp(vtype, convert(load(b, [co]) if b is not None else f32(0.0), compute)).result
-            accs = [start] * rows
-            depth_base = [mul(o, s) for o, s in zip(depth, strides[:-2])]
-            row_base, column_base = mul(first_row, strides[-2]), mul(first, strides[-1])
+class TileEmitter:
+    """GPU loops of one pconv conv: threads computing register tiles of `rows` output rows x `width`
+    adjacent outputs of a row (a vector), the staged input and constant weights held as `storage`,
+    the sums computed in `compute` (f32 or f16), the output f32. A workgroup computes one filter
+    (emit_filters: a loop per FKW pattern run, taps unrolled), or for a dense conv a block of
+    `filters` filters (emit_blocks). Blocks of pattern-pruned filters were measured slower on
+    lavapipe: their kernels on a channel differ in pattern, and a branch per filter and pattern
+    cost more than the window loads they share."""
+
+    def __init__(self, op, width: int, rows: int, storage: ir.Type, compute: ir.Type):
+        self.op, self.conv = op, pconv.Conv(op)
+        conv = self.conv
+        self.width, self.storage, self.compute = width, storage, compute
+        self.patterns = conv.patterns
+        self.num = len(self.patterns)
+        n, cin, *_ = conv.input_shape
+        _, self.cout, *out_spatial = conv.output_shape
+        self.cin_g, self.cout_g = cin // conv.groups, self.cout // conv.groups
+        self.fkw = conv.fkw()
+        self.rows = tile_rows(conv, rows)
+        self.height, self.columns = out_spatial[-2], out_spatial[-1]
+        row_blocks, chunks = ceil_div(self.height, self.rows), ceil_div(self.columns, width)
+        self.outer = [n, *out_spatial[:-2], row_blocks, chunks]  # one workgroup's threads cover, per filter
+        # the input extent every tile reads without a bound check (the last tiles overhang the output)
+        covered = [*out_spatial[:-2], row_blocks * self.rows, chunks * width]
+        self.extent = [(o - 1) * s + (k - 1) * d + 1
+                       for o, s, k, d in zip(covered, conv.strides, conv.kernel_shape, conv.dilations)]
+        self.used = np.bincount(self.fkw.pattern, minlength=self.num) > 0  # patterns no kernel has emit nothing
+
+    def taps(self, p: int) -> list[tuple[int, ...]]:
+        return [tuple(int(t) for t in tap) for tap in zip(*np.nonzero(self.patterns[p]))]
+
+    def lower(self, filters: int) -> None:
+        conv = self.conv
+        with ir.InsertionPoint(self.op), self.op.location:
+            self.vtype = ir.VectorType.get([self.width], self.compute)
+            self.x = staged_input(conv, self.extent, self.storage)
+            values = conv.packed_values()
+            narrow = values is not None and not isinstance(self.storage, ir.F32Type)
+            self.w = read_buffer(weight_constant(values, self.storage) if narrow else conv.packed_weights)
+            self.b = read_buffer(conv.bias) if conv.bias is not None else None
+            self.order = table(self.fkw.order)
+            self.out = memref.AllocOp(ir.MemRefType.get(conv.output_shape, ir.F32Type.get()), [], []).result
+            dense = conv.groups == 1 and bool((conv.kernel_pattern >= 0).all()) and int(self.used.sum()) == 1
+            if filters > 1 and dense:
+                self.emit_blocks(filters)
+            else:
+                self.emit_filters()
+            result = bufferization.ToTensorOp(self.op.results[0].type, self.out, restrict=True, writable=True).result
+        self.op.results[0].replace_all_uses_with(result)
+        self.op.erase()
+
+    def tile(self, i) -> None:
+        """The thread's tile: its coordinates and the bases its reads are offsets from."""
+        strides = self.conv.strides
+        self.i_n, *self.depth, row_block, chunk = delinearize(i, self.outer)
+        self.first_row, self.first = mul(row_block, self.rows), mul(chunk, self.width)
+        self.depth_base = [mul(o, s) for o, s in zip(self.depth, strides[:-2])]
+        self.row_base, self.column_base = mul(self.first_row, strides[-2]), mul(self.first, strides[-1])
+
+    def start(self, co) -> ir.Value:
+        bias = load(self.b, [co]) if self.b is not None else f32(0.0)
+        return vector.BroadcastOp(self.vtype, convert(bias, self.compute)).result
+
+    def weights(self, base, count: int) -> list[ir.Value]:
+        return [vector.BroadcastOp(self.vtype, convert(load(self.w, [add(base, t)]), self.compute)).result
+                for t in range(count)]
+
+    def window(self, ci, taps: list[tuple[int, ...]]) -> dict:
+        """Every input value the tile's (tap, row, lane)s of `taps` read from channel `ci`, loaded
+        once each, by input line: {(depth offsets, row offset): {column offset: value}}."""
+        strides, dilations = self.conv.strides, self.conv.dilations
+        lines: dict = {}
+        for tap in taps:
+            depth_at = tuple(kk * d for kk, d in zip(tap[:-2], dilations[:-2]))
+            for r in range(self.rows):
+                columns = lines.setdefault((depth_at, r * strides[-2] + tap[-2] * dilations[-2]), set())
+                columns.update(j * strides[-1] + tap[-1] * dilations[-1] for j in range(self.width))
+        values = {}
+        for (depth_at, row_at), columns in sorted(lines.items()):
+            at = [add(b, o) for b, o in zip(self.depth_base, depth_at)] + [add(self.row_base, row_at)]
+            values[(depth_at, row_at)] = {
+                c: convert(load(self.x, [self.i_n, ci, *at, add(self.column_base, c)]), self.compute)
+                for c in sorted(columns)}
+        return values
+
+    def multiply_add(self, values: dict, taps, weights, accs: list) -> list:
+        """`accs` (one per tile row) plus every tap's weight times the tile's input vector it reads."""
+        strides, dilations = self.conv.strides, self.conv.dilations
+        accs = list(accs)
+        for t, tap in enumerate(taps):
+            depth_at = tuple(kk * d for kk, d in zip(tap[:-2], dilations[:-2]))
+            for r in range(self.rows):
+                line = values[(depth_at, r * strides[-2] + tap[-2] * dilations[-2])]
+                shift = tap[-1] * dilations[-1]
+                lanes = [line[j * strides[-1] + shift] for j in range(self.width)]
+                accs[r] = vector.FMAOp(weights[t], vector.FromElementsOp(self.vtype, lanes).result, accs[r]).result
+        return accs
+
+    def emit_filters(self) -> None:
+        """A workgroup per filter position: per pattern one loop over its FKW run, taps unrolled."""
+        fkw, num = self.fkw, self.num
+        begin, channel, offset = (table(t) for t in (fkw.stride, fkw.index, fkw.weight))
+        with threads(int(np.prod(self.outer)), self.cout) as (i, q):
+            self.tile(i)
+            co = load_index(self.order, q)
+            group_base = mul(arith.DivUIOp(co, index(self.cout_g)).result, self.cin_g)
+            accs = [self.start(co)] * self.rows
             for p in range(num):
-                if not used[p]:
+                if not self.used[p]:
                     continue
-                taps = [tuple(int(t) for t in tap) for tap in zip(*np.nonzero(patterns[p]))]
+                taps = self.taps(p)
                 run = add(mul(q, num), p)
                 loop = scf.ForOp(load_index(begin, run), load_index(begin, add(run, 1)), index(1), accs)
                 with ir.InsertionPoint(loop.body):
                     k = loop.induction_variable
-                    ci = add(group_base, load_index(channel, k))
-                    base = load_index(offset, k)
-                    weights = [vector.BroadcastOp(vtype, convert(load(w, [add(base, t)]), compute)).result
-                               for t in range(len(taps))]
-                    accs_in = list(loop.inner_iter_args)
-                    # the tile's reads by input row: each input value loaded once for every
-                    # (tap, output row, lane) that reads it, one input row's values live at a time
-                    reads = {}
-                    for t, tap in enumerate(taps):
-                        depth_at = tuple(kk * d for kk, d in zip(tap[:-2], dilations[:-2]))
-                        for r in range(rows):
-                            line = (depth_at, r * strides[-2] + tap[-2] * dilations[-2])
-                            reads.setdefault(line, []).append((t, r, tap[-1] * dilations[-1]))
-                    for (depth_at, row_at), users in sorted(reads.items()):
-                        at = [add(b_, o) for b_, o in zip(depth_base, depth_at)] + [add(row_base, row_at)]
-                        loaded = {}
-                        for t, r, shift in users:
-                            lanes = []
-                            for j in range(width):
-                                column = j * strides[-1] + shift
-                                if column not in loaded:
-                                    loaded[column] = convert(load(x, [i_n, ci, *at, add(column_base, column)]),
-                                                             compute)
-                                lanes.append(loaded[column])
-                            inputs = vector.FromElementsOp(vtype, lanes).result
-                            accs_in[r] = vector.FMAOp(weights[t], inputs, accs_in[r]).result
-                    scf.YieldOp(accs_in)
+                    weights = self.weights(load_index(offset, k), len(taps))
+                    values = self.window(add(group_base, load_index(channel, k)), taps)
+                    scf.YieldOp(self.multiply_add(values, taps, weights, loop.inner_iter_args))
                 accs = list(loop.results)
-            for r, acc in enumerate(accs):
-                if conv.activation != "none":
-                    acc = activate(conv.activation, acc)
-                row = add(first_row, r)
-                for j in range(width):
-                    value = convert(vector.ExtractOp(acc, [], [j]).result, ir.F32Type.get())
-                    where = [i_n, co, *depth, row, add(first, j)]
-                    bounds = [(row, height)] if height % rows else []
-                    bounds += [(add(first, j), columns)] if columns % width else []
-                    if not bounds:
-                        store(value, out, where)
-                        continue
-                    inside = None
-                    for value_at, limit in bounds:
-                        ok = arith.CmpIOp(arith.CmpIPredicate.ult, value_at, index(limit)).result
-                        inside = ok if inside is None else arith.AndIOp(inside, ok).result
-                    with guarded(inside):
-                        store(value, out, where)
-        result = bufferization.ToTensorOp(op.results[0].type, out, restrict=True, writable=True).result
-    op.results[0].replace_all_uses_with(result)
-    op.erase()
+            self.store(accs, co)
+
+    def emit_blocks(self, filters: int) -> None:
+        """A dense conv (groups = 1, one pattern, no kernel removed): a workgroup per block of
+        `filters` filter positions, a loop over the input channels, each channel's window loaded
+        once for every filter of the block."""
+        positions = len(self.fkw.order)
+        filters = min(filters, positions)
+        blocks = ceil_div(positions, filters)
+        cin = self.cin_g
+        # the first packed weight of each (block, channel, filter)'s kernel; a last block's
+        # positions past Cout repeat the last filter (computed, not stored)
+        kernel_of = np.zeros((positions, cin), dtype=np.int64)
+        position = np.repeat(np.arange(positions), np.diff(self.fkw.stride[::self.num]))
+        kernel_of[position, self.fkw.index] = self.fkw.weight
+        padded = np.minimum(np.arange(blocks * filters), positions - 1)
+        offset = table(kernel_of[padded].reshape(blocks, filters, cin).transpose(0, 2, 1).ravel())
+        taps = self.taps(int(np.argmax(self.used)))
+        with threads(int(np.prod(self.outer)), blocks) as (i, block):
+            self.tile(i)
+            first_position = mul(block, filters)
+            cos = [load_index(self.order, arith.MinUIOp(add(first_position, f), index(positions - 1)).result)
+                   for f in range(filters)]
+            accs = [acc for co in cos for acc in [self.start(co)] * self.rows]
+            loop = scf.ForOp(index(0), index(cin), index(1), accs)
+            with ir.InsertionPoint(loop.body):
+                c = loop.induction_variable
+                values = self.window(c, taps)
+                sums = list(loop.inner_iter_args)
+                slots = mul(add(mul(block, cin), c), filters)
+                for f in range(filters):
+                    weights = self.weights(load_index(offset, add(slots, f)), len(taps))
+                    rows = slice(f * self.rows, (f + 1) * self.rows)
+                    sums[rows] = self.multiply_add(values, taps, weights, sums[rows])
+                scf.YieldOp(sums)
+            for f, co in enumerate(cos):
+                stored = arith.CmpIOp(arith.CmpIPredicate.ult, add(first_position, f), index(positions)).result
+                with guarded(stored) if positions % filters else nullcontext():
+                    self.store(list(loop.results)[f * self.rows:(f + 1) * self.rows], co)
+
+    def store(self, accs: list, co) -> None:
+        """The tile's sums, activated, into the output of filter `co` (lanes and rows inside it)."""
+        for r, acc in enumerate(accs):
+            if self.conv.activation != "none":
+                acc = activate(self.conv.activation, acc)
+            row = add(self.first_row, r)
+            for j in range(self.width):
+                value = convert(vector.ExtractOp(acc, [], [j]).result, ir.F32Type.get())
+                where = [self.i_n, co, *self.depth, row, add(self.first, j)]
+                bounds = [(row, self.height)] if self.height % self.rows else []
+                bounds += [(add(self.first, j), self.columns)] if self.columns % self.width else []
+                if not bounds:
+                    store(value, self.out, where)
+                    continue
+                inside = None
+                for value_at, limit in bounds:
+                    ok = arith.CmpIOp(arith.CmpIPredicate.ult, value_at, index(limit)).result
+                    inside = ok if inside is None else arith.AndIOp(inside, ok).result
+                with guarded(inside):
+                    store(value, self.out, where)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -189,11 +274,12 @@ class Gpu(ModulePass):
     name: ClassVar[str] = "pconv-gpu"
     width: int = 4  # vector lanes per thread, along an output row
     rows: int = 4   # output rows per thread (fewer for short outputs)
+    filters: int = 4  # filters per workgroup of a dense ungrouped conv (1: a workgroup per filter)
     f16: bool = False        # staged input and constant weights in fp16, sums in fp16
     f32_sums: bool = False   # with f16: the sums in fp32 (fp16 storage only)
 
     def __post_init__(self):
-        self.require_positive("width", "rows")
+        self.require_positive("width", "rows", "filters")
         if self.f32_sums and not self.f16:
             raise self.option_error("option f32-sums=true is for f16=true (fp16 storage, fp32 sums)")
         if self.width not in (1, 2, 3, 4):
@@ -205,5 +291,5 @@ class Gpu(ModulePass):
             storage = ir.F16Type.get() if self.f16 else ir.F32Type.get()
             compute = ir.F32Type.get() if self.f32_sums or not self.f16 else storage
         for op in pconv.walk_convs(module):
-            lower_conv(op, self.width, self.rows, storage, compute)
+            TileEmitter(op, self.width, self.rows, storage, compute).lower(self.filters)
         module.verify()

@@ -14,10 +14,10 @@
 // CHECK: scf.parallel
 // CHECK: arith.select
 // CHECK: {mapping = [#gpu.loop_dim_map<processor = block_x{{.*}}processor = thread_x
+// CHECK: %[[OUT:.*]] = memref.alloc() : memref<1x2x5x5xf32>
 // CHECK-DAG: arith.constant dense<[0, 1, 2, 3, 3]> : tensor<5xi32>
 // CHECK-DAG: arith.constant dense<[0, 1, 1]> : tensor<3xi32>
 // CHECK-DAG: arith.constant dense<[0, 2, 5]> : tensor<3xi32>
-// CHECK: %[[OUT:.*]] = memref.alloc() : memref<1x2x5x5xf32>
 // CHECK: scf.parallel
 // CHECK: vector.broadcast {{.*}} : f32 to vector<4xf32>
 // Pattern 0's taps (0, 0) and (1, 1) over 3 rows read input rows 0-3 of the tile, columns 0-3
@@ -54,7 +54,8 @@ func.func @sparse(%x: tensor<1x2x4x4xf32>, %b: tensor<2xf32>) -> tensor<1x2x5x5x
 }
 
 // A pattern no kept kernel has emits no loop; an unpadded conv whose tiles (4 rows x 4 lanes)
-// cover its output exactly reads its input in place, and stores with no bound check.
+// cover its output exactly reads its input in place, and stores with no bound check. (With
+// every kernel kept and one pattern it is a dense conv: a block of filters, here of one.)
 // CHECK-LABEL: func.func @unused_pattern
 // CHECK-NOT: memref.alloc() : memref<1x1x5x5xf32>
 // CHECK: scf.for
@@ -66,4 +67,25 @@ func.func @unused_pattern(%x: tensor<1x1x5x5xf32>) -> tensor<1x1x4x4xf32> {
   %w = arith.constant dense<[1.0, 2.0]> : tensor<2xf32>
   %0 = "pconv.conv2d"(%x, %w) {patterns = dense<[[[true, false], [false, true]], [[true, true], [true, false]]]> : tensor<2x2x2xi1>, kernel_pattern = dense<[[0]]> : tensor<1x1xi8>, strides = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>, groups = 1 : i64, activation = "none", operandSegmentSizes = array<i32: 1, 1, 0>} : (tensor<1x1x5x5xf32>, tensor<2xf32>) -> tensor<1x1x4x4xf32>
   return %0 : tensor<1x1x4x4xf32>
+}
+
+// A dense conv (one pattern, every kernel kept, groups 1) runs in blocks of 4 filters: 5 filters
+// are 2 blocks (the second's 3 positions past the last repeat it and are not stored), a loop over
+// the 2 input channels whose window (2 x 2 taps over 4 rows: 5 rows of 5 columns, 25 values) is
+// loaded once for the 4 filters' 4 x 4 rows x 4 taps = 64 FMAs.
+// CHECK-LABEL: func.func @dense_blocks
+// CHECK: scf.parallel
+// CHECK: scf.for %{{.*}} = %c0{{.*}} to %c2{{.*}} step %c1{{.*}} iter_args({{.*}}) -> (vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>)
+// CHECK-COUNT-25: memref.load %{{.*}} : memref<1x2x5x5xf32>
+// CHECK-NOT: memref.load %{{.*}} : memref<1x2x5x5xf32>
+// CHECK-COUNT-64: vector.fma
+// CHECK-NOT: vector.fma
+// CHECK: scf.yield
+// CHECK: scf.if
+// CHECK: memref.store
+// CHECK: {mapping = [#gpu.loop_dim_map<processor = block_y
+func.func @dense_blocks(%x: tensor<1x2x5x5xf32>) -> tensor<1x5x4x4xf32> {
+  %w = arith.constant dense<1.0> : tensor<40xf32>
+  %0 = "pconv.conv2d"(%x, %w) {patterns = dense<true> : tensor<1x2x2xi1>, kernel_pattern = dense<0> : tensor<5x2xi8>, strides = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>, groups = 1 : i64, activation = "none", operandSegmentSizes = array<i32: 1, 1, 0>} : (tensor<1x2x5x5xf32>, tensor<40xf32>) -> tensor<1x5x4x4xf32>
+  return %0 : tensor<1x5x4x4xf32>
 }
