@@ -89,7 +89,8 @@ NETWORKS = {"vgg16": vgg16, "resnet18": lambda: resnet(False, (2, 2, 2, 2)),
             "resnet50": lambda: resnet(True, (3, 4, 6, 3)), "mobilenet_v2": mobilenet_v2}
 
 
-def measure(name: str, args) -> dict:
+def network(name: str) -> nn.Module:
+    """NETWORKS[name] in eval mode: random weights (torch seed 0), BatchNorm statistics randomised."""
     torch.manual_seed(0)
     model = NETWORKS[name]().eval()
     with torch.no_grad():
@@ -97,6 +98,11 @@ def measure(name: str, args) -> dict:
             if isinstance(m, nn.BatchNorm2d):  # inference statistics that are not the identity
                 m.running_mean.uniform_(-0.1, 0.1)
                 m.running_var.uniform_(0.5, 1.5)
+    return model
+
+
+def measure(name: str, args) -> dict:
+    model = network(name)
     x = torch.randn(1, 3, 224, 224)
     prune.project(model, "pattern", args.flops, num_patterns=8, inputs=x, inplace=True)
     start = time.perf_counter()

@@ -2,27 +2,32 @@
 removed kernels and zero taps.
 
 Each workgroup computes one filter (a filter position of the reorder: filter_order), so every
-loop bound in it is uniform across its threads; each thread computes `width` adjacent outputs of
-one output row as a vector (lanes along the row). For each pattern a loop runs over the filter's
-kept kernels of that pattern (the FKW runs: fkw_stride), the pattern's taps unrolled: removed
-kernels and zero taps are never visited, and a dense conv is the one all-ones pattern. The input
-is first copied into a zero-bordered buffer when the conv pads, so that no tap tests its
-bounds; the bias starts the accumulators and the activation (passes/conv/epilogue.py) ends them.
-The loops carry the gpu mapping (passes/gpu/loops.py) that upstream convert-parallel-loops-to-gpu
-turns into kernels.
+loop bound in it is uniform across its threads; each thread computes a register tile of `rows`
+output rows x `width` adjacent outputs of a row (a vector per row). For each pattern a loop runs
+over the filter's kept kernels of that pattern (the FKW runs: fkw_stride), the pattern's taps
+unrolled: removed kernels and zero taps are never visited. Inside a kernel, each input value of
+the tile's window is loaded once for every (tap, row, lane) that reads it, one input row at a
+time: on a GPU whose loads cost more than its FMAs (lavapipe: a load per invocation ~12 ns, an
+FMA loop step under 1 ns) the loads per multiply-add decide the speed. A dense conv (groups 1,
+one pattern, every kernel kept) computes blocks of `filters` filters per workgroup instead, one
+loop over the input channels sharing each window among the block's filters. The input is first
+copied into a zero-bordered buffer (in fp16 with f16=true) when the conv pads or its tiles read
+past it, so that no read tests a bound; the bias starts the sums and the activation
+(passes/conv/epilogue.py) ends them; lanes and rows past the output are not stored. The loops
+carry the gpu mapping (passes/gpu/loops.py) that upstream convert-parallel-loops-to-gpu turns
+into kernels.
 
 Before:
   %y = "pconv.conv2d"(%x, %w) {patterns = dense<...> : tensor<2x3x3xi1>, ...}
 After:
-  scf.parallel (%q, %wg) ... {mapping = [block_y, block_x]} {     // filter position, output chunk
-    scf.parallel (%t) ... {mapping = [thread_x]} {
-      %acc0 = vector.broadcast %bias                               // filter order[%q]
-      %acc1 = scf.for %k = %run_begin to %run_end iter_args(%a = %acc0) -> (vector<4xf32>) {
-        %w = memref.load %weights[...]; %i = vector.from_elements ...   // per tap of pattern 0
-        vector.fma %wv, %i, %a ...
-      }
-      ... the other patterns' runs ...; memref.store of each lane
-  } }
+  scf.parallel (%q, %wg, %t) ... {mapping = [block_y, block_x, thread_x]} {   // filter position, tiles
+    %acc0 = vector.broadcast %bias                                 // filter order[%q]
+    %acc1:4 = scf.for %k = %run_begin to %run_end iter_args(...) -> (vector<4xf32>, ...) {  // pattern 0
+      memref.load %weights[...] ...; memref.load %input[...] ...  // each window value once
+      vector.fma %w, (vector.from_elements ...), %a ...          // per tap and tile row
+    }
+    ... the other patterns' runs ...; memref.store of each lane inside the output
+  }
 """
 
 from __future__ import annotations
@@ -75,14 +80,11 @@ def staged_input(conv: pconv.Conv, extent: list[int], element: ir.Type) -> ir.Va
 
 
 def tile_rows(conv: pconv.Conv, rows: int) -> int:
-    """Output rows of a thread's register tile: `rows`, or fewer for a short output (at most a
-    third of the rows computed past its last)."""
-    height = conv.output_shape[-2] if conv.rank >= 2 else 1
-    best = 1
-    for r in range(1, rows + 1):
-        if ceil_div(height, r) * r <= height + max(1, height // 3):
-            best = r
-    return best
+    """Output rows of a thread's register tile: the most, up to `rows` and the output's height, that
+    compute at most a third more rows than the output has."""
+    height = conv.output_shape[-2]
+    fits = [r for r in range(1, min(rows, height) + 1) if ceil_div(height, r) * r <= height + max(1, height // 3)]
+    return max(fits)
 
 
 class TileEmitter:
@@ -94,7 +96,8 @@ class TileEmitter:
     lavapipe: their kernels on a channel differ in pattern, and a branch per filter and pattern
     cost more than the window loads they share."""
 
-    def __init__(self, op, width: int, rows: int, storage: ir.Type, compute: ir.Type):
+    def __init__(self, op, width: int, rows: int, filters: int, accumulators: int, storage: ir.Type,
+                 compute: ir.Type):
         self.op, self.conv = op, pconv.Conv(op)
         conv = self.conv
         self.width, self.storage, self.compute = width, storage, compute
@@ -104,7 +107,11 @@ class TileEmitter:
         _, self.cout, *out_spatial = conv.output_shape
         self.cin_g, self.cout_g = cin // conv.groups, self.cout // conv.groups
         self.fkw = conv.fkw()
-        self.rows = tile_rows(conv, rows)
+        self.used = np.bincount(self.fkw.pattern, minlength=self.num) > 0  # patterns no kernel has emit nothing
+        dense = conv.groups == 1 and bool((conv.kernel_pattern >= 0).all()) and int(self.used.sum()) == 1
+        self.filters = min(filters, self.cout) if dense else 1  # a block of filters: dense convs only
+        # the tile's rows: as many as asked that keep the block's sums within `accumulators` vectors
+        self.rows = tile_rows(conv, max(1, min(rows, accumulators // self.filters)))
         self.height, self.columns = out_spatial[-2], out_spatial[-1]
         row_blocks, chunks = ceil_div(self.height, self.rows), ceil_div(self.columns, width)
         self.outer = [n, *out_spatial[:-2], row_blocks, chunks]  # one workgroup's threads cover, per filter
@@ -112,12 +119,11 @@ class TileEmitter:
         covered = [*out_spatial[:-2], row_blocks * self.rows, chunks * width]
         self.extent = [(o - 1) * s + (k - 1) * d + 1
                        for o, s, k, d in zip(covered, conv.strides, conv.kernel_shape, conv.dilations)]
-        self.used = np.bincount(self.fkw.pattern, minlength=self.num) > 0  # patterns no kernel has emit nothing
 
     def taps(self, p: int) -> list[tuple[int, ...]]:
         return [tuple(int(t) for t in tap) for tap in zip(*np.nonzero(self.patterns[p]))]
 
-    def lower(self, filters: int) -> None:
+    def lower(self) -> None:
         conv = self.conv
         with ir.InsertionPoint(self.op), self.op.location:
             self.vtype = ir.VectorType.get([self.width], self.compute)
@@ -128,9 +134,8 @@ class TileEmitter:
             self.b = read_buffer(conv.bias) if conv.bias is not None else None
             self.order = table(self.fkw.order)
             self.out = memref.AllocOp(ir.MemRefType.get(conv.output_shape, ir.F32Type.get()), [], []).result
-            dense = conv.groups == 1 and bool((conv.kernel_pattern >= 0).all()) and int(self.used.sum()) == 1
-            if filters > 1 and dense:
-                self.emit_blocks(filters)
+            if self.filters > 1:
+                self.emit_blocks(self.filters)
             else:
                 self.emit_filters()
             result = bufferization.ToTensorOp(self.op.results[0].type, self.out, restrict=True, writable=True).result
@@ -212,7 +217,6 @@ class TileEmitter:
         `filters` filter positions, a loop over the input channels, each channel's window loaded
         once for every filter of the block."""
         positions = len(self.fkw.order)
-        filters = min(filters, positions)
         blocks = ceil_div(positions, filters)
         cin = self.cin_g
         # the first packed weight of each (block, channel, filter)'s kernel; a last block's
@@ -273,13 +277,14 @@ class Gpu(ModulePass):
 
     name: ClassVar[str] = "pconv-gpu"
     width: int = 4  # vector lanes per thread, along an output row
-    rows: int = 4   # output rows per thread (fewer for short outputs)
+    rows: int = 8   # output rows per thread (fewer for short outputs, or to fit `accumulators`)
     filters: int = 4  # filters per workgroup of a dense ungrouped conv (1: a workgroup per filter)
+    accumulators: int = 16  # vectors of sums per thread (rows x filters of its tile)
     f16: bool = False        # staged input and constant weights in fp16, sums in fp16
     f32_sums: bool = False   # with f16: the sums in fp32 (fp16 storage only)
 
     def __post_init__(self):
-        self.require_positive("width", "rows", "filters")
+        self.require_positive("width", "rows", "filters", "accumulators")
         if self.f32_sums and not self.f16:
             raise self.option_error("option f32-sums=true is for f16=true (fp16 storage, fp32 sums)")
         if self.width not in (1, 2, 3, 4):
@@ -291,5 +296,5 @@ class Gpu(ModulePass):
             storage = ir.F16Type.get() if self.f16 else ir.F32Type.get()
             compute = ir.F32Type.get() if self.f32_sums or not self.f16 else storage
         for op in pconv.walk_convs(module):
-            TileEmitter(op, self.width, self.rows, storage, compute).lower(self.filters)
+            TileEmitter(op, self.width, self.rows, self.filters, self.accumulators, storage, compute).lower()
         module.verify()

@@ -3,14 +3,14 @@
 // RUN: fretsaw-opt %s --pass-pipeline='builtin.module(pconv-gpu{f16=true})' | filecheck %s --check-prefix=F16
 
 // Two patterns (2 and 3 taps), kernel (1, 0) removed, padding 1, bias and relu6. A thread computes
-// a register tile of 3 output rows (5 rows: 4 would compute 3 past the last) x 4 lanes. The
-// input is staged by one thread per element into a zero-bordered buffer tall and wide enough for
-// every tile (7 x 9), a workgroup per filter (block_y) computes 64-thread chunks of tiles. The
+// a register tile of the 5 output rows x 4 lanes. The input is staged by one thread per element
+// into a zero-bordered buffer tall and wide enough for every tile (6 x 9: the second vector of a
+// row overhangs it), a workgroup per filter (block_y) computes 64-thread chunks of tiles. The
 // FKW runs per (filter, pattern): filter 0 has one kernel of each pattern (channels 0, 1),
 // filter 1 one of pattern 0 (channel 1), its removed kernel no run.
 // CHECK-LABEL: func.func @sparse
 // CHECK-NOT: pconv.conv2d
-// CHECK: %[[PAD:.*]] = memref.alloc() : memref<1x2x7x9xf32>
+// CHECK: %[[PAD:.*]] = memref.alloc() : memref<1x2x6x9xf32>
 // CHECK: scf.parallel
 // CHECK: arith.select
 // CHECK: {mapping = [#gpu.loop_dim_map<processor = block_x{{.*}}processor = thread_x
@@ -20,14 +20,14 @@
 // CHECK-DAG: arith.constant dense<[0, 2, 5]> : tensor<3xi32>
 // CHECK: scf.parallel
 // CHECK: vector.broadcast {{.*}} : f32 to vector<4xf32>
-// Pattern 0's taps (0, 0) and (1, 1) over 3 rows read input rows 0-3 of the tile, columns 0-3
-// and 1-4: 18 values, each loaded once, for 6 FMAs.
-// CHECK: scf.for {{.*}} iter_args({{.*}}) -> (vector<4xf32>, vector<4xf32>, vector<4xf32>)
-// CHECK-COUNT-18: memref.load %[[PAD]]
+// Pattern 0's taps (0, 0) and (1, 1) over 5 rows read input rows 0-5 of the tile, columns 0-3
+// and 1-4: 28 values, each loaded once, for 10 FMAs.
+// CHECK: scf.for {{.*}} iter_args({{.*}}) -> (vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>)
+// CHECK-COUNT-28: memref.load %[[PAD]]
 // CHECK-NOT: memref.load %[[PAD]]
 // CHECK: scf.yield
-// CHECK: scf.for {{.*}} iter_args({{.*}}) -> (vector<4xf32>, vector<4xf32>, vector<4xf32>)
-// CHECK-COUNT-9: vector.fma
+// CHECK: scf.for {{.*}} iter_args({{.*}}) -> (vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>)
+// CHECK-COUNT-15: vector.fma
 // CHECK-NOT: vector.fma
 // CHECK: scf.yield
 // CHECK: arith.maximumf
@@ -38,10 +38,10 @@
 // CHECK: {mapping = [#gpu.loop_dim_map<processor = block_y{{.*}}processor = thread_x
 // CHECK: bufferization.to_tensor %[[OUT]] restrict writable
 // TWO-LABEL: func.func @sparse
-// TWO: scf.for {{.*}} iter_args({{.*}}) -> (vector<2xf32>, vector<2xf32>, vector<2xf32>)
+// TWO: scf.for {{.*}} iter_args({{.*}}) -> (vector<2xf32>, vector<2xf32>, vector<2xf32>, vector<2xf32>, vector<2xf32>)
 // fp16: the staged input and the weights are f16, so are the sums; the output stays f32
 // F16-LABEL: func.func @sparse
-// F16: memref.alloc() : memref<1x2x7x9xf16>
+// F16: memref.alloc() : memref<1x2x6x9xf16>
 // F16: arith.truncf {{.*}} : f32 to f16
 // F16: arith.constant dense<{{.*}}> : tensor<7xf16>
 // F16: vector.fma {{.*}} : vector<4xf16>
@@ -55,7 +55,7 @@ func.func @sparse(%x: tensor<1x2x4x4xf32>, %b: tensor<2xf32>) -> tensor<1x2x5x5x
 
 // A pattern no kept kernel has emits no loop; an unpadded conv whose tiles (4 rows x 4 lanes)
 // cover its output exactly reads its input in place, and stores with no bound check. (With
-// every kernel kept and one pattern it is a dense conv: a block of filters, here of one.)
+// every kernel kept and one pattern it is a dense conv, whose blocks hold one filter here.)
 // CHECK-LABEL: func.func @unused_pattern
 // CHECK-NOT: memref.alloc() : memref<1x1x5x5xf32>
 // CHECK: scf.for
