@@ -2,7 +2,8 @@
 bench/networks.py's definitions), pruned PatDNN-style to --flops fewer conv FLOPs, run by fretsaw's
 kernels (pruned), by fretsaw on the dense model, and by IREE's vulkan-spirv on the dense model
 when fretsaw/iree_vulkan.py can run it, side by side on the same device. On lavapipe (a CPU driver)
-absolute times say nothing about a phone; the ratios on one device do. Prints a markdown table;
+absolute times say nothing about a phone; the ratios on one device do. Prints a markdown table
+once every network ran (IREE last: its threads waiting on the device spin on after its runs);
 --layers adds each network's slowest dispatches (device time, timestamp queries) dense and pruned.
 
     .venv/bin/python bench/spirv.py [--networks resnet18,mobilenet_v2] [--repeats 3] [--layers]
@@ -12,7 +13,6 @@ absolute times say nothing about a phone; the ratios on one device do. Prints a 
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import time
 
@@ -48,7 +48,6 @@ def measure(name: str, args) -> dict:
     row["dense_ms"] = median_ms(lambda: dense(x.numpy()), args.repeats)
     if args.layers:
         row["dense_layers"] = dense.profile(x.numpy())
-    dense_model = copy.deepcopy(model)  # for IREE, which runs last: its waiting threads spin on after it
     prune.project(model, "pattern", args.flops, num_patterns=8, inputs=x, inplace=True)
     start = time.perf_counter()
     pruned = fretsaw.compile(model, (x,), target="spirv")
@@ -63,9 +62,6 @@ def measure(name: str, args) -> dict:
     row["of_the_cut"] = row["speedup_over_dense"] / row["conv_flops_reduction"]
     if args.layers:
         row["pruned_layers"] = pruned.profile(x.numpy())
-    run_iree = name in args.iree_networks.split(",")
-    row["iree_ms"], row["iree_error"] = iree_ms(dense_model, x.numpy(), args.iree_repeats) if run_iree else \
-        (None, "not run")
     return row
 
 
@@ -95,10 +91,17 @@ def main() -> None:
     print("| network | fretsaw pruned | fretsaw dense | IREE vulkan-spirv (dense) | pruned over dense | conv FLOPs cut "
           "| of the cut | compile |")
     print("|---|---|---|---|---|---|---|---|")
-    rows = []
-    for name in names:
-        row = measure(name, args)
-        rows.append(row)
+    rows = [measure(name, args) for name in names]
+    # IREE after every fretsaw measurement: its threads waiting on the device spin on after its runs
+    for row in rows:
+        if row["network"] in args.iree_networks.split(",") and "error" not in row:
+            torch.manual_seed(1)
+            row["iree_ms"], row["iree_error"] = iree_ms(network(row["network"]), torch.randn(1, 3, 224, 224).numpy(),
+                                                        args.iree_repeats)
+        else:
+            row["iree_ms"], row["iree_error"] = None, "not run"
+    for row in rows:
+        name = row["network"]
         if "error" in row:
             print(f"| {name} | fails: {row['error']} | | | | | | |", flush=True)
             continue

@@ -298,7 +298,7 @@ def test_fp16_small_networks_under_qemu(name):
 
 def test_fp16_is_for_aarch64(tiny, tmp_path):
     model, x = tiny
-    with pytest.raises(FretsawError, match=r"fp16= is an option of target .aarch64.: use it with target=.aarch64."):
+    with pytest.raises(FretsawError, match=r"fp16= is an option of target .aarch64. and .spirv.: use it with target=.aarch64."):
         fretsaw.compile(model, (x,), fp16=True)
     cm = fretsaw.compile(model, (x,), target="aarch64", fp16=True, features="+neon")
     manifest = json.loads(cm.save(tmp_path)["manifest"].read_text())
