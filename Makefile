@@ -1,5 +1,5 @@
 # The two commands of the README. Each bootstraps what is missing, then does its job.
-.PHONY: setup demo test unit lit fuzz bench bench-video bench-prune clean
+.PHONY: setup demo test unit lit fuzz bench bench-video bench-spirv bench-prune clean
 
 setup:
 	@bash scripts/bootstrap.sh
@@ -34,6 +34,11 @@ bench: setup
 bench-video: setup
 	.venv/bin/pip install -q -r bench/requirements.txt
 	.venv/bin/python bench/video.py --json bench/video.json --chart bench/video.png
+
+# The SPIR-V target on this machine's Vulkan device: pruned vs dense vs IREE vulkan-spirv (README: Benchmark).
+bench-spirv: setup
+	.venv/bin/pip install -q -r bench/requirements.txt
+	cd bench && ../.venv/bin/python spirv.py --layers --json spirv.json
 
 # The pruning methods compared on scikit-learn's bundled digits (results: bench/RESULTS.md).
 bench-prune: setup
