@@ -9,7 +9,6 @@ runtime runs the plan's dispatches in order, a barrier between each two.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
 from dataclasses import dataclass

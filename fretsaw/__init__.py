@@ -9,8 +9,9 @@
 
 from fretsaw.backends.aarch64 import AArch64Options
 from fretsaw.backends.host import HostOptions
+from fretsaw.backends.spirv import SpirvOptions
 from fretsaw.compiler import CompiledModel, compile
 from fretsaw.errors import FretsawError
 
-__all__ = ["compile", "CompiledModel", "HostOptions", "AArch64Options", "FretsawError"]
+__all__ = ["compile", "CompiledModel", "HostOptions", "AArch64Options", "SpirvOptions", "FretsawError"]
 __version__ = "0.1.0"
