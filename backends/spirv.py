@@ -1,8 +1,9 @@
 """The SPIR-V backend: every layer a Vulkan compute kernel, run on a Vulkan device (backends/vulkan.py).
 
-pconv convs become fretsaw's GPU loops (pconv-gpu), the rest of the graph upstream's parallel loops
-(linalg -> scf.parallel), both mapped to workgroups and threads (gpu-map-loops), outlined into
-gpu.modules, converted by upstream convert-gpu-to-spirv and serialised (gpu-module-to-binary).
+pconv convs and linear layers become fretsaw's GPU loops (pconv-gpu, gpu-matmul), the rest of the
+graph upstream's parallel loops (linalg -> scf.parallel) mapped to workgroups and threads
+(gpu-map-loops); upstream outlines them into gpu.modules, converts them (convert-gpu-to-spirv, for
+the device's #spirv.target_env: spirv-target) and serialises them (gpu-module-to-binary).
 What stays on the host is buffer bookkeeping: the dispatch plan (Plan) is read from it, and the
 runtime runs the plan's dispatches in order, a barrier between each two.
 """
@@ -228,8 +229,9 @@ class SpirvExecutable:
         return list(zip(self.plan.labels, self.program.profile(*inputs)))
 
     def save(self, directory, name: str = "model") -> dict:
-        """`<name>_kernelN.spv` per kernel, `<name>.json` (the plan) and `<name>_constants.bin` (the
-        constant buffers, concatenated at the offsets the plan names) into `directory`."""
+        """`<name>_kernelN.spv` per kernel, `<name>.json` (the plan), `<name>_plan.txt` (the plan as
+        lines for C: text_plan) and `<name>_constants.bin` (the constant buffers, concatenated at the
+        offsets the plan names) into `directory`; returns {kind: path}."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         manifest = self.plan.manifest()
