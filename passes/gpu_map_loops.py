@@ -10,8 +10,9 @@ nested loops run per thread. A memref.copy becomes one thread per element. A top
 Before:
   scf.parallel (%i, %j) = (%c0, %c0) to (%c8, %c100) step (%c1, %c1) { ... }
 After:
-  scf.parallel (%y, %wg) ... {mapping = [block_y, block_x]} { scf.parallel (%t) ... {mapping = [thread_x]} {
-    %flat = %wg * 64 + %t; scf.if %flat < 800 { %i = %flat / 100; %j = %flat % 100; ... } } }
+  scf.parallel (%wg, %t) = (%c0, %c0) to (%c13, %c64) ... {
+    %flat = %wg * 64 + %t; scf.if %flat < 800 { %i = %flat / 100; %j = %flat % 100; ... }
+  } {mapping = [block_x, thread_x]}
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Loops mapped to the GPU: scf.parallel nests whose dimensions carry the gpu mapping that
-upstream convert-parallel-loops-to-gpu turns into a gpu.launch (outer loop: workgroups, inner:
-the threads of one), and flat indices taken apart into coordinates."""
+upstream convert-parallel-loops-to-gpu turns into a gpu.launch (dimensions on block_* are
+workgroups, on thread_* the threads of one), and flat indices taken apart into coordinates."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from torch_mlir import ir
 from torch_mlir.dialects import arith, scf
 
-from fretsaw.passes.builders import index
+from fretsaw.passes.builders import guarded, index
 
 WORKGROUP = 64  # threads per workgroup of the loops fretsaw maps (a multiple of every subgroup size)
 
@@ -40,8 +40,6 @@ def threads(count: int, workgroups_y: int = 1):
     running all `n`. Threads of one workgroup share their y: loops bounded by values of y are
     uniform across the workgroup. One scf.parallel carries both levels (canonicalize would merge
     a nest of two into one and drop their mapping)."""
-    from fretsaw.passes.builders import guarded
-
     groups = -(-count // WORKGROUP)
     # dimensions of one iteration are left out: canonicalize would drop them, and the mapping with them
     dims = [(size, processor) for size, processor in ((workgroups_y, "block_y"), (groups, "block_x"))
