@@ -62,7 +62,7 @@ from fretsaw.passes.conv.runs import PatternRuns
 from fretsaw.passes.conv.groups import FilterColumns, dense_weights
 from fretsaw.passes.conv.schedule import SimdTarget, plan, plan_groups, schedule_problem
 from fretsaw.passes.conv.units import block_units, filter_units
-from fretsaw.passes.cpu.blocks import CACHE
+from fretsaw.passes.cpu.blocks import CACHE, weights_fit
 from fretsaw.passes.cpu.load_sharing import ColumnSets, block_reads, read_vectors
 from fretsaw.passes.cpu.staging import Layout, flat_input
 
@@ -154,7 +154,7 @@ class ConvEmitter:
                  read: np.ndarray | None):
         self.op, self.conv = op, pconv.Conv(op)
         conv = self.conv
-        self.schedule = plan(conv, target, requested)
+        self.schedule, self.target = plan(conv, target, requested), target
         s = self.schedule
         self.width, self.shifts, self.columns, self.fblock = s.lanes, s.shifts, s.columns, s.fblock
         self.rows, self.tile = s.rows, s.tile
@@ -339,8 +339,11 @@ class ConvEmitter:
         return list(loop_op.results)
 
     def block_channels(self, blk: Block, q, tl, accs: list, group_base) -> list:
-        """A block of `fblock` alike filters over channel tile tl: one loop over the channels, each
-        input vector loaded once for every tap, row and filter."""
+        """A block of `fblock` alike filters over channel tile tl: one loop over the channels. When
+        the block's weights of a channel fit in registers beside its accumulators, each input
+        vector is loaded once for every tap, row and filter; else (a dense 3x3 or 7x7 block: 36 or
+        196 weights) tap by tap, the tap's `fblock` weights broadcast, then each of the block's
+        input vectors for that tap loaded once for every filter (weights_fit)."""
         fblock, tile = self.fblock, self.tile
         taps = list(zip(*np.nonzero(self.conv.patterns[0])))
         end = arith.MinUIOp(add(mul(tl, tile), tile), index(self.cin_g)).result
@@ -349,14 +352,28 @@ class ConvEmitter:
             k = loop_op.induction_variable
             ci = add(group_base, k)
             base = mul(add(mul(q, self.cin_g), k), fblock * len(taps))  # block_weights' layout
-            weights = [[vector.BroadcastOp(self.vtype, load(self.w, [add(base, f * len(taps) + t)])).result
-                        for t in range(len(taps))] for f in range(fblock)]
+
+            def weight(f: int, t: int) -> ir.Value:
+                return vector.BroadcastOp(self.vtype, load(self.w, [add(base, f * len(taps) + t)])).result
+
             carried = list(loop_op.inner_iter_args)
-            for uses, value in self.input_vectors(blk, ci, block_reads(taps, blk.layout, self.width)):
-                for t, a in uses:
+            if weights_fit(fblock, len(taps), len(carried), self.target.accumulators):
+                weights = [[weight(f, t) for t in range(len(taps))] for f in range(fblock)]
+                for uses, value in self.input_vectors(blk, ci, block_reads(taps, blk.layout, self.width)):
+                    for t, a in uses:
+                        for f in range(fblock):
+                            i = f * len(blk.at) + a
+                            carried[i] = vector.FMAOp(weights[f][t], value, carried[i]).result
+                scf.YieldOp(carried)
+                return list(loop_op.results)
+            for t, (kh, kw) in enumerate(taps):
+                weights = [weight(f, t) for f in range(fblock)]
+                plane, row, col = blk.layout.tap(kh, kw)
+                for a, (r, v) in enumerate(blk.at):
+                    value = vload(self.width, self.x, self.read_at(blk, ci, plane, row + r, col + v * self.width))
                     for f in range(fblock):
                         i = f * len(blk.at) + a
-                        carried[i] = vector.FMAOp(weights[f][t], value, carried[i]).result
+                        carried[i] = vector.FMAOp(weights[f], value, carried[i]).result
             scf.YieldOp(carried)
         return list(loop_op.results)
 

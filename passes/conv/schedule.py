@@ -15,7 +15,7 @@ from torch_mlir import ir
 from fretsaw.dialect import pconv
 from fretsaw.errors import op_error
 from fretsaw.passes.conv.geometry import ceil_div, output_plane, pointwise
-from fretsaw.passes.cpu.blocks import (CACHE, GROUP_FBLOCKS, SET_ACCUMULATORS, block_budget, block_shapes, channel_tile,
+from fretsaw.passes.cpu.blocks import (CACHE, GROUP_FBLOCKS, RESERVED, SET_ACCUMULATORS, block_budget, block_shapes, channel_tile,
                                        column_sets, filter_block, group_block, lane_shifts, lane_width, register_block,
                                        set_accumulators, tile_budget, wide_blocks)
 from fretsaw.passes.conv.groups import block_waste
@@ -125,7 +125,7 @@ def plan_groups(conv: pconv.Conv, target: SimdTarget, weight) -> tuple[Schedule,
     lanes = lane_width(ow, target.width)
     cout_g = conv.output_shape[1] // conv.groups
     waste = {f: block_waste(weight, f) for f in GROUP_FBLOCKS if cout_g % f == 0}
-    fblock, rows, vectors = group_block(oh, ow, lanes, target.accumulators + 6, waste)
+    fblock, rows, vectors = group_block(oh, ow, lanes, target.accumulators + RESERVED, waste)
     depth_taps = max(1, int((weight != 0).any(axis=(0, 1, 3, 4)).sum()))
     layout = Layout.of(plane, lanes, rows, vectors)
     tile = channel_tile(plane, layout, lanes, tile_budget(conv, target.cache) // depth_taps)

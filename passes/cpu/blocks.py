@@ -28,6 +28,9 @@ SET_ACCUMULATORS = 24
 # Column sets are kept while their best block computes at most 1 / SET_WASTE the lanes per output
 # of the best plain wide block (column_sets)
 SET_WASTE = 0.85
+# Vector registers a target keeps beside a conv's accumulators (CpuTarget.accumulators): the
+# pattern's broadcast weights and the input vectors shared between taps
+RESERVED = 6
 # Filter block sizes a kernel-group lowering considers (passes/conv/groups.py); RT3D's groups
 # hold 4 or 8 filters, and more filters per block leave too few accumulators per filter
 GROUP_FBLOCKS = (1, 2, 3, 4, 6, 8)
@@ -165,8 +168,16 @@ def block_accumulators(accumulators: int, fblock: int) -> int:
     2026-11-23)."""
     if fblock == 1:
         return accumulators
-    return min(accumulators, (accumulators + 6) // 2)
+    return min(accumulators, (accumulators + RESERVED) // 2)
 
+
+
+def weights_fit(fblock: int, taps: int, held: int, accumulators: int) -> bool:
+    """Whether the `fblock` x `taps` broadcast weights of a filter block's channel fit in vector
+    registers beside the `held` accumulators and one input vector (the target's registers are its
+    `accumulators` and RESERVED more). Past that LLVM keeps them on the stack and reloads them
+    around every FMA (a 7x7 stem's 196 weights: more spills and reloads than FMAs)."""
+    return fblock * taps + held + 1 <= accumulators + RESERVED
 
 
 def block_budget(accumulators: int, fblock: int) -> int:
