@@ -1,6 +1,7 @@
 """Whole networks at 1x3x224x224 (random weights), pruned PatDNN-style by `fretsaw.prune.project`
 (8 patterns of 4 weights per 3x3 kernel, then whole kernels of every conv but the first removed by
-L2 norm until the conv FLOPs fall 3.6x): fretsaw beside the
+L2 norm until the conv FLOPs fall 3.6x; depthwise convs keep every kernel, since removing one
+removes a channel, which a dense runtime gets by shrinking the model): fretsaw beside the
 dense peers running the same model (PyTorch eager, torch.compile, and ONNX Runtime and IREE
 llvm-cpu when installed: `make bench` installs them), same thread count, one run. Prints a markdown
 table (with the useful GFLOP/s as a percentage of the machine's FMA peak and of a 2048^3 fp32

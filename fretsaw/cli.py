@@ -390,7 +390,7 @@ def prune_command(args) -> int:
                                f'["010/111/010", "110/110/000"]') from None
     plan = prune.make_plan(model, args.scheme, args.flops, args.patterns, library=library,
                            connectivity=args.connectivity, group_shape=args.group_shape,
-                           skip_first=not args.prune_first, inputs=inputs)
+                           skip_first=not args.prune_first, depthwise=args.prune_depthwise, inputs=inputs)
     prune.apply(plan)
     torch.save(model, args.output)
     report = prune.report(model, inputs, plan.library)
@@ -479,6 +479,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the same cut in every layer (default) or ranked over the whole model")
     p.add_argument("--group-shape", type=_group_shape, default=(4, 4), help="KGS/Vanilla group: filters,channels")
     p.add_argument("--prune-first", action="store_true", help="prune the first conv too (default: left dense)")
+    p.add_argument("--prune-depthwise", action="store_true",
+                   help="let connectivity remove kernels of depthwise convs, i.e. whole channels (default: they "
+                        "keep every kernel, 3x3 ones take patterns)")
     p.add_argument("--input-shape", type=_shape, action="append",
                    help="example input shape for real FLOPs, e.g. 1,3,224,224 (default: per output position)")
     p.add_argument("--report", metavar="FILE", help="write the pruning report as JSON")

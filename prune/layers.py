@@ -32,6 +32,11 @@ class Layer:
         return self.conv.weight
 
     @property
+    def depthwise(self) -> bool:
+        """One input channel per group (and more than one group): each kernel is a channel's."""
+        return self.conv.groups > 1 and self.conv.in_channels == self.conv.groups
+
+    @property
     def is_3x3(self) -> bool:
         return tuple(self.conv.kernel_size) == (3, 3)
 

@@ -103,7 +103,7 @@ class Plan:
 
 def make_plan(model: nn.Module, scheme: str = "pattern", flops: float = 3.6, num_patterns: int = 8, *,
               library=None, connectivity: str = "layer", group_shape=(4, 4), skip_first: bool = True,
-              inputs=None) -> Plan:
+              depthwise: bool = False, inputs=None) -> Plan:
     """Check the request against `model` and decide what each layer keeps (see `project`)."""
     if scheme not in SCHEMES:
         choices = "; ".join(f"'{name}' ({what})" for name, (_, what) in SCHEMES.items())
@@ -128,7 +128,8 @@ def make_plan(model: nn.Module, scheme: str = "pattern", flops: float = 3.6, num
         layer.pruned = True
     plan = Plan(scheme, layers, _library(scheme, candidates, num_patterns, library), {}, tuple(group_shape),
                 float(flops))
-    _budget(plan, connectivity, skip_first)
+    whole = set() if depthwise else {layer.name for layer in candidates if layer.depthwise}
+    _budget(plan, connectivity, skip_first, whole)
     return plan
 
 
@@ -143,15 +144,20 @@ def _library(scheme, candidates, num_patterns, library):
     return extract_library(kernels, num_patterns) if kernels else None
 
 
-def _budget(plan: Plan, connectivity: str, skip_first: bool) -> None:
+def _budget(plan: Plan, connectivity: str, skip_first: bool, whole: set[str]) -> None:
     """Fill plan.keep: the most units per layer such that the model's conv FLOPs fall to
-    dense / requested, each layer keeping at least its best unit."""
+    dense / requested, each layer keeping at least its best unit; the layers named in `whole`
+    (depthwise convs) keep every unit (their patterns still apply)."""
     dense = sum(layer.flops() for layer in plan.layers)
     fixed = sum(layer.flops() for layer in plan.layers if not layer.pruned)
     ranked: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}  # (scores, costs), best unit first
     for layer in plan.pruned:
         allowed = plan.pattern_mask(layer, layer.weight)
         scores = plan.scores(layer, layer.weight.detach() * allowed)
+        if layer.name in whole:
+            plan.keep[layer.name] = len(scores)
+            fixed += float(plan.costs(layer, allowed).sum())
+            continue
         order = scores.argsort(descending=True, stable=True)
         # Layers differ in scale (a layer's weights shrink with its fan-in), so global ranking
         # compares norms relative to the RMS unit norm of their own layer.
@@ -162,11 +168,14 @@ def _budget(plan: Plan, connectivity: str, skip_first: bool) -> None:
     if budget < floor:
         dense_names = [layer.name for layer in plan.layers if not layer.pruned]
         reachable = dense / (fixed + floor)
-        hint = " (or pass skip_first=False)" if skip_first else ""
+        hints = [" (or pass skip_first=False)" if skip_first else "",
+                 f"; the depthwise convs ({', '.join(sorted(whole))}) keep every kernel: depthwise=True lets "
+                 f"connectivity remove their kernels (whole channels)" if whole else ""]
         raise PruneError(f"flops={plan.requested:g}: at most {reachable:.2f}x is reachable with scheme "
                          f"'{plan.scheme}' on this model: the convs it leaves dense "
                          f"({', '.join(dense_names) or 'none'}) and one unit per pruned layer already take "
-                         f"{(fixed + floor) / dense:.1%} of the conv FLOPs; ask for at most {reachable:.2f}{hint}")
+                         f"{(fixed + floor) / dense:.1%} of the conv FLOPs; ask for at most "
+                         f"{reachable:.2f}{hints[0]}{hints[1]}")
     if connectivity == "layer":
         total = sum(float(costs.sum()) for _, costs in ranked.values())
         share = min(1.0, budget / total)
@@ -188,12 +197,12 @@ def _settle(plan: Plan, ranked: dict, budget: float, connectivity: str) -> None:
     on one more unit per layer while it fits (large units such as filters round coarsely). Layer
     mode trims the layers keeping the most and tops up those keeping the least; global mode
     trims the weakest kept unit and adds the strongest removed one."""
-    for name in plan.keep:
+    for name in ranked:
         plan.keep[name] = max(1, plan.keep[name])
     prefix = {name: costs.cumsum(0).tolist() for name, (_, costs) in ranked.items()}
 
     def spent():
-        return sum(prefix[name][count - 1] for name, count in plan.keep.items())
+        return sum(prefix[name][plan.keep[name] - 1] for name in ranked)
 
     def fraction(name):
         return plan.keep[name] / len(ranked[name][0])
@@ -202,10 +211,10 @@ def _settle(plan: Plan, ranked: dict, budget: float, connectivity: str) -> None:
         return float(ranked[name][0][plan.keep[name] - 1])
 
     while spent() > budget:
-        trimmable = [name for name, count in plan.keep.items() if count > 1]
+        trimmable = [name for name in ranked if plan.keep[name] > 1]
         victim = max(trimmable, key=fraction) if connectivity == "layer" else min(trimmable, key=last_kept)
         plan.keep[victim] -= 1
-    growable = [name for name in plan.keep if plan.keep[name] < len(ranked[name][0])]
+    growable = [name for name in ranked if plan.keep[name] < len(ranked[name][0])]
     if connectivity == "layer":
         growable.sort(key=fraction)
     else:
@@ -226,7 +235,7 @@ def apply(plan: Plan) -> dict[str, torch.Tensor]:
 
 def project(model: nn.Module, scheme: str = "pattern", flops: float = 3.6, num_patterns: int = 8, *,
             library=None, connectivity: str = "layer", group_shape=(4, 4), skip_first: bool = True,
-            inputs=None, inplace: bool = False) -> nn.Module:
+            depthwise: bool = False, inputs=None, inplace: bool = False) -> nn.Module:
     """One-shot magnitude projection of `model` (a copy unless `inplace`) onto a pruning scheme,
     cutting its conv FLOPs by at least `flops` (within one unit per layer):
 
@@ -239,11 +248,15 @@ def project(model: nn.Module, scheme: str = "pattern", flops: float = 3.6, num_p
       channels); KGS drops the same kernel positions in a whole group, Vanilla whole groups.
 
     `connectivity`: "layer" cuts every pruned layer by the same factor, "global" ranks the units
-    of all layers together (each by its norm relative to its layer's RMS unit norm). The first conv stays dense when `skip_first`. FLOPs are counted for
+    of all layers together (each by its norm relative to its layer's RMS unit norm). The first conv
+    stays dense when `skip_first`. Depthwise convs (one input channel per group) keep every
+    kernel, filter and group unless `depthwise`: removing one of their kernels removes a channel,
+    which a dense runtime gets by shrinking the model, so it is no sparsity win (their 3x3 kernels
+    still take patterns). FLOPs are counted for
     `inputs` (example inputs); without them every conv counts one output position.
     """
     model = model if inplace else copy.deepcopy(model)
     plan = make_plan(model, scheme, flops, num_patterns, library=library, connectivity=connectivity,
-                     group_shape=group_shape, skip_first=skip_first, inputs=inputs)
+                     group_shape=group_shape, skip_first=skip_first, depthwise=depthwise, inputs=inputs)
     apply(plan)
     return model

@@ -58,7 +58,7 @@ def admm(model: nn.Module, train_loader: Iterable, scheme: str = "pattern", flop
     otherwise) has its own auxiliary Z_s (the projection of W + U_s) and dual U_s, updated after
     every epoch; rho grows by `rho_growth` per epoch up to `rho_max` (default: geometrically from
     `rho` to `rho_max` over the epochs). Then hard projection and `finetune_epochs` of masked
-    fine-tuning. `structure`: library, connectivity, group_shape, skip_first (as in `project`)."""
+    fine-tuning. `structure`: library, connectivity, group_shape, skip_first, depthwise (as in `project`)."""
     model, plan, info = _start(model, train_loader, scheme, flops, num_patterns, structure)
     sets = plan.constraint_sets()
     aux = [{layer.name: _projected(project_set, layer, layer.weight) for layer in plan.pruned}
@@ -153,10 +153,10 @@ def oneshot(model: nn.Module, train_loader: Iterable, scheme: str = "pattern", f
 
 
 def _start(model, loader, scheme, flops, num_patterns, structure) -> tuple[nn.Module, Plan, dict]:
-    unknown = set(structure) - {"library", "connectivity", "group_shape", "skip_first"}
+    unknown = set(structure) - {"library", "connectivity", "group_shape", "skip_first", "depthwise"}
     if unknown:
         raise PruneError(f"unexpected argument {sorted(unknown)[0]!r}; the structure arguments are library, "
-                         f"connectivity, group_shape and skip_first")
+                         f"connectivity, group_shape, skip_first and depthwise")
     model = copy.deepcopy(model)
     inputs = _example(loader)
     plan = make_plan(model, scheme, flops, num_patterns, inputs=inputs, **structure)

@@ -162,6 +162,45 @@ def test_kgs_and_vanilla_share_the_structure_in_each_group(scheme):
     assert any(0 < layer["weights_kept"] < 1 for layer in report["layers"][1:])
 
 
+def separable(channels=8):
+    """A dense stem, then depthwise 3x3 / pointwise pairs (MobileNet's blocks)."""
+    return nn.Sequential(nn.Conv2d(3, channels, 3, padding=1), nn.ReLU(),
+                         nn.Conv2d(channels, channels, 3, padding=1, groups=channels), nn.ReLU(),
+                         nn.Conv2d(channels, 2 * channels, 1), nn.ReLU(),
+                         nn.Conv2d(2 * channels, 2 * channels, 3, padding=1, groups=2 * channels), nn.ReLU(),
+                         nn.Conv2d(2 * channels, channels, 1))
+
+
+@pytest.mark.parametrize("scheme", ["pattern", "filter"])
+def test_depthwise_convs_keep_every_kernel_unless_asked(scheme):
+    """Removing a depthwise kernel removes a channel (a dense runtime gets that by shrinking the
+    model): by default depthwise convs keep every kernel, their 3x3 kernels on library patterns;
+    the cut comes from the other convs. depthwise=True lets the scheme remove their kernels."""
+    torch.manual_seed(4)
+    model, x = separable(16), torch.randn(1, 3, 12, 12)
+    depthwise = [2, 6]
+    pruned = prune.project(model, scheme, 2.0, inputs=x)
+    assert prune.report(pruned, x)["flops_reduction"] >= 2.0
+    for i in depthwise:
+        codes = kernel_codes(pruned[i].weight)
+        assert codes.any(dim=2).all()  # every channel's kernel kept
+        if scheme == "pattern":
+            assert (codes.sum(dim=2) == 4).all()  # 4-weight library patterns
+        else:
+            assert torch.equal(pruned[i].weight, model[i].weight)
+    assert any(kernel_codes(pruned[i].weight).any(dim=2).float().mean() < 1 for i in (4, 8))
+    shrunk = prune.project(model, scheme, 2.0, inputs=x, depthwise=True)
+    assert prune.report(shrunk, x)["flops_reduction"] >= 2.0
+    assert any(not kernel_codes(shrunk[i].weight).any(dim=2).all() for i in depthwise)
+
+
+def test_depthwise_only_model_says_how_to_reach_the_cut():
+    model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.Conv2d(8, 8, 3, padding=1, groups=8),
+                          nn.Conv2d(8, 8, 1))
+    with pytest.raises(PruneError, match=r"depthwise convs \(1\) keep every kernel: depthwise=True"):
+        prune.project(model, "pattern", 20.0, inputs=torch.randn(1, 3, 8, 8))
+
+
 def test_impossible_requests_say_what_to_do():
     model = net2d()
     with pytest.raises(PruneError, match=r"at most .*x is reachable.*skip_first=False"):
@@ -291,6 +330,13 @@ def test_prune_command(tmp_path, capsys):
     assert "library: " in capsys.readouterr().out
     assert cli_main(["prune", str(source), "-o", str(target), "--flops", "500", "--input-shape", "1,3,8,8"]) == 1
     assert "is reachable" in capsys.readouterr().err
+    torch.save(separable(16), source)
+    for flag, whole in (([], True), (["--prune-depthwise"], False)):
+        assert cli_main(["prune", str(source), "-o", str(target), "--flops", "2", "--input-shape", "1,3,8,8",
+                         *flag]) == 0
+        pruned = torch.load(target, weights_only=False)
+        assert bool(kernel_codes(pruned[2].weight).any(dim=2).all() and
+                    kernel_codes(pruned[6].weight).any(dim=2).all()) == whole
     library = tmp_path / "lib.json"
     library.write_text("not json")
     assert cli_main(["prune", str(source), "-o", str(target), "--library", str(library)]) == 1
