@@ -2,7 +2,8 @@
 
 For each pattern, a branch-free loop runs over the filter's kept kernels of that pattern with
 the taps unrolled (the runs of passes/conv/runs.py); removed kernels and zero taps are never
-visited. Outputs are computed in register blocks of `rows` output rows x `vectors` vectors per
+visited. Where every filter has at most one kernel (depthwise), the loop per pattern runs over
+the filters of that pattern instead (single_kernel_ranges). Outputs are computed in register blocks of `rows` output rows x `vectors` vectors per
 filter (or per block of alike filters of a dense layer), over channel tiles that stay in cache,
 as the conv's schedule says (passes/conv/schedule.py: options, else the op's tuned
 `fretsaw.schedule`, else the heuristics of passes/cpu/blocks.py). The input is staged in a flat,
@@ -72,6 +73,21 @@ def spreads(layout: Layout) -> bool:
     they take row groups: each unit then reads one chunk's input for its filters, not the whole
     row's once per range of filters."""
     return layout.groups == 1 and layout.chunks > 1
+
+
+def single_kernel_ranges(conv: pconv.Conv, fkw) -> list[tuple[int, int]] | None:
+    """When no filter has more than one kept kernel (a depthwise conv) and the filter order holds
+    them pattern by pattern, then those with none: the [begin, end) filter positions of each
+    pattern, and of the filters with none last; else None."""
+    kept = conv.kernel_pattern[fkw.order] >= 0
+    if kept.sum(axis=1).max(initial=0) > 1:
+        return None
+    patterns = len(conv.patterns)
+    pattern_of = np.where(kept.any(axis=1), conv.kernel_pattern[fkw.order].max(axis=1), patterns)
+    if (np.diff(pattern_of) < 0).any():
+        return None
+    ends = np.searchsorted(pattern_of, np.arange(patterns + 1), side="right")
+    return list(zip(np.concatenate([[0], ends[:-1]]).tolist(), ends.tolist()))
 
 
 def block_weights(conv: pconv.Conv, fkw, fblock: int, element: ir.Type) -> ir.Value:
@@ -171,6 +187,7 @@ class ConvEmitter:
         else:
             self.runs = PatternRuns.build(self.fkw, s.tile, self.tiles)
             self.bounds = filter_units(conv, self.fkw, self.row_units, read)
+        self.single = single_kernel_ranges(conv, self.fkw) if self.fblock == 1 and self.tiles == 1 else None
         self.f16 = f16
         self.depth = []  # 2-D: no depth index
 
@@ -256,6 +273,9 @@ class ConvEmitter:
             colsets=ColumnSets(self.columns, rows, vectors, width, width - (lanes or width)) if self.columns else None,
             depth=list(self.depth))
         kind = self.conv.activation
+        if self.tiles == 1 and self.single is not None:
+            self.single_kernel_filters(blk)
+            return
         if self.tiles == 1:  # the whole filter in registers: bias in, activation out
             with self.filters() as (q, cos):
                 accs = self.kernels(blk, q, cos, index(0), self.start(blk, self.bias(blk, cos)))
@@ -323,20 +343,41 @@ class ConvEmitter:
         """One branch-free loop over the run's kernels, the pattern's taps unrolled."""
         loop_op = scf.ForOp(load_index(self.begin, run), load_index(self.begin, add(run, 1)), index(1), accs)
         with ir.InsertionPoint(loop_op.body):
-            k = loop_op.induction_variable
-            ci = add(group_base, load_index(self.channel, k))
-            base = load_index(self.offset, k)
-            carried = list(loop_op.inner_iter_args)
-            taps = list(zip(*np.nonzero(self.conv.patterns[p])))
-            weights = [vector.BroadcastOp(self.vtype, load(self.w, [add(base, t)])).result for t in range(len(taps))]
-            # kernel-level load sharing: each input vector of the block is loaded once and
-            # feeds every (tap, output row) that reads it, input row by input row
-            reads = block_reads(taps, blk.layout, self.width, blk.colsets.columns if blk.colsets else None)
-            for uses, value in self.input_vectors(blk, ci, reads):
-                for t, a in uses:
-                    carried[a] = vector.FMAOp(weights[t], value, carried[a]).result
-            scf.YieldOp(carried)
+            scf.YieldOp(self.kernel_taps(blk, p, loop_op.induction_variable, list(loop_op.inner_iter_args),
+                                         group_base))
         return list(loop_op.results)
+
+    def kernel_taps(self, blk: Block, p: int, k, carried: list, group_base) -> list:
+        """Kernel k (of the runs' tables), of pattern p, into the block's accumulators: its taps
+        unrolled, each input vector of the block loaded once and fed to every (tap, output row)
+        that reads it, input row by input row (kernel-level load sharing)."""
+        ci = add(group_base, load_index(self.channel, k))
+        base = load_index(self.offset, k)
+        taps = list(zip(*np.nonzero(self.conv.patterns[p])))
+        weights = [vector.BroadcastOp(self.vtype, load(self.w, [add(base, t)])).result for t in range(len(taps))]
+        reads = block_reads(taps, blk.layout, self.width, blk.colsets.columns if blk.colsets else None)
+        for uses, value in self.input_vectors(blk, ci, reads):
+            for t, a in uses:
+                carried[a] = vector.FMAOp(weights[t], value, carried[a]).result
+        return carried
+
+    def single_kernel_filters(self, blk: Block) -> None:
+        """The unit's filters when each has at most one kernel (a depthwise conv): the reorder
+        puts them in runs of one pattern, so one loop per pattern over its filters, the taps
+        unrolled, replaces a loop per (filter, pattern) that would mostly run zero times; then
+        the filters with no kernel (their activated bias)."""
+        kind, patterns = self.conv.activation, len(self.conv.patterns)
+        for p, (lo, hi) in enumerate(self.single):
+            first = arith.MinUIOp(arith.MaxUIOp(self.first, index(lo)).result, self.last).result
+            last = arith.MaxUIOp(arith.MinUIOp(self.last, index(hi)).result, first).result
+            with loop(first, last) as q:
+                cos = [load_index(self.order, q)]
+                accs = self.start(blk, self.bias(blk, cos))
+                if p < patterns:
+                    group_base = mul(arith.DivUIOp(cos[0], index(self.cout_g)).result, self.cin_g)
+                    kernel = load_index(self.begin, add(mul(q, patterns), p))
+                    accs = self.kernel_taps(blk, p, kernel, accs, group_base)
+                self.store_block(blk, cos, [activate(kind, v) for v in self.finish(blk, accs)])
 
     def block_channels(self, blk: Block, q, tl, accs: list, group_base) -> list:
         """A block of `fblock` alike filters over channel tile tl: one loop over the channels. When
@@ -418,6 +459,7 @@ class GroupEmitter(ConvEmitter):
         s = self.schedule
         self.width, self.rows, self.tile, self.fblock = s.lanes, s.rows, s.tile, s.fblock
         self.shifts, self.columns, self.direct, self.spread = False, (), False, False
+        self.single = None  # filter blocks over columns, never one loop per pattern
         _, self.cout, self.od, self.oh, self.ow = conv.output_shape
         self.cols = FilterColumns.build(conv, weight, s.fblock, s.tile)
         self.tiles = self.cols.tiles

@@ -176,6 +176,8 @@ def _budget(plan: Plan, connectivity: str, skip_first: bool, whole: set[str]) ->
                          f"({', '.join(dense_names) or 'none'}) and one unit per pruned layer already take "
                          f"{(fixed + floor) / dense:.1%} of the conv FLOPs; ask for at most "
                          f"{reachable:.2f}{hints[0]}{hints[1]}")
+    if not ranked:  # every pruned layer keeps its units (depthwise convs): their patterns reach the cut
+        return
     if connectivity == "layer":
         total = sum(float(costs.sum()) for _, costs in ranked.values())
         share = min(1.0, budget / total)

@@ -199,6 +199,11 @@ def test_depthwise_only_model_says_how_to_reach_the_cut():
                           nn.Conv2d(8, 8, 1))
     with pytest.raises(PruneError, match=r"depthwise convs \(1\) keep every kernel: depthwise=True"):
         prune.project(model, "pattern", 20.0, inputs=torch.randn(1, 3, 8, 8))
+    alone = nn.Sequential(nn.Conv2d(8, 8, 3, padding=1, groups=8))  # patterns alone cut 9 -> 4 taps
+    pruned = prune.project(alone, "pattern", 2.0, skip_first=False, inputs=torch.randn(1, 8, 6, 6))
+    assert (kernel_codes(pruned[0].weight).sum(dim=2) == 4).all()
+    with pytest.raises(PruneError, match="at most 2.25x is reachable"):
+        prune.project(alone, "pattern", 3.0, skip_first=False, inputs=torch.randn(1, 8, 6, 6))
 
 
 def test_impossible_requests_say_what_to_do():
