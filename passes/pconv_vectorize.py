@@ -63,7 +63,7 @@ from fretsaw.passes.conv.runs import PatternRuns
 from fretsaw.passes.conv.groups import FilterColumns, dense_weights
 from fretsaw.passes.conv.schedule import SimdTarget, plan, plan_groups, schedule_problem
 from fretsaw.passes.conv.units import block_units, filter_units
-from fretsaw.passes.cpu.blocks import CACHE, weights_fit
+from fretsaw.passes.cpu.blocks import CACHE
 from fretsaw.passes.cpu.load_sharing import ColumnSets, block_reads, read_vectors
 from fretsaw.passes.cpu.staging import Layout, flat_input
 
@@ -170,7 +170,7 @@ class ConvEmitter:
                  read: np.ndarray | None):
         self.op, self.conv = op, pconv.Conv(op)
         conv = self.conv
-        self.schedule, self.target = plan(conv, target, requested), target
+        self.schedule = plan(conv, target, requested)
         s = self.schedule
         self.width, self.shifts, self.columns, self.fblock = s.lanes, s.shifts, s.columns, s.fblock
         self.rows, self.tile = s.rows, s.tile
@@ -384,7 +384,7 @@ class ConvEmitter:
         the block's weights of a channel fit in registers beside its accumulators, each input
         vector is loaded once for every tap, row and filter; else (a dense 3x3 or 7x7 block: 36 or
         196 weights) tap by tap, the tap's `fblock` weights broadcast, then each of the block's
-        input vectors for that tap loaded once for every filter (weights_fit)."""
+        input vectors for that tap loaded once for every filter (the schedule's taps_first)."""
         fblock, tile = self.fblock, self.tile
         taps = list(zip(*np.nonzero(self.conv.patterns[0])))
         end = arith.MinUIOp(add(mul(tl, tile), tile), index(self.cin_g)).result
@@ -398,7 +398,7 @@ class ConvEmitter:
                 return vector.BroadcastOp(self.vtype, load(self.w, [add(base, f * len(taps) + t)])).result
 
             carried = list(loop_op.inner_iter_args)
-            if weights_fit(fblock, len(taps), len(carried), self.target.accumulators):
+            if not self.schedule.taps_first:
                 weights = [[weight(f, t) for t in range(len(taps))] for f in range(fblock)]
                 for uses, value in self.input_vectors(blk, ci, block_reads(taps, blk.layout, self.width)):
                     for t, a in uses:

@@ -17,7 +17,7 @@ from fretsaw.errors import op_error
 from fretsaw.passes.conv.geometry import ceil_div, output_plane, pointwise
 from fretsaw.passes.cpu.blocks import (CACHE, GROUP_FBLOCKS, RESERVED, SET_ACCUMULATORS, block_budget, block_shapes, channel_tile,
                                        column_sets, filter_block, group_block, lane_shifts, lane_width, register_block,
-                                       set_accumulators, tile_budget, wide_blocks)
+                                       set_accumulators, tile_budget, weights_fit, wide_blocks)
 from fretsaw.passes.conv.groups import block_waste
 from fretsaw.passes.cpu.staging import Layout, Plane
 
@@ -62,6 +62,8 @@ class Schedule:
     shifts:        unaligned input vectors are lane shifts of aligned ones (lane_shifts)
     fblock:        filters computed together (a dense layer's filter blocks; else 1)
     columns:       tap column offsets with an accumulator set each (ColumnSets; () = plain)
+    taps_first:    a filter block runs tap by tap (its weights of a channel do not fit in
+                   registers beside its accumulators: weights_fit), else input vector by vector
     """
 
     rows: int
@@ -71,6 +73,7 @@ class Schedule:
     shifts: bool
     fblock: int
     columns: tuple[int, ...]
+    taps_first: bool = False
 
     @property
     def counts(self) -> tuple[int, int, int]:
@@ -91,15 +94,17 @@ def heuristic(conv: pconv.Conv, target: SimdTarget, rows: int = 0, vectors: int 
     lanes, shifts = lane_width(ow, target.width), lane_shifts(ow, target.width, target.shifts)
     fblock = filter_block(conv)
     columns = column_sets(conv, lanes, shifts)
+    budget, taps = block_budget(target.accumulators, fblock), int(conv.patterns[0].sum())
     if not (rows and vectors):
-        rows, vectors = register_block(oh, ow, lanes, block_budget(target.accumulators, fblock),
-                                       wide_blocks(conv, shifts), columns)
+        rows_share = fblock == 1 or weights_fit(fblock, taps, fblock * budget, target.accumulators)
+        rows, vectors = register_block(oh, ow, lanes, budget, wide_blocks(conv, shifts), columns, rows_share)
+    taps_first = fblock > 1 and not weights_fit(fblock, taps, fblock * rows * vectors, target.accumulators)
     cin_g = conv.input_shape[1] // conv.groups
     if tile:
         tile = min(tile, cin_g)
     else:
         tile = channel_tile(conv, Layout.of(conv, lanes, rows, vectors), lanes, tile_budget(conv, target.cache, columns))
-    return Schedule(rows, vectors, tile, lanes, shifts, fblock, columns)
+    return Schedule(rows, vectors, tile, lanes, shifts, fblock, columns, taps_first)
 
 
 def plan(conv: pconv.Conv, target: SimdTarget, requested: tuple[int, int, int] = (0, 0, 0)) -> Schedule:
@@ -140,7 +145,7 @@ def candidates(conv: pconv.Conv, target: SimdTarget) -> tuple[list[tuple[int, in
     lanes = first.lanes
     wide = wide_blocks(conv, first.shifts)
     ranked = [(r, v) for r, v in block_shapes(oh, ow, lanes, block_budget(target.accumulators, first.fblock), wide,
-                                              first.columns)
+                                              first.columns, not first.taps_first)
               if (v - 1) * lanes < ow and (wide or (r <= MAX_ROWS and v <= MAX_VECTORS))]
     blocks = [(first.rows, first.vectors)] + [shape for shape in ranked if shape != (first.rows, first.vectors)]
     cin_g = conv.input_shape[1] // conv.groups

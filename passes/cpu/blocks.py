@@ -38,14 +38,17 @@ GROUP_FBLOCKS = (1, 2, 3, 4, 6, 8)
 BLOCK_CANDIDATES = 6
 
 
-def block_score(oh: int, ow: int, width: int, shape: tuple[int, int]) -> tuple:
+def block_score(oh: int, ow: int, width: int, shape: tuple[int, int], rows_share: bool = True) -> tuple:
     """How register_block ranks a (rows, vectors) block: the most useful outputs per computed
     output, with about 8 independent FMA chains (enough to hide the FMA latency on two pipes),
-    then the most rows (taps of different rows share input loads), then the fewest registers."""
+    then the most rows (taps of different rows share input loads), then the fewest registers.
+    Without `rows_share` (a filter block run tap by tap, whose loads no other tap shares) the
+    most vectors along a row come second instead: a tap's loads are then one contiguous run
+    (the 7x7 stem: 1 row x 2 vectors, measured faster than 2 rows x 1)."""
     rows, vectors = shape
     computed = ceil_div(oh, rows) * rows * ceil_div(ow, vectors * width) * vectors * width
     busy = min(rows * vectors, 8) / 8
-    return (round(busy * oh * ow / computed, 2), rows, -rows * vectors)
+    return (round(busy * oh * ow / computed, 2), rows if rows_share else vectors, -rows * vectors)
 
 
 
@@ -120,7 +123,7 @@ def set_shapes(oh: int, ow: int, width: int, columns: tuple[int, ...]) -> list[t
 
 
 def block_shapes(oh: int, ow: int, width: int, accumulators: int, wide: bool = False,
-                 columns: tuple[int, ...] = ()) -> list[tuple[int, int]]:
+                 columns: tuple[int, ...] = (), rows_share: bool = True) -> list[tuple[int, int]]:
     """Register block shapes (rows, vectors) of at most `accumulators` vectors, best first by
     block_score. `wide` (blocks whose row vectors share aligned loads through lane shifts): at most
     WIDE_ACCUMULATORS, and among the most useful the most vectors along the row, then the most
@@ -131,7 +134,7 @@ def block_shapes(oh: int, ow: int, width: int, accumulators: int, wide: bool = F
         return set_shapes(oh, ow, width, columns)
     shapes = [(r, v) for v in range(1, accumulators + 1) for r in range(1, min(oh, accumulators // v) + 1)]
     if not wide:
-        return sorted(shapes, key=lambda shape: block_score(oh, ow, width, shape), reverse=True)
+        return sorted(shapes, key=lambda shape: block_score(oh, ow, width, shape, rows_share), reverse=True)
     shapes = [(r, v) for r, v in shapes if r * v <= WIDE_ACCUMULATORS]
     return sorted(shapes, key=lambda shape: (block_score(oh, ow, width, shape)[0], shape[1], shape[0] * shape[1]),
                   reverse=True)
@@ -139,7 +142,7 @@ def block_shapes(oh: int, ow: int, width: int, accumulators: int, wide: bool = F
 
 
 def register_block(oh: int, ow: int, width: int, accumulators: int, wide: bool = False,
-                   columns: tuple[int, ...] = ()) -> tuple[int, int]:
+                   columns: tuple[int, ...] = (), rows_share: bool = True) -> tuple[int, int]:
     """(rows, vectors) of the register block, at most `accumulators` vectors: the first of block_shapes.
     One output row (a pointwise conv's H*W) takes the most vectors, at least 6, that tile it exactly
     when there are such: the input is then read in place, with no copy into or out of the flat
@@ -147,7 +150,7 @@ def register_block(oh: int, ow: int, width: int, accumulators: int, wide: bool =
     exact = [v for v in range(accumulators, 5, -1) if oh == 1 and ow % (v * width) == 0]
     if exact:
         return 1, exact[0]
-    return block_shapes(oh, ow, width, accumulators, wide, columns)[0]
+    return block_shapes(oh, ow, width, accumulators, wide, columns, rows_share)[0]
 
 
 

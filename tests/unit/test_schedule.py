@@ -148,3 +148,21 @@ def test_odd_but_valid_options_parse(element):
     # a width that is not a power of two gives correct (if slow) code: it is not an error
     (step,) = parse_pipeline(f"builtin.module({element})")
     assert step.python_pass is not None
+
+
+def test_filter_blocks_run_tap_by_tap_when_their_weights_do_not_fit(context):
+    """A dense block of 4 filters holds 4 weights a tap: a 1x1's fit beside its accumulators
+    (input vector by vector, rows sharing loads), a 3x3's 36 or a 7x7's 196 do not (tap by tap,
+    where a tap's loads are one contiguous run: the most vectors along a row among blocks as
+    useful). A pattern conv's single filters never run tap by tap."""
+    from fretsaw.passes.conv.schedule import plan
+
+    for cpu in (AVX2, NEON):
+        pointwise_plan = plan(conv(16, 16, 32, kernel=1, padding=0), target(cpu))
+        assert pointwise_plan.fblock == 4 and not pointwise_plan.taps_first
+        dense = plan(conv(8, 16, 32, kernel=7, padding=3), target(cpu))
+        assert dense.fblock == 4 and dense.taps_first
+        assert dense.vectors >= dense.rows  # 32 columns: whole vectors either way, so along the row
+        pruned = plan(conv(8, 8, 32, patterns=[[[0, 1, 0], [1, 1, 1], [0, 0, 0]], [[1, 0, 0], [0, 1, 0], [0, 0, 1]]],
+                           pattern_of=lambda co, ci: (co + ci) % 3 - 1), target(cpu))
+        assert pruned.fblock == 1 and not pruned.taps_first
