@@ -3,9 +3,10 @@
 For each pattern, a branch-free loop runs over the filter's kept kernels of that pattern with
 the taps unrolled (the runs of passes/conv/runs.py); removed kernels and zero taps are never
 visited. Where every filter has at most one kernel (depthwise), the loop per pattern runs over
-the filters of that pattern instead (single_kernel_ranges). Outputs are computed in register blocks of `rows` output rows x `vectors` vectors per
-filter (or per block of alike filters of a dense layer), over channel tiles that stay in cache,
-as the conv's schedule says (passes/conv/schedule.py: options, else the op's tuned
+the filters of that pattern instead (single_kernel_ranges). Outputs are computed in register
+blocks of `rows` output rows x `vectors` vectors per filter (or per block of alike filters of a
+dense layer, run tap by tap when its weights do not fit in registers), over channel tiles that
+stay in cache, as the conv's schedule says (passes/conv/schedule.py: options, else the op's tuned
 `fretsaw.schedule`, else the heuristics of passes/cpu/blocks.py). The input is staged in a flat,
 zero-bordered layout where every tap reads at a fixed offset (passes/cpu/staging.py; unpadded
 stride-1 inputs whose blocks tile the output are read in place); inside a kernel each input
