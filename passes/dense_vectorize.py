@@ -65,6 +65,22 @@ def weights_view(attr: ir.DenseElementsAttr) -> np.ndarray:
     return np.asarray(attr).reshape(attr.type.shape)
 
 
+def constant_through_transpose(value: ir.Value) -> tuple[np.ndarray, list[int]] | None:
+    """(values, permutation) when `value` is an f32 constant, or a linalg.transpose of one (read
+    through it: a transposed copy would be a second constant as large as the weights): the
+    constant's values as weights_view gives them and the transpose's permutation (the identity
+    for the constant itself); else None."""
+    owner, permutation = value.owner, list(range(len(value.type.shape)))
+    if isinstance(owner, ir.OpView) and owner.operation.name == "linalg.transpose":
+        owner, permutation = owner.operands[0].owner, list(owner.attributes["permutation"])
+    if not isinstance(owner, ir.OpView) or owner.operation.name != "arith.constant":
+        return None
+    attr = owner.attributes["value"]
+    if not isinstance(attr, ir.DenseElementsAttr) or not isinstance(attr.type.element_type, ir.F32Type):
+        return None
+    return weights_view(attr), permutation
+
+
 def fold_constant_transposes(module: ir.Operation) -> None:
     """Replace each linalg.transpose of an f32 arith.constant by the transposed constant (erase
     it where nothing reads it any more: the matmuls' panels read through it)."""
@@ -101,21 +117,16 @@ def register_block(n: int, width: int, vectors: int) -> int | None:
 def constant_panels(value: ir.Value, block: int) -> ir.Value | None:
     """A constant K x N matrix as N / `block` panels of K x `block` (a new constant: each register
     block's K rows lie end to end), or None when `value` is not an f32 constant or a transpose of
-    one (read through: a transposed copy would be a second constant as large as the weights, held
-    as long as the context). A linear layer at batch 1 reads each weight once, so the matmul is a
-    stream through memory: K x N row segments of `block` columns are N * 4 bytes apart, the
-    panels one sequential read, which is what a memory-bound layer needs (VGG-16's classifier is
-    hundreds of MB of weights)."""
-    owner, permutation = value.owner, [0, 1]
-    if isinstance(owner, ir.OpView) and owner.operation.name == "linalg.transpose":
-        owner, permutation = owner.operands[0].owner, list(owner.attributes["permutation"])
-    if not isinstance(owner, ir.OpView) or owner.operation.name != "arith.constant":
+    one (constant_through_transpose; a transposed copy would be held as long as the context). A
+    linear layer at batch 1 reads each weight once, so the matmul is a stream through memory:
+    K x N row segments of `block` columns are N * 4 bytes apart, the panels one sequential read,
+    which is what a memory-bound layer needs (VGG-16's classifier is hundreds of MB of weights)."""
+    found = constant_through_transpose(value)
+    if found is None:
         return None
-    attr = owner.attributes["value"]
-    if not isinstance(attr, ir.DenseElementsAttr) or not isinstance(attr.type.element_type, ir.F32Type):
-        return None
+    values, permutation = found
     k, n = value.type.shape
-    data = np.transpose(weights_view(attr), permutation).reshape(k, n // block, block).transpose(1, 0, 2)
+    data = np.transpose(values, permutation).reshape(k, n // block, block).transpose(1, 0, 2)
     ttype = ir.RankedTensorType.get([n // block, k, block], ir.F32Type.get())
     return arith.ConstantOp(ttype, ir.DenseElementsAttr.get(np.ascontiguousarray(data), type=ttype)).result
 

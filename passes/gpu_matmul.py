@@ -36,7 +36,7 @@ from fretsaw.dialect import pconv
 from fretsaw.passes.base import ModulePass
 from fretsaw.passes.builders import add, guarded, index, load, mul, read_buffer, store
 from fretsaw.passes.conv.geometry import ceil_div
-from fretsaw.passes.dense_vectorize import PLAIN_MATMUL, fold_constant_transposes, weights_view
+from fretsaw.passes.dense_vectorize import PLAIN_MATMUL, constant_through_transpose, fold_constant_transposes
 from fretsaw.passes.gpu.loops import delinearize, threads
 from fretsaw.passes.match import fill_value
 
@@ -44,17 +44,10 @@ from fretsaw.passes.match import fill_value
 def weight_rows(value: ir.Value) -> np.ndarray | None:
     """B (K x N) of a matmul as the N x K rows it is a transpose of, when B is a transpose of an f32
     constant; else None."""
-    owner = value.owner
-    if not isinstance(owner, ir.OpView) or owner.operation.name != "linalg.transpose" or \
-            list(owner.attributes["permutation"]) != [1, 0]:
+    found = constant_through_transpose(value)
+    if found is None or found[1] != [1, 0]:
         return None
-    source = owner.operands[0].owner
-    if not isinstance(source, ir.OpView) or source.operation.name != "arith.constant":
-        return None
-    attr = source.attributes["value"]
-    if not isinstance(attr, ir.DenseElementsAttr) or not isinstance(attr.type.element_type, ir.F32Type):
-        return None
-    return weights_view(attr)
+    return found[0]
 
 
 def constant_rows(rows: np.ndarray) -> ir.Value:
