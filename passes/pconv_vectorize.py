@@ -91,6 +91,14 @@ def single_kernel_ranges(conv: pconv.Conv, fkw) -> list[tuple[int, int]] | None:
     return list(zip(np.concatenate([[0], ends[:-1]]).tolist(), ends.tolist()))
 
 
+def feed_filters(carried: list, weights: list, value: ir.Value, a: int, per_filter: int) -> None:
+    """One input vector into accumulator `a` of each filter of a block (filter f's accumulators
+    are carried[f * per_filter:]), times that filter's broadcast weight."""
+    for f, weight in enumerate(weights):
+        i = f * per_filter + a
+        carried[i] = vector.FMAOp(weight, value, carried[i]).result
+
+
 def block_weights(conv: pconv.Conv, fkw, fblock: int, element: ir.Type) -> ir.Value:
     """A dense layer's weights as its filter blocks read them: block, input channel, filter of the
     block, tap."""
@@ -395,27 +403,24 @@ class ConvEmitter:
             ci = add(group_base, k)
             base = mul(add(mul(q, self.cin_g), k), fblock * len(taps))  # block_weights' layout
 
-            def weight(f: int, t: int) -> ir.Value:
-                return vector.BroadcastOp(self.vtype, load(self.w, [add(base, f * len(taps) + t)])).result
+            def tap_weights(t: int) -> list:
+                """Tap t's weight of each filter of the block, broadcast."""
+                return [vector.BroadcastOp(self.vtype, load(self.w, [add(base, f * len(taps) + t)])).result
+                        for f in range(fblock)]
 
             carried = list(loop_op.inner_iter_args)
-            if not self.schedule.taps_first:
-                weights = [[weight(f, t) for t in range(len(taps))] for f in range(fblock)]
+            if self.schedule.taps_first:
+                for t, (kh, kw) in enumerate(taps):
+                    weights = tap_weights(t)
+                    plane, row, col = blk.layout.tap(kh, kw)
+                    for a, (r, v) in enumerate(blk.at):
+                        at = self.read_at(blk, ci, plane, row + r, col + v * self.width)
+                        feed_filters(carried, weights, vload(self.width, self.x, at), a, len(blk.at))
+            else:
+                weights = [tap_weights(t) for t in range(len(taps))]
                 for uses, value in self.input_vectors(blk, ci, block_reads(taps, blk.layout, self.width)):
                     for t, a in uses:
-                        for f in range(fblock):
-                            i = f * len(blk.at) + a
-                            carried[i] = vector.FMAOp(weights[f][t], value, carried[i]).result
-                scf.YieldOp(carried)
-                return list(loop_op.results)
-            for t, (kh, kw) in enumerate(taps):
-                weights = [weight(f, t) for f in range(fblock)]
-                plane, row, col = blk.layout.tap(kh, kw)
-                for a, (r, v) in enumerate(blk.at):
-                    value = vload(self.width, self.x, self.read_at(blk, ci, plane, row + r, col + v * self.width))
-                    for f in range(fblock):
-                        i = f * len(blk.at) + a
-                        carried[i] = vector.FMAOp(weights[f], value, carried[i]).result
+                        feed_filters(carried, weights[t], value, a, len(blk.at))
             scf.YieldOp(carried)
         return list(loop_op.results)
 
@@ -541,10 +546,8 @@ class GroupEmitter(ConvEmitter):
             weights = [vector.BroadcastOp(self.vtype, load(self.w, [add(base, f)])).result for f in range(fblock)]
             carried = list(loop_op.inner_iter_args)
             for a, (r, v) in enumerate(blk.at):
-                value = vload(width, self.x, [add(at, r * layout.row + v * width)])
-                for f in range(fblock):
-                    i = f * len(blk.at) + a
-                    carried[i] = vector.FMAOp(weights[f], value, carried[i]).result
+                feed_filters(carried, weights, vload(width, self.x, [add(at, r * layout.row + v * width)]), a,
+                             len(blk.at))
             scf.YieldOp(carried)
         return list(loop_op.results)
 
