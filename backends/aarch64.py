@@ -29,7 +29,7 @@ from fretsaw.backends.host import row_major_strides
 from fretsaw.backends.llvmir import (EXTERNAL_ALIGNMENT, constants_as_bytes, external_constants, for_llvm22,
                                      translate_to_llvm_ir)
 from fretsaw.errors import FretsawError
-from fretsaw.target import CpuTarget
+from fretsaw.target import L1, CpuTarget
 
 TRIPLE = "aarch64-linux-gnu"
 # fp16 convs round the input to fp16 and keep a channel tile's sums in fp16, so outputs differ
@@ -76,12 +76,20 @@ def check_llvm_warnings(stderr: str, tool_name: str, triple: str) -> None:
 FMA_PIPES = {"cortex-a55": 1, "cortex-a76": 2, "cortex-a77": 2, "cortex-a78": 2, "cortex-a710": 2,
              "cortex-a715": 2, "cortex-x1": 4, "cortex-x2": 4, "cortex-x3": 4, "neoverse-n1": 2,
              "neoverse-n2": 2, "neoverse-v1": 4, "apple-m1": 4}
+# -mcpu -> bytes of its L1 data cache (the vendor's reference manual; where the size is a build
+# option, the one phones ship: Cortex-A55 32 KiB, the big cores 64 KiB): the channel tiles' size.
+# Others take fretsaw.target.L1.
+L1_DATA = {"cortex-a55": 32 << 10, "cortex-a76": 64 << 10, "cortex-a77": 64 << 10, "cortex-a78": 64 << 10,
+           "cortex-a710": 64 << 10, "cortex-a715": 64 << 10, "cortex-x1": 64 << 10, "cortex-x2": 64 << 10,
+           "cortex-x3": 64 << 10, "neoverse-n1": 64 << 10, "neoverse-n2": 64 << 10, "neoverse-v1": 64 << 10,
+           "apple-m1": 128 << 10}
 
 
 def neon_target(threads: int, vector_width: int | None = None, mcpu: str = "generic") -> CpuTarget:
-    """AArch64 with Advanced SIMD: 4 fp32 lanes in each of 32 vector registers; the FMA pipes of
-    core `mcpu` when FMA_PIPES knows it."""
-    return CpuTarget("aarch64-neon", vector_width or 4, threads, registers=32, fma_pipes=FMA_PIPES.get(mcpu))
+    """AArch64 with Advanced SIMD: 4 fp32 lanes in each of 32 vector registers; the FMA pipes and
+    L1 data cache of core `mcpu` where FMA_PIPES and L1_DATA know it."""
+    return CpuTarget("aarch64-neon", vector_width or 4, threads, registers=32, fma_pipes=FMA_PIPES.get(mcpu),
+                     l1=L1_DATA.get(mcpu, L1))
 
 
 def c_identifier(name: str) -> str:

@@ -7,7 +7,13 @@ fill that option from the description of the machine they compile for.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
+from pathlib import Path
+
+# Bytes of L1 data cache assumed where a CPU does not say (Zen 2-4, Skylake and most Arm cores
+# have 32 KiB; Cortex-A76/A77/A78 and Zen 5 have 48-64, which only makes this conservative)
+L1 = 32768
 
 
 @dataclass(frozen=True)
@@ -23,6 +29,8 @@ class CpuTarget:
                   `ext` would take an FMA pipe's slot instead
     fma_pipes:    vector FMAs a core starts each cycle; None where it is not described (the host's
                   peak is measured instead: fretsaw.benchmark.fma_peak)
+    l1:           bytes of one core's L1 data cache: a conv's channel tile keeps its input rows
+                  within it (passes/cpu/blocks.py: channel_tile)
     """
 
     name: str
@@ -31,6 +39,7 @@ class CpuTarget:
     registers: int = 16
     shifts: bool = False
     fma_pipes: int | None = None
+    l1: int = L1
 
     @property
     def accumulators(self) -> int:
@@ -58,15 +67,34 @@ def host_cpu_flags() -> set[str]:
     return set()
 
 
+def cache_bytes(size: str) -> int | None:
+    """A sysfs cache size ("32K", "1M", "512") in bytes; None when it is not one."""
+    found = re.fullmatch(r"\s*(\d+)\s*([KMG]?)\s*", size)
+    if not found:
+        return None
+    return int(found.group(1)) * {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}[found.group(2)]
+
+
+def host_l1(root: Path = Path("/sys/devices/system/cpu/cpu0/cache")) -> int:
+    """Bytes of the first CPU's L1 data cache (sysfs), L1 when it cannot be read."""
+    try:
+        for index in sorted(root.glob("index*")):
+            if (index / "level").read_text().strip() == "1" and (index / "type").read_text().strip() == "Data":
+                return cache_bytes((index / "size").read_text()) or L1
+    except OSError:
+        pass
+    return L1
+
+
 def host_target() -> CpuTarget:
     """The machine fretsaw runs on."""
     flags = host_cpu_flags()
-    threads = len(os.sched_getaffinity(0))
+    threads, l1 = len(os.sched_getaffinity(0)), host_l1()
     if "avx512f" in flags:
-        return CpuTarget("x86-64-avx512", 16, threads, registers=32, shifts=True)
+        return CpuTarget("x86-64-avx512", 16, threads, registers=32, shifts=True, l1=l1)
     if "avx2" in flags and "fma" in flags:
-        return CpuTarget("x86-64-avx2", 8, threads)
-    return CpuTarget("x86-64", 4, threads)
+        return CpuTarget("x86-64-avx2", 8, threads, l1=l1)
+    return CpuTarget("x86-64", 4, threads, l1=l1)
 
 
 @dataclass(frozen=True)

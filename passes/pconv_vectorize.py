@@ -565,7 +565,8 @@ class Vectorize(ModulePass):
     rows: int = 0           # register block shape; 0 = the op's tuned schedule, else the heuristic's (plan)
     vectors: int = 0
     tile: int = 0           # input channels per cache tile; 0 = as rows and vectors
-    cache: int = CACHE      # bytes of cache the input rows of a channel tile may take (tile_budget)
+    cache: int = CACHE      # bytes of L1 data cache a channel tile's input rows may take (channel_tile;
+                            # the backend: its target's l1)
     f16: bool = False       # compute in fp16 (AArch64 +fullfp16): `width` is then fp16 lanes
     shifts: bool = False    # read unaligned input vectors as lane shifts of aligned ones where that
                             # takes fewer loads (`read_vectors`; the backend sets it for AVX-512)

@@ -17,7 +17,7 @@ from fretsaw.errors import op_error
 from fretsaw.passes.conv.geometry import ceil_div, output_plane, pointwise
 from fretsaw.passes.cpu.blocks import (CACHE, GROUP_FBLOCKS, RESERVED, SET_ACCUMULATORS, block_budget, block_shapes, channel_tile,
                                        column_sets, filter_block, group_block, lane_shifts, lane_width, register_block,
-                                       set_accumulators, tile_budget, weights_fit, wide_blocks)
+                                       set_accumulators, weights_fit, wide_blocks)
 from fretsaw.passes.conv.groups import block_waste
 from fretsaw.passes.cpu.staging import Layout, Plane
 
@@ -38,7 +38,7 @@ class SimdTarget:
     width:        lanes of one SIMD register (of the compute type: fp16 lanes with f16)
     accumulators: vector registers a register block may take
     shifts:       lane shifts of two vectors cost less than an unaligned load (AVX-512)
-    cache:        bytes of cache a channel tile's input rows may take
+    cache:        bytes of L1 data cache a channel tile's input rows may take (the CPU's `l1`)
     """
 
     width: int
@@ -49,7 +49,7 @@ class SimdTarget:
     @classmethod
     def of(cls, cpu) -> "SimdTarget":
         """The schedule's view of a fretsaw.target.CpuTarget computing in fp32."""
-        return cls(cpu.vector_width, cpu.accumulators, cpu.shifts)
+        return cls(cpu.vector_width, cpu.accumulators, cpu.shifts, cpu.l1)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -103,7 +103,7 @@ def heuristic(conv: pconv.Conv, target: SimdTarget, rows: int = 0, vectors: int 
     if tile:
         tile = min(tile, cin_g)
     else:
-        tile = channel_tile(conv, Layout.of(conv, lanes, rows, vectors), lanes, tile_budget(conv, target.cache, columns))
+        tile = channel_tile(conv, Layout.of(conv, lanes, rows, vectors), lanes, target.cache)
     return Schedule(rows, vectors, tile, lanes, shifts, fblock, columns, taps_first)
 
 
@@ -133,7 +133,7 @@ def plan_groups(conv: pconv.Conv, target: SimdTarget, weight) -> tuple[Schedule,
     fblock, rows, vectors = group_block(oh, ow, lanes, target.accumulators + RESERVED, waste)
     depth_taps = max(1, int((weight != 0).any(axis=(0, 1, 3, 4)).sum()))
     layout = Layout.of(plane, lanes, rows, vectors)
-    tile = channel_tile(plane, layout, lanes, tile_budget(conv, target.cache) // depth_taps)
+    tile = channel_tile(plane, layout, lanes, target.cache // depth_taps)
     return Schedule(rows, vectors, tile, lanes, False, fblock, ()), layout
 
 

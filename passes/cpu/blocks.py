@@ -11,13 +11,18 @@ from __future__ import annotations
 import numpy as np
 
 from fretsaw.dialect import pconv
-from fretsaw.passes.conv.geometry import ceil_div, output_plane, unit_1x1
+from fretsaw.passes.conv.geometry import ceil_div, output_plane
 from fretsaw.passes.cpu.staging import Layout
 
-# Bytes of cache the input rows of a channel tile may take, unless the target says otherwise:
-# more than L1, measured best for 3x3 convs (L1-sized tiles leave stride-2 convs, whose phase
-# planes multiply the rows, only a few channels deep); tile_budget cuts it for other convs
-CACHE = 131072
+# Bytes of L1 data cache a channel tile's input rows may take, unless the target says otherwise
+# (fretsaw.target.CpuTarget.l1): a tile is read once for every filter of a work unit, each input
+# vector feeding a few FMAs, so its rows must come from L1 (from L2, the loads wait; measured:
+# bench/RESULTS.md, 2026-11-30)
+CACHE = 32768
+# Input channels a tile takes at least: a filter's pass over a tile parks its partial sums in the
+# output and starts a loop per pattern run, which fewer kept kernels per run no longer pay for
+# (stride-2 convs, whose phase planes multiply the rows a channel takes, would get 4-8 channels)
+MIN_TILE = 32
 # Accumulators of a `wide` register block: with 24 (12x2, 6x4, 8x3) the pattern's weights and a
 # row's aligned and shifted input vectors no longer fit beside them, and the spills cost more than
 # the larger block saves
@@ -220,27 +225,16 @@ def column_sets(conv: pconv.Conv, width: int, shifts: bool) -> tuple[int, ...]:
 
 
 
-def tile_budget(conv: pconv.Conv, cache: int, columns: tuple[int, ...] = ()) -> int:
-    """The cache bytes a channel tile's input rows may take: `cache`; a quarter of it (L1) for
-    1x1 stride-1 convs, whose input vectors feed one FMA per filter and no other tap, so only L1
-    hits keep up; half of it with column sets (`columns`), whose one- or two-row blocks read fewer
-    rows per channel, so deeper tiles no longer pay. (Budgets chosen by measurement:
-    bench/RESULTS.md, 2026-11-23.)"""
-    if unit_1x1(conv):
-        return cache // 4
-    return cache // 2 if columns else cache
-
-
-
 def channel_tile(conv: pconv.Conv, layout: Layout, width: int, budget: int) -> int:
     """Input channels per tile: the block's input rows of a tile of channels stay within `budget`
-    bytes of cache while every filter of the work unit runs over them."""
+    bytes of cache (the target's L1) while every filter of the work unit runs over them; at
+    least MIN_TILE channels (or all of them)."""
     taps = list(zip(*np.nonzero(conv.patterns.any(axis=0))))
     reach_rows = max(layout.tap(kh, kw)[1] for kh, kw in taps) + layout.rows
     reach_cols = max(layout.tap(kh, kw)[2] for kh, kw in taps) + layout.vectors * width
     lines = len(layout.planes) * reach_rows * (ceil_div(reach_cols * 4, 64) + 1)
     cin_g = conv.input_shape[1] // conv.groups
-    return max(1, min(cin_g, budget // (lines * 64)))
+    return min(cin_g, max(MIN_TILE, budget // (lines * 64)))
 
 
 

@@ -166,3 +166,41 @@ def test_filter_blocks_run_tap_by_tap_when_their_weights_do_not_fit(context):
         pruned = plan(conv(8, 8, 32, patterns=[[[0, 1, 0], [1, 1, 1], [0, 0, 0]], [[1, 0, 0], [0, 1, 0], [0, 0, 1]]],
                            pattern_of=lambda co, ci: (co + ci) % 3 - 1), target(cpu))
         assert pruned.fblock == 1 and not pruned.taps_first
+
+
+def test_channel_tiles_fit_the_targets_l1(context, tmp_path):
+    """A channel tile's input rows fit the target's L1 data cache (CpuTarget.l1: the host's from
+    sysfs, an AArch64 core's from its manual), at least MIN_TILE channels or all of them; the
+    backends hand the L1 to pconv-vectorize as its `cache` option."""
+    import dataclasses
+
+    from fretsaw.backends.aarch64 import neon_target
+    from fretsaw.backends.cpu import conv_options
+    from fretsaw.passes.conv.schedule import plan
+    from fretsaw.passes.cpu.blocks import MIN_TILE
+    from fretsaw.passes.cpu.staging import Layout
+    from fretsaw.target import L1, cache_bytes, host_l1
+
+    wide = conv(512, 4, 28)
+    tiles = {}
+    for l1 in (32 << 10, 64 << 10):
+        s = plan(wide, target(dataclasses.replace(AVX2, l1=l1)))
+        layout = Layout.of(wide, s.lanes, s.rows, s.vectors)
+        lines = (layout.rows + 2) * (-(-(s.vectors * s.lanes + 2) * 4 // 64) + 1)  # channel_tile's count
+        assert MIN_TILE < s.tile and s.tile * lines * 64 <= l1 < (s.tile + 1) * lines * 64
+        tiles[l1] = s.tile
+    assert tiles[64 << 10] >= 2 * tiles[32 << 10]
+    assert plan(conv(512, 4, 28), target(dataclasses.replace(AVX2, l1=1024))).tile == MIN_TILE
+    assert plan(conv(16, 4, 28), target(AVX2)).tile == 16  # fewer channels than MIN_TILE: all of them
+    assert f"cache={64 << 10}" in conv_options(dataclasses.replace(AVX2, l1=64 << 10))
+
+    assert neon_target(4, mcpu="cortex-a76").l1 == 64 << 10 and neon_target(4, mcpu="cortex-a55").l1 == 32 << 10
+    assert neon_target(4).l1 == L1
+    for index, (level, kind, size) in enumerate([("1", "Instruction", "64K"), ("1", "Data", "48K"), ("2", "Unified", "1M")]):
+        folder = tmp_path / f"index{index}"
+        folder.mkdir()
+        for name, text in (("level", level), ("type", kind), ("size", size)):
+            (folder / name).write_text(text + "\n")
+    assert host_l1(tmp_path) == 48 << 10
+    assert host_l1(tmp_path / "missing") == L1
+    assert (cache_bytes("512"), cache_bytes("2M"), cache_bytes("big")) == (512, 2 << 20, None)
