@@ -248,42 +248,56 @@ class ConvEmitter:
 
     def unit_columns(self, i_n, y0, outer) -> None:
         """The unit's column chunks: its one chunk (a full one or the partial last one) when the units
-        spread over one row's chunks, else every chunk of its row group."""
+        spread over one row's chunks, else every chunk of its row group: chunk by chunk, every
+        filter of the unit in each; for single-kernel filters (depthwise) filter by filter, every
+        chunk in each, so that the filter's one input channel stays in cache across its chunks
+        (no other filter reads it)."""
         chunk = self.layout.vectors * self.width
         full_chunks, rest = divmod(self.ow, chunk)
         if self.spread:
             if full_chunks:
                 with guarded(arith.CmpIOp(arith.CmpIPredicate.ult, outer, index(full_chunks)).result):
-                    self.block_column(i_n, y0, mul(outer, chunk), self.layout.vectors, 0)
+                    self.block_filters(self.block_at(i_n, y0, mul(outer, chunk), self.layout.vectors, 0))
             if rest:
                 with guarded(arith.CmpIOp(arith.CmpIPredicate.eq, outer, index(full_chunks)).result):
-                    self.block_column(i_n, y0, index(full_chunks * chunk), ceil_div(rest, self.width), rest % self.width)
+                    self.block_filters(self.block_at(i_n, y0, index(full_chunks * chunk), ceil_div(rest, self.width),
+                                                     rest % self.width))
             return
-        if full_chunks:
-            with loop(0, full_chunks) as j:
-                self.block_column(i_n, y0, mul(j, chunk), self.layout.vectors, 0)
-        if rest:
-            self.block_column(i_n, y0, index(full_chunks * chunk), ceil_div(rest, self.width), rest % self.width)
 
-    def block_column(self, i_n, y0, x0, vectors: int, lanes: int) -> None:
-        """The register blocks of `vectors` vectors from output column x0, the last vector's first
-        `lanes` lanes stored (all when 0), for every filter of the unit: bias in, kernels, activation
-        out; channel tile by channel tile with the partial sums parked in the output between tiles."""
+        def each_chunk(body) -> None:
+            """body(block) for the block of every chunk of the unit's row group."""
+            if full_chunks:
+                with loop(0, full_chunks) as j:
+                    body(self.block_at(i_n, y0, mul(j, chunk), self.layout.vectors, 0))
+            if rest:
+                body(self.block_at(i_n, y0, index(full_chunks * chunk), ceil_div(rest, self.width), rest % self.width))
+
+        if self.tiles == 1 and self.single is not None:
+            self.single_kernel_filters(each_chunk)
+        else:
+            each_chunk(self.block_filters)
+
+    def block_at(self, i_n, y0, x0, vectors: int, lanes: int) -> Block:
+        """The register block of `vectors` vectors from output column x0 of the row group from y0,
+        the last vector's first `lanes` lanes stored (all when 0)."""
         layout, rows, width = self.layout, self.rows, self.width
-        corner = self.block_corner(y0, x0)
         ys = [add(y0, r) for r in range(rows)]
-        blk = Block(
-            layout=dataclasses.replace(layout, vectors=vectors), i_n=i_n, y0=y0, x0=x0, corner=corner,
-            at=[(r, v) for r in range(rows) for v in range(vectors)], ys=ys,
+        return Block(
+            layout=dataclasses.replace(layout, vectors=vectors), i_n=i_n, y0=y0, x0=x0,
+            corner=self.block_corner(y0, x0), at=[(r, v) for r in range(rows) for v in range(vectors)], ys=ys,
             clamped=[arith.MinUIOp(y, index(self.oh - 1)).result if r >= self.first_spill else y
                      for r, y in enumerate(ys)],
             xs=[add(x0, v * width) for v in range(vectors)],
             mask=lane_mask(width, lanes) if lanes else None,
             colsets=ColumnSets(self.columns, rows, vectors, width, width - (lanes or width)) if self.columns else None,
             depth=list(self.depth))
+
+    def block_filters(self, blk: Block) -> None:
+        """The block for every filter of the unit: bias in, kernels, activation out; channel tile
+        by channel tile with the partial sums parked in the output between tiles."""
         kind = self.conv.activation
         if self.tiles == 1 and self.single is not None:
-            self.single_kernel_filters(blk)
+            self.single_kernel_filters(lambda body: body(blk))
             return
         if self.tiles == 1:  # the whole filter in registers: bias in, activation out
             with self.filters() as (q, cos):
@@ -370,23 +384,29 @@ class ConvEmitter:
                 carried[a] = vector.FMAOp(weights[t], value, carried[a]).result
         return carried
 
-    def single_kernel_filters(self, blk: Block) -> None:
+    def single_kernel_filters(self, blocks) -> None:
         """The unit's filters when each has at most one kernel (a depthwise conv): the reorder
         puts them in runs of one pattern, so one loop per pattern over its filters, the taps
         unrolled, replaces a loop per (filter, pattern) that would mostly run zero times; then
-        the filters with no kernel (their activated bias)."""
+        the filters with no kernel (their activated bias). `blocks(body)` calls body(block) for
+        each register block a filter computes (the unit's chunks)."""
         kind, patterns = self.conv.activation, len(self.conv.patterns)
         for p, (lo, hi) in enumerate(self.single):
             first = arith.MinUIOp(arith.MaxUIOp(self.first, index(lo)).result, self.last).result
             last = arith.MaxUIOp(arith.MinUIOp(self.last, index(hi)).result, first).result
             with loop(first, last) as q:
                 cos = [load_index(self.order, q)]
-                accs = self.start(blk, self.bias(blk, cos))
                 if p < patterns:
                     group_base = mul(arith.DivUIOp(cos[0], index(self.cout_g)).result, self.cin_g)
                     kernel = load_index(self.begin, add(mul(q, patterns), p))
-                    accs = self.kernel_taps(blk, p, kernel, accs, group_base)
-                self.store_block(blk, cos, [activate(kind, v) for v in self.finish(blk, accs)])
+
+                def body(blk: Block, p=p, cos=cos) -> None:
+                    accs = self.start(blk, self.bias(blk, cos))
+                    if p < patterns:
+                        accs = self.kernel_taps(blk, p, kernel, accs, group_base)
+                    self.store_block(blk, cos, [activate(kind, v) for v in self.finish(blk, accs)])
+
+                blocks(body)
 
     def block_channels(self, blk: Block, q, tl, accs: list, group_base) -> list:
         """A block of `fblock` alike filters over channel tile tl: one loop over the channels. When
