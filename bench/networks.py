@@ -6,7 +6,8 @@ dense peers running the same model (PyTorch eager, torch.compile, and ONNX Runti
 llvm-cpu when installed: `make bench` installs them), same thread count, one run. Prints a markdown
 table (with the useful GFLOP/s as a percentage of the machine's FMA peak and of a 2048^3 fp32
 matmul's in PyTorch, both measured first on the same threads); with --json writes the figures,
-with --chart a PNG.
+with --chart a PNG. With --tune, fretsaw's row is the tuned build, and the same network untuned is
+timed in turn with it after the table (tuning should never make a network slower).
 
     .venv/bin/python bench/networks.py [--networks vgg16,resnet18] [--repeats 10] [--tune] [--json out.json]
                                        [--chart out.png]
@@ -22,7 +23,8 @@ import torch
 from torch import nn
 
 import fretsaw
-from fretsaw.benchmark import compare, describe_peaks, measured_peaks, networks_chart, parse_run_arguments, pyplot
+from fretsaw.benchmark import (compare, describe_peaks, interleaved_ms, measured_peaks, networks_chart,
+                               parse_run_arguments, pyplot)
 from fretsaw import prune
 
 
@@ -111,6 +113,10 @@ def measure(name: str, args) -> dict:
     compile_s = time.perf_counter() - start
     row = compare(cm, model, (x.numpy(),), args.repeats, peaks=args.peaks)
     row.update(network=name, compile_s=compile_s, tuning=cm.tuning)
+    if args.tune:  # the same network untuned, timed in turn with the tuned build
+        untuned = fretsaw.compile(model, (x,), threads=args.threads)
+        x_np = x.numpy()
+        row["tuned_ms"], row["untuned_ms"] = interleaved_ms([lambda: cm(x_np), lambda: untuned(x_np)], args.repeats)
     return row
 
 
@@ -143,6 +149,11 @@ def main() -> None:
               f"{row['useful_gflops']:.1f} | {row['percent_of_fma_peak']:.0f}% | {row['percent_of_matmul_peak']:.0f}% | "
               f"{row['compile_s']:.0f} s |",
               flush=True)
+    if args.tune:
+        print("\ntuned against untuned, the two builds called in turn (median ms):")
+        for row in rows:
+            print(f"  {row['network']}: tuned {row['tuned_ms']:.1f}, untuned {row['untuned_ms']:.1f} "
+                  f"({row['untuned_ms'] / row['tuned_ms']:.2f}x)")
     if args.json:
         with open(args.json, "w") as out:
             json.dump({"threads": cpu.threads, "cpu": cpu.name, **{f"{name}_peak_gflops": gflops

@@ -46,6 +46,20 @@ def median_ms(fn, repeats: int, settle: float = SETTLE_S) -> float:
     return statistics.median(times)
 
 
+def interleaved_ms(fns: list, repeats: int) -> list[float]:
+    """Median wall time in ms of each of `fns`, called in turn `repeats` times after a warm-up
+    call each, so that a swing of the machine (a shared VM's neighbours) falls on all alike."""
+    times = [[] for _ in fns]
+    for fn in fns:
+        fn()
+    for _ in range(repeats):
+        for fn, kept in zip(fns, times):
+            start = time.perf_counter()
+            fn()
+            kept.append((time.perf_counter() - start) * 1e3)
+    return [statistics.median(kept) for kept in times]
+
+
 MATMUL_SIZE = 2048  # the peak's fp32 matmul: n x n times n x n, 2 n^3 FLOPs
 
 

@@ -256,3 +256,24 @@ def test_cli_bench_chart(tmp_path):
         return
     assert result.returncode == 0, result.stderr
     assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and f"chart written to {chart}" in result.stdout
+
+
+def test_interleaved_timing_calls_the_builds_in_turn():
+    # bench/networks.py --tune (tuned against untuned) and the tuner's rematch: the builds are
+    # called in turn, each after a warm-up call, so a swing of the machine falls on all of them;
+    # one median each, in the given order
+    import time as clock
+
+    from fretsaw.benchmark import interleaved_ms
+
+    calls = []
+
+    def build(name, seconds):
+        def run():
+            calls.append(name)
+            clock.sleep(seconds)
+        return run
+
+    slow, fast = interleaved_ms([build("slow", 0.004), build("fast", 0.001)], 5)
+    assert calls == ["slow", "fast"] * 6
+    assert slow > 3.5 and 0.9 < fast < slow / 2

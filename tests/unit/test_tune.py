@@ -1,7 +1,8 @@
-"""Per-layer tuning: the search keeps the fastest schedule it timed, only candidates are timed,
-the chosen schedule lands on the op and in the cache, a cached layer is not searched again, and
-the tuned model keeps the numerics. The real timer runs (spied on) except in
-test_search_keeps_the_fastest_schedule_it_timed, whose made-up times make the answer known."""
+"""Per-layer tuning: the search keeps the fastest schedule it timed (the heuristic's unless another
+beats it again in a rematch), only candidates are timed, the chosen schedule lands on the op and
+in the cache, a cached layer is not searched again, and the tuned model keeps the numerics. The
+real timers run (spied on) except in test_search_keeps_the_fastest_schedule_it_timed, whose
+made-up times make the answer known."""
 
 import json
 
@@ -28,14 +29,14 @@ def model_and_input():
 
 @pytest.fixture
 def timings(monkeypatch):
-    """What each layer's search offered and timed: {layer: (blocks, tiles, {schedule: ms})}. The
-    real candidates and timer run; this only records them."""
+    """What each layer's search offered and timed: {layer: (blocks, tiles, {schedule: ms},
+    {schedule: ms of the rematch})}. The real candidates and timers run; this only records them."""
     seen = {}
-    candidates, time_schedule = tuning.candidates, tuning.time_schedule
+    candidates, time_schedule, rematch = tuning.candidates, tuning.time_schedule, tuning.rematch
 
     def offer(conv, cpu):
         blocks, tiles = candidates(conv, cpu)
-        seen[layer_name(conv.op.location)] = (blocks, tiles, {})
+        seen[layer_name(conv.op.location)] = (blocks, tiles, {}, {})
         return blocks, tiles
 
     def time(op, schedule, backend, repeats):
@@ -43,8 +44,14 @@ def timings(monkeypatch):
         seen[layer_name(op.location)][2][tuple(schedule)] = ms
         return ms
 
+    def again(op, schedules, backend, repeats):
+        times = rematch(op, schedules, backend, repeats)
+        seen[layer_name(op.location)][3].update(zip(map(tuple, schedules), times))
+        return times
+
     monkeypatch.setattr(tuning, "candidates", offer)
     monkeypatch.setattr(tuning, "time_schedule", time)
+    monkeypatch.setattr(tuning, "rematch", again)
     return seen
 
 
@@ -58,12 +65,20 @@ def op_schedules(cm) -> dict[str, tuple[int, ...]]:
             for op in pconv.walk_ops(cm._stages["pconv"].operation, pconv.CONV2D)}
 
 
-def check_searched(record: dict, blocks, tiles, timed: dict) -> None:
-    """A searched layer's record: only candidates timed, the heuristic's schedule among them,
-    and the fastest of them chosen, with the times the timer measured."""
+def check_searched(record: dict, blocks, tiles, timed: dict, rematched: dict) -> None:
+    """A searched layer's record: only candidates timed, the heuristic's schedule among them; the
+    fastest of them, when it is the heuristic's, chosen with the times the timer measured; else
+    rematched against the heuristic's and chosen only if it won by MARGIN, with the rematch's
+    times."""
     assert timed and all(s[:2] in blocks and s[2] in tiles for s in timed), (timed, blocks, tiles)
-    assert record["default_ms"] == timed[(*blocks[0], tiles[0])]
-    assert schedule(record) == min(timed, key=timed.get) and record["ms"] == timed[schedule(record)]
+    default, fastest = (*blocks[0], tiles[0]), min(timed, key=timed.get)
+    if fastest == default:
+        assert not rematched and schedule(record) == default
+        assert record["ms"] == record["default_ms"] == timed[default]
+    else:
+        assert set(rematched) == {default, fastest} and record["default_ms"] == rematched[default]
+        won = rematched[fastest] <= tuning.MARGIN * rematched[default]
+        assert schedule(record) == (fastest if won else default) and record["ms"] == rematched[schedule(record)]
     assert record["tried"] == len(timed) >= 2
 
 
@@ -91,12 +106,14 @@ def test_tuned_compile_keeps_the_fastest_schedule_and_caches_it(tmp_path, timing
     np.testing.assert_allclose(again(x), model(x).detach().numpy(), rtol=RTOL, atol=ATOL)
 
 
-@pytest.mark.parametrize("block,tile", [(-1, -1), (1, 0), (0, 0)])  # indices into the candidates
-def test_search_keeps_the_fastest_schedule_it_timed(avx2_host, monkeypatch, block, tile):
+@pytest.mark.parametrize("block,tile,rematch", [(-1, -1, 1.0), (1, 0, 1.0), (0, 0, 1.0), (1, 0, 0.99)])
+def test_search_keeps_the_fastest_schedule_it_timed(avx2_host, monkeypatch, block, tile, rematch):
     # Made-up times (no compile, no timer; AVX2's candidates) in which one block and one tile are
     # each the fastest: the search must return that schedule, its time, the heuristic's time
     # (blocks[0], tiles[0]) and how many it timed: the heuristic's tile with every block, then the
-    # best block with the other tiles.
+    # best block with the other tiles; a winner other than the heuristic's is rematched against
+    # it, and when the rematch (times scaled by `rematch` for the heuristic's) finds it less than
+    # 1 / MARGIN as fast, the heuristic's schedule stays.
     model, x = model_and_input()
     cm = fretsaw.compile(model, (x,))
     backend = cm.backend
@@ -112,10 +129,27 @@ def test_search_keeps_the_fastest_schedule_it_timed(avx2_host, monkeypatch, bloc
         return (1.0 + (0.0 if schedule[:2] == best[:2] else 1.0 + 0.1 * b)
                 + (0.0 if schedule[2] == best[2] else 0.5 + 0.01 * t))
 
+    rematched = []
+
+    def made_up_rematch(op, schedules, backend, repeats):
+        rematched.append([tuple(s) for s in schedules])
+        winner, default = (made_up(op, s, backend, repeats) for s in schedules)
+        timed.pop(), timed.pop()  # not the search's timings
+        return [winner, winner * rematch if rematch < 1 else default]
+
     monkeypatch.setattr(tuning, "time_schedule", made_up)
+    monkeypatch.setattr(tuning, "rematch", made_up_rematch)
     found = tuning.search(op, backend, repeats=1)
-    assert schedule(found) == best and found["ms"] == 1.0
-    assert found["default_ms"] == made_up(op, (*blocks[0], tiles[0]), backend, 1)
+    default = (*blocks[0], tiles[0])
+    default_ms = made_up(op, default, backend, 1)
+    if best == default:
+        assert not rematched and schedule(found) == best and found["ms"] == 1.0
+    elif rematch < 1:  # the heuristic's rematch time too close to the winner's: it stays
+        default_ms = 1.0 * rematch
+        assert rematched == [[best, default]] and schedule(found) == default and found["ms"] == default_ms
+    else:
+        assert rematched == [[best, default]] and schedule(found) == best and found["ms"] == 1.0
+    assert found["default_ms"] == default_ms
     timed.pop()  # the call just above
     assert timed[:len(blocks)] == [(*b, tiles[0]) for b in blocks]
     assert timed[len(blocks):] == [(*best[:2], t) for t in tiles[1:]]
@@ -130,9 +164,9 @@ def test_tuned_pointwise_conv_keeps_its_flat_schedule(tmp_path, timings):
     cm = fretsaw.compile(model, (x,), tune=True, tuning_cache=str(tmp_path / "tuning.json"))
     np.testing.assert_allclose(cm(x), model(x).detach().numpy(), rtol=RTOL, atol=ATOL)
     (record,) = cm.tuning
-    blocks, tiles, timed = timings[record["layer"]]
+    blocks, tiles, timed, rematched = timings[record["layer"]]
     assert all(rows == 1 for rows, _ in blocks)
-    check_searched(record, blocks, tiles, timed)
+    check_searched(record, blocks, tiles, timed, rematched)
     assert op_schedules(cm) == {record["layer"]: schedule(record)}
 
 
