@@ -196,7 +196,8 @@ def test_channel_tiles_fit_the_targets_l1(context, tmp_path):
 
     assert neon_target(4, mcpu="cortex-a76").l1 == 64 << 10 and neon_target(4, mcpu="cortex-a55").l1 == 32 << 10
     assert neon_target(4).l1 == L1
-    for index, (level, kind, size) in enumerate([("1", "Instruction", "64K"), ("1", "Data", "48K"), ("2", "Unified", "1M")]):
+    caches = [("1", "Instruction", "64K"), ("1", "Data", "48K"), ("2", "Unified", "1M")]
+    for index, (level, kind, size) in enumerate(caches):
         folder = tmp_path / f"index{index}"
         folder.mkdir()
         for name, text in (("level", level), ("type", kind), ("size", size)):
