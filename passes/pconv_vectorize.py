@@ -254,14 +254,26 @@ class ConvEmitter:
         (no other filter reads it)."""
         chunk = self.layout.vectors * self.width
         full_chunks, rest = divmod(self.ow, chunk)
+
+        def each_filter(blocks) -> None:
+            """The unit's filters over the register blocks `blocks(body)` passes to body."""
+            if self.single is not None:
+                self.single_kernel_filters(blocks)
+            else:
+                blocks(self.block_filters)
+
+        def at(x0, vectors: int, lanes: int):
+            """`blocks` of the one block at output column x0."""
+            blk = self.block_at(i_n, y0, x0, vectors, lanes)
+            return lambda body: body(blk)
+
         if self.spread:
             if full_chunks:
                 with guarded(arith.CmpIOp(arith.CmpIPredicate.ult, outer, index(full_chunks)).result):
-                    self.block_filters(self.block_at(i_n, y0, mul(outer, chunk), self.layout.vectors, 0))
+                    each_filter(at(mul(outer, chunk), self.layout.vectors, 0))
             if rest:
                 with guarded(arith.CmpIOp(arith.CmpIPredicate.eq, outer, index(full_chunks)).result):
-                    self.block_filters(self.block_at(i_n, y0, index(full_chunks * chunk), ceil_div(rest, self.width),
-                                                     rest % self.width))
+                    each_filter(at(index(full_chunks * chunk), ceil_div(rest, self.width), rest % self.width))
             return
 
         def each_chunk(body) -> None:
@@ -272,10 +284,7 @@ class ConvEmitter:
             if rest:
                 body(self.block_at(i_n, y0, index(full_chunks * chunk), ceil_div(rest, self.width), rest % self.width))
 
-        if self.tiles == 1 and self.single is not None:
-            self.single_kernel_filters(each_chunk)
-        else:
-            each_chunk(self.block_filters)
+        each_filter(each_chunk)
 
     def block_at(self, i_n, y0, x0, vectors: int, lanes: int) -> Block:
         """The register block of `vectors` vectors from output column x0 of the row group from y0,
@@ -296,9 +305,6 @@ class ConvEmitter:
         """The block for every filter of the unit: bias in, kernels, activation out; channel tile
         by channel tile with the partial sums parked in the output between tiles."""
         kind = self.conv.activation
-        if self.tiles == 1 and self.single is not None:
-            self.single_kernel_filters(lambda body: body(blk))
-            return
         if self.tiles == 1:  # the whole filter in registers: bias in, activation out
             with self.filters() as (q, cos):
                 accs = self.kernels(blk, q, cos, index(0), self.start(blk, self.bias(blk, cos)))
