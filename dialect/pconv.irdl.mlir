@@ -11,7 +11,7 @@
 //   filter_groups     tensor<G+1 x i32>      pconv-filter-kernel-reorder: balanced groups
 //   fkw_stride        tensor<Cout*P+1 x i32> pconv-pack-fkw: kernels per (filter, pattern)
 //   fkw_index         tensor<K x i32>        pconv-pack-fkw: each kept kernel's input channel
-//   fretsaw.schedule  array<i64: rows, vectors, tile>  a tuned 2-D schedule (fretsaw/tune.py)
+//   fretsaw.schedule  array<i64: rows, vectors, tile, units>  a tuned 2-D schedule (fretsaw/tune.py)
 irdl.dialect @pconv {
   irdl.operation @conv2d {
     %input = irdl.base "!builtin.tensor"

@@ -24,7 +24,7 @@ Optional (IRDL here has no optional attributes: the file lists them, this verifi
                   computed together, each input value loaded once for all gOut of them
   filter_order, filter_groups   i32 tables added by pconv-filter-kernel-reorder
   fkw_stride, fkw_index         i32 tables added by pconv-pack-fkw: packed_weights in FKW order
-  fretsaw.schedule     array<i64: rows, vectors, tile> from tuning (valid: passes/conv/schedule.py
+  fretsaw.schedule     array<i64: rows, vectors, tile, units> from tuning (valid: passes/conv/schedule.py
                        schedule_problem; checked here against the conv, by pconv-vectorize
                        against its target too)
 `packed_weights` holds only the kept weights, in canonical order: filters in order, inside
@@ -404,8 +404,9 @@ def _check_optional_tables(op) -> None:
 
 
 def _check_schedule(conv: Conv, op) -> None:
-    """A tuned `fretsaw.schedule` must be array<i64: rows, vectors, tile> that pconv-vectorize's
-    schedule_problem accepts for this conv (the target's bounds are checked by the pass)."""
+    """A tuned `fretsaw.schedule` must be array<i64: rows, vectors, tile, units> (or the three first,
+    as earlier tunings wrote it) that pconv-vectorize's schedule_problem accepts for this conv (the
+    target's bounds are checked by the pass)."""
     from fretsaw.passes.conv.schedule import SCHEDULE, schedule_problem  # the schedule means what the lowering does
 
     if SCHEDULE not in op.attributes:
@@ -413,8 +414,8 @@ def _check_schedule(conv: Conv, op) -> None:
     if conv.rank != 2:
         raise op_error(op, f"{SCHEDULE} is pconv-vectorize's schedule of a 2-D convolution; a {op.name} takes none")
     schedule = op.attributes[SCHEDULE]
-    if not isinstance(schedule, ir.DenseI64ArrayAttr) or len(list(schedule)) != 3:
-        raise op_error(op, f"{SCHEDULE} must be array<i64: rows, vectors, tile>, got {schedule}")
+    if not isinstance(schedule, ir.DenseI64ArrayAttr) or len(list(schedule)) not in (3, 4):
+        raise op_error(op, f"{SCHEDULE} must be array<i64: rows, vectors, tile, units>, got {schedule}")
     problem = schedule_problem(list(schedule), conv)
     if problem:
         raise op_error(op, f"{SCHEDULE} = {schedule}: {problem}; tune again or remove the attribute")

@@ -1,10 +1,11 @@
-"""Per-layer tuning of pconv-vectorize's schedule: register block (rows x vectors) and input
-channel tile, searched by compiling and timing each conv alone, cached on disk.
+"""Per-layer tuning of pconv-vectorize's schedule: register block (rows x vectors), input channel
+tile and work units (how the threads split the conv), searched by compiling and timing each conv
+alone, cached on disk.
 
 The cache is a JSON file keyed by the conv's signature (shapes, stride, padding, dilation,
 groups, activation, kept kernels and taps, number of patterns) and the machine (CPU name,
 vector width, threads): a layer tuned once is not searched again on that machine. The chosen
-schedule goes onto the op as `fretsaw.schedule = array<i64: rows, vectors, tile>`, which
+schedule goes onto the op as `fretsaw.schedule = array<i64: rows, vectors, tile, units>`, which
 pconv-vectorize follows. The untuned heuristics are always one of the candidates, and another
 schedule replaces theirs only when it wins a rematch against them, the two called in turn, so
 tuning never picks a schedule it measured as slower. The cache is input like any other: an
@@ -29,15 +30,17 @@ from tqdm.auto import tqdm
 from fretsaw.dialect import pconv
 from fretsaw.errors import FretsawError
 from fretsaw.passes.conv.schedule import SCHEDULE, SimdTarget, candidates, schedule_problem
+from fretsaw.passes.conv.units import UNITS
 from fretsaw.stats import layer_name
 from fretsaw.target import CpuTarget
 
 ENTRY = "main"
 # What a cached schedule means to pconv-vectorize, part of every cache key: 2 since column sets
-# (a wide block's rows x vectors then take up to 3x the accumulators of before)
-SCHEDULE_VERSION = 2
+# (a wide block's rows x vectors then take up to 3x the accumulators of before), 3 since work units
+SCHEDULE_VERSION = 3
 # A cache entry: what search() returns (the schedule, its time and the heuristic's, candidates tried)
-COUNTS = ("rows", "vectors", "tile", "tried")
+COUNTS = ("rows", "vectors", "tile", "units", "tried")
+SCHEDULE_COUNTS = COUNTS[:4]
 TIMES = ("ms", "default_ms")
 # A searched schedule replaces the heuristic's only when it is at least 1 / MARGIN times as fast in
 # a rematch of the two, called in turn REMATCH times as often as the search timed each candidate
@@ -80,7 +83,14 @@ def standalone(op: ir.Operation) -> ir.Module:
     return module
 
 
-def build_schedule(op: ir.Operation, schedule: tuple[int, int, int], backend):
+def unit_candidates(cpu: CpuTarget) -> list[int]:
+    """Work units the tuner times: the heuristic's UNITS first, then one and four per thread (fewer
+    units read each input row for fewer filter ranges; with more, uneven units balance better)
+    and four times UNITS."""
+    return list(dict.fromkeys([UNITS, cpu.threads, 4 * cpu.threads, 4 * UNITS]))
+
+
+def build_schedule(op: ir.Operation, schedule: tuple[int, int, int, int], backend):
     """`op` compiled alone with `schedule` through the backend's stages after pconv: a call of it
     on a fixed random input, with no arguments."""
     import numpy as np
@@ -100,7 +110,7 @@ def build_schedule(op: ir.Operation, schedule: tuple[int, int, int], backend):
     return lambda: executable(x)
 
 
-def time_schedule(op: ir.Operation, schedule: tuple[int, int, int], backend, repeats: int) -> float:
+def time_schedule(op: ir.Operation, schedule: tuple[int, int, int, int], backend, repeats: int) -> float:
     """Median ms of `op` compiled alone with `schedule` (build_schedule)."""
     from fretsaw.benchmark import median_ms
 
@@ -116,27 +126,32 @@ def rematch(op: ir.Operation, schedules: list, backend, repeats: int) -> list[fl
 
 def search(op: ir.Operation, backend, repeats: int) -> dict:
     """Time the heuristic's schedule, the other register blocks with its tile, then the other
-    tiles with the best block; the fastest, if it then also beats the heuristic's in a rematch
+    tiles with the best block, then the other work units with the best block and tile
+    (unit_candidates); the fastest, if it then also beats the heuristic's in a rematch
     (the two called in turn, REMATCH x `repeats` times each) by MARGIN, wins: timed one after the
     other, a machine's swings pick schedules at random (a tuned ResNet-18 ran 3% slower than
     untuned on a shared VM). Its time and the heuristic's are then the rematch's."""
     conv = pconv.Conv(op)
     blocks, tiles = candidates(conv, SimdTarget.of(backend.cpu))
+    units = unit_candidates(backend.cpu)
     timed = {}
     for rows, vectors in blocks:
-        timed[(rows, vectors, tiles[0])] = time_schedule(op, (rows, vectors, tiles[0]), backend, repeats)
+        timed[(rows, vectors, tiles[0], units[0])] = time_schedule(op, (rows, vectors, tiles[0], units[0]), backend,
+                                                                   repeats)
     best_block = min(timed, key=timed.get)[:2]
     for tile in tiles[1:]:
-        timed[(*best_block, tile)] = time_schedule(op, (*best_block, tile), backend, repeats)
+        timed[(*best_block, tile, units[0])] = time_schedule(op, (*best_block, tile, units[0]), backend, repeats)
+    best_tile = min(timed, key=timed.get)[:3]
+    for count in units[1:]:
+        timed[(*best_tile, count)] = time_schedule(op, (*best_tile, count), backend, repeats)
     best = min(timed, key=timed.get)
-    default = (*blocks[0], tiles[0])
+    default = (*blocks[0], tiles[0], units[0])
     ms, default_ms = timed[best], timed[default]
     if best != default:
         ms, default_ms = rematch(op, [best, default], backend, REMATCH * repeats)
         if ms > MARGIN * default_ms:
             best, ms = default, default_ms
-    return {"rows": best[0], "vectors": best[1], "tile": best[2], "ms": ms, "default_ms": default_ms,
-            "tried": len(timed)}
+    return {**dict(zip(SCHEDULE_COUNTS, best)), "ms": ms, "default_ms": default_ms, "tried": len(timed)}
 
 
 def json_kind(value) -> str:
@@ -176,7 +191,7 @@ def entry_problem(entry, conv: pconv.Conv, cpu: CpuTarget) -> str | None:
         value = entry[key]
         if type(value) not in (int, float) or not math.isfinite(value) or value < 0:
             return f"has {key} = {json.dumps(value)}, not a time in ms"
-    return schedule_problem((entry["rows"], entry["vectors"], entry["tile"]), conv, SimdTarget.of(cpu))
+    return schedule_problem([entry[key] for key in SCHEDULE_COUNTS], conv, SimdTarget.of(cpu))
 
 
 def write_cache(path: Path, known: dict) -> str | None:
@@ -193,7 +208,7 @@ def tune(module: ir.Module, backend, cache: Path | None = None, repeats: int = 5
          progress: bool = True) -> list[dict]:
     """Give every pconv.conv2d of `module` its tuned schedule, searching (and caching) the layers
     the cache does not know yet. Returns one record per conv: its layer name, the schedule (rows,
-    vectors, tile), its time and the heuristic's (ms, default_ms), candidates tried, cached.
+    vectors, tile, units), its time and the heuristic's (ms, default_ms), candidates tried, cached.
     A malformed or invalid cache entry is searched again and overwritten, with a warning; a cache
     that cannot be written is warned about once, and the tuned schedules are still used."""
     path = Path(cache) if cache else default_cache()
@@ -213,7 +228,7 @@ def tune(module: ir.Module, backend, cache: Path | None = None, repeats: int = 5
             known[key] = search(op, backend, repeats)
         entry = {name: known[key][name] for name in COUNTS + TIMES}
         with module.context:
-            op.attributes[SCHEDULE] = ir.DenseI64ArrayAttr.get([entry["rows"], entry["vectors"], entry["tile"]])
+            op.attributes[SCHEDULE] = ir.DenseI64ArrayAttr.get([entry[key] for key in SCHEDULE_COUNTS])
         records.append({"layer": layer, **entry, "cached": cached})
         if cached or not saving:
             continue

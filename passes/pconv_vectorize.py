@@ -175,7 +175,7 @@ class ConvEmitter:
     """Builds one conv's SIMD loops in place of the op: its schedule planned (passes/conv), its
     work units and kernel runs tabled, its input staged (passes/cpu/staging.py)."""
 
-    def __init__(self, op, target: SimdTarget, requested: tuple[int, int, int], f16: bool,
+    def __init__(self, op, target: SimdTarget, requested: tuple[int, int, int, int], f16: bool,
                  read: np.ndarray | None):
         self.op, self.conv = op, pconv.Conv(op)
         conv = self.conv
@@ -192,10 +192,10 @@ class ConvEmitter:
         self.spread = spreads(self.layout)
         self.row_units = self.layout.chunks if self.spread else self.layout.groups
         if self.fblock > 1:  # filter blocks in filter order (all filters are alike), cut into equal units
-            self.bounds = block_units(self.cout // self.fblock, self.row_units)
+            self.bounds = block_units(self.cout // self.fblock, self.row_units, s.units)
         else:
             self.runs = PatternRuns.build(self.fkw, s.tile, self.tiles)
-            self.bounds = filter_units(conv, self.fkw, self.row_units, read)
+            self.bounds = filter_units(conv, self.fkw, self.row_units, read, s.units)
         self.single = single_kernel_ranges(conv, self.fkw) if self.fblock == 1 and self.tiles == 1 else None
         self.f16 = f16
         self.depth = []  # 2-D: no depth index
@@ -496,7 +496,7 @@ class GroupEmitter(ConvEmitter):
         self.cols = FilterColumns.build(conv, weight, s.fblock, s.tile)
         self.tiles = self.cols.tiles
         self.row_units = self.layout.groups
-        self.bounds = block_units(self.cols.blocks, self.od * self.row_units)
+        self.bounds = block_units(self.cols.blocks, self.od * self.row_units, s.units)
         self.f16 = f16
         self.depth = []
 
@@ -591,6 +591,8 @@ class Vectorize(ModulePass):
     rows: int = 0           # register block shape; 0 = the op's tuned schedule, else the heuristic's (plan)
     vectors: int = 0
     tile: int = 0           # input channels per cache tile; 0 = as rows and vectors
+    units: int = 0          # work units the threads share, about (passes/conv/units.py); 0 = as rows and
+                            # vectors (the op's tuned schedule, else UNITS)
     cache: int = CACHE      # bytes of L1 data cache a channel tile's input rows may take (channel_tile;
                             # the backend: its target's l1)
     f16: bool = False       # compute in fp16 (AArch64 +fullfp16): `width` is then fp16 lanes
@@ -599,7 +601,7 @@ class Vectorize(ModulePass):
 
     def __post_init__(self):
         self.require_positive("width", "accumulators", "cache")
-        problem = schedule_problem((self.rows, self.vectors, self.tile))
+        problem = schedule_problem((self.rows, self.vectors, self.tile, self.units))
         if problem:
             raise self.option_error(f"option {problem}")
 
@@ -609,7 +611,7 @@ class Vectorize(ModulePass):
 
     def run(self, module: ir.Operation) -> None:
         verify_pconv(module)
-        requested = (self.rows, self.vectors, self.tile)
+        requested = (self.rows, self.vectors, self.tile, self.units)
         for op in pconv.walk_convs(module):  # in order: a conv's users are still pconv ops
             read = read_by_users(op)
             op = flatten_pointwise(op)

@@ -2,8 +2,9 @@
 load sharing), chosen by one function of (conv, target), `plan`, which pconv-vectorize, the
 tuner (fretsaw/tune.py: `candidates`) and the verifier's check of a tuned schedule all call.
 
-A tuned schedule travels on the op as `fretsaw.schedule = array<i64: rows, vectors, tile>`
-(0 = the heuristic's choice); `schedule_problem` is the one definition of a valid one.
+A tuned schedule travels on the op as `fretsaw.schedule = array<i64: rows, vectors, tile, units>`
+(0 = the heuristic's choice; the three-count form of earlier tunings leaves `units` to the
+heuristic); `schedule_problem` is the one definition of a valid one.
 """
 
 from __future__ import annotations
@@ -19,10 +20,14 @@ from fretsaw.passes.cpu.blocks import (CACHE, GROUP_FBLOCKS, RESERVED, SET_ACCUM
                                        column_sets, filter_block, group_block, lane_shifts, lane_width, register_block,
                                        set_accumulators, weights_fit, wide_blocks)
 from fretsaw.passes.conv.groups import block_waste
+from fretsaw.passes.conv.units import UNITS
 from fretsaw.passes.cpu.staging import Layout, Plane
 
-# A conv's tuned schedule (fretsaw/tune.py): array<i64: rows, vectors, tile>; 0 = the heuristic's.
+# A conv's tuned schedule (fretsaw/tune.py): array<i64: rows, vectors, tile[, units]>; 0 = the heuristic's.
 SCHEDULE = "fretsaw.schedule"
+COUNTS = ("rows", "vectors", "tile", "units")
+# Work units a schedule may ask for: more only multiply the units' bookkeeping
+MAX_UNITS = 4096
 # The tuner's search space beside the heuristic's choice: register block shapes tried, and the
 # bounds of those shapes (not for wide blocks, which take a whole row's vectors)
 BLOCKS = 5
@@ -64,6 +69,9 @@ class Schedule:
     columns:       tap column offsets with an accumulator set each (ColumnSets; () = plain)
     taps_first:    a filter block runs tap by tap (its weights of a channel do not fit in
                    registers beside its accumulators: weights_fit), else input vector by vector
+    units:         work units the threads share, about (passes/conv/units.py: row groups or
+                   column chunks x ranges of filters): more balance the threads, fewer re-read
+                   less of the input per filter range
     """
 
     rows: int
@@ -74,21 +82,29 @@ class Schedule:
     fblock: int
     columns: tuple[int, ...]
     taps_first: bool = False
+    units: int = UNITS
 
     @property
-    def counts(self) -> tuple[int, int, int]:
-        return self.rows, self.vectors, self.tile
+    def counts(self) -> tuple[int, int, int, int]:
+        return self.rows, self.vectors, self.tile, self.units
 
 
-def schedule_of(op) -> tuple[int, int, int]:
-    """The (rows, vectors, tile) the op's `fretsaw.schedule` attribute asks for, zeros without one."""
+def counts_of(schedule) -> tuple[int, int, int, int]:
+    """(rows, vectors, tile, units) of a schedule given with or without its units (0 then)."""
+    values = [int(value) for value in schedule]
+    return tuple(values + [0] * (len(COUNTS) - len(values)))
+
+
+def schedule_of(op) -> tuple[int, int, int, int]:
+    """The (rows, vectors, tile, units) the op's `fretsaw.schedule` attribute asks for, zeros
+    without one (units 0 when it gives three counts)."""
     if SCHEDULE not in op.attributes:
-        return 0, 0, 0
-    rows, vectors, tile = ir.DenseI64ArrayAttr(op.attributes[SCHEDULE])
-    return rows, vectors, tile
+        return 0, 0, 0, 0
+    return counts_of(ir.DenseI64ArrayAttr(op.attributes[SCHEDULE]))
 
 
-def heuristic(conv: pconv.Conv, target: SimdTarget, rows: int = 0, vectors: int = 0, tile: int = 0) -> Schedule:
+def heuristic(conv: pconv.Conv, target: SimdTarget, rows: int = 0, vectors: int = 0, tile: int = 0,
+              units: int = 0) -> Schedule:
     """The schedule with the given counts, the heuristics' choice where they are 0."""
     oh, ow = output_plane(conv)
     lanes, shifts = lane_width(ow, target.width), lane_shifts(ow, target.width, target.shifts)
@@ -104,18 +120,19 @@ def heuristic(conv: pconv.Conv, target: SimdTarget, rows: int = 0, vectors: int 
         tile = min(tile, cin_g)
     else:
         tile = channel_tile(conv, Layout.of(conv, lanes, rows, vectors), lanes, target.cache)
-    return Schedule(rows, vectors, tile, lanes, shifts, fblock, columns, taps_first)
+    return Schedule(rows, vectors, tile, lanes, shifts, fblock, columns, taps_first, units or UNITS)
 
 
-def plan(conv: pconv.Conv, target: SimdTarget, requested: tuple[int, int, int] = (0, 0, 0)) -> Schedule:
+def plan(conv: pconv.Conv, target: SimdTarget, requested: tuple[int, ...] = (0, 0, 0, 0)) -> Schedule:
     """The conv's schedule on `target`: the `requested` counts (pconv-vectorize's options, cut to
-    the conv), else the op's tuned `fretsaw.schedule`, else the heuristics'. A requested or tuned
-    schedule that does not fit is a FretsawError naming the op and what to do."""
-    rows, vectors, tile = fitted(conv, requested, target)
-    tuned_rows, tuned_vectors, tuned_tile = schedule_of(conv.op)
+    the conv; rows, vectors, tile and optionally units), else the op's tuned `fretsaw.schedule`,
+    else the heuristics'. A requested or tuned schedule that does not fit is a FretsawError
+    naming the op and what to do."""
+    rows, vectors, tile, units = fitted(conv, requested, target)
+    tuned_rows, tuned_vectors, tuned_tile, tuned_units = schedule_of(conv.op)
     if not (rows and vectors):
         rows, vectors = tuned_rows, tuned_vectors
-    return heuristic(conv, target, rows, vectors, tile or tuned_tile)
+    return heuristic(conv, target, rows, vectors, tile or tuned_tile, units or tuned_units)
 
 
 def plan_groups(conv: pconv.Conv, target: SimdTarget, weight) -> tuple[Schedule, Layout]:
@@ -155,7 +172,7 @@ def candidates(conv: pconv.Conv, target: SimdTarget) -> tuple[list[tuple[int, in
 
 
 def schedule_problem(schedule, conv: pconv.Conv | None = None, target: SimdTarget | None = None) -> str | None:
-    """What makes `schedule` = (rows, vectors, tile) invalid, or None: the one definition of a valid
+    """What makes `schedule` = (rows, vectors, tile[, units]) invalid, or None: the one definition of a valid
     schedule, which pconv-vectorize's options, the `fretsaw.schedule` attribute (the verifier, then
     pconv-vectorize at its target) and the tuning cache's entries are all checked against. 0 is
     the heuristic's choice; rows and vectors go together. With `conv`: a block of at most the
@@ -165,10 +182,12 @@ def schedule_problem(schedule, conv: pconv.Conv | None = None, target: SimdTarge
     most the accumulators the block search gives the conv (block_shapes: `accumulators`, shared
     by a dense layer's filter block, SET_ACCUMULATORS with column sets). Unchecked, negative
     counts computed NaNs and a 1000-row block did not finish compiling."""
-    rows, vectors, tile = (int(value) for value in schedule)
-    for name, value in (("rows", rows), ("vectors", vectors), ("tile", tile)):
+    rows, vectors, tile, units = counts_of(schedule)
+    for name, value in zip(COUNTS, (rows, vectors, tile, units)):
         if value < 0:
             return f"{name}={value} is negative: give a count >= 1, or 0 for the heuristic's choice"
+    if units > MAX_UNITS:
+        return f"units={units} exceeds {MAX_UNITS}: a conv has no use for more work units than that"
     if (rows == 0) != (vectors == 0):
         return (f"rows={rows} and vectors={vectors} go together: both >= 1 (a register block) or both 0 "
                 f"(the heuristic's block)")
@@ -209,24 +228,25 @@ def _block_problem(conv: pconv.Conv, target: SimdTarget, rows: int, vectors: int
     return None
 
 
-def fitted(conv: pconv.Conv, requested: tuple[int, int, int], target: SimdTarget) -> tuple[int, int, int]:
-    """pconv-vectorize's (rows, vectors, tile) options for this conv: cut to its output rows, row
-    vectors and input channels (the options apply to every conv; rows past those would compute
-    nothing stored), once they and the op's `fretsaw.schedule` pass schedule_problem at this
-    target. A FretsawError names the op, the schedule and what to do."""
+def fitted(conv: pconv.Conv, requested: tuple[int, ...], target: SimdTarget) -> tuple[int, int, int, int]:
+    """pconv-vectorize's (rows, vectors, tile, units) options for this conv: rows, vectors and tile
+    cut to its output rows, row vectors and input channels (the options apply to every conv; rows
+    past those would compute nothing stored), once they and the op's `fretsaw.schedule` pass
+    schedule_problem at this target. A FretsawError names the op, the schedule and what to do."""
     op, width, accumulators = conv.op, target.width, target.accumulators
     tuned = schedule_of(op)
     problem = schedule_problem(tuned, conv, target)
     if problem:
-        raise op_error(op, f"{SCHEDULE} = array<i64: {', '.join(map(str, tuned))}> does not fit width={width} "
+        raise op_error(op, f"{SCHEDULE} = {op.attributes[SCHEDULE]} does not fit width={width} "
                            f"accumulators={accumulators}: {problem}; tune it again on this target or remove it")
-    rows, vectors, tile = requested
+    rows, vectors, tile, units = counts_of(requested)
     oh, ow = output_plane(conv)
     cut = (min(rows, oh), min(vectors, ceil_div(ow, lane_width(ow, width))),
-           min(tile, conv.input_shape[1] // conv.groups))
+           min(tile, conv.input_shape[1] // conv.groups), units)
     problem = schedule_problem(cut, conv, target)
     if problem:
-        cut_text = "" if cut == tuple(requested) else " (for this conv rows={} vectors={} tile={})".format(*cut)
-        raise op_error(op, f"pconv-vectorize options rows={rows} vectors={vectors} tile={tile}{cut_text}: {problem}; "
-                           f"give a smaller block, or rows=0 vectors=0 for the heuristic's")
+        cut_text = "" if cut[:3] == (rows, vectors, tile) else " (for this conv rows={} vectors={} tile={})".format(*cut)
+        units_text = f" units={units}" if units else ""
+        raise op_error(op, f"pconv-vectorize options rows={rows} vectors={vectors} tile={tile}{units_text}{cut_text}: "
+                           f"{problem}; give a smaller block, or rows=0 vectors=0 for the heuristic's")
     return cut

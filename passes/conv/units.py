@@ -9,7 +9,9 @@ from fretsaw.dialect import pconv
 from fretsaw.dialect.fkw import taps_of
 from fretsaw.passes.conv.geometry import ceil_div
 
-UNITS = 32  # work units per conv, about: enough to balance a phone's or a desktop's cores
+# Work units per conv, about, unless its schedule says otherwise (passes/conv/schedule.py: `units`,
+# which tuning searches): enough to balance a phone's or a desktop's cores
+UNITS = 32
 
 
 def computed_positions(conv: pconv.Conv, fkw, read: np.ndarray | None) -> int:
@@ -26,12 +28,12 @@ def computed_positions(conv: pconv.Conv, fkw, read: np.ndarray | None) -> int:
     return live
 
 
-def unit_bounds(fkw, patterns: np.ndarray, row_groups: int) -> np.ndarray:
+def unit_bounds(fkw, patterns: np.ndarray, row_groups: int, units: int = UNITS) -> np.ndarray:
     """Filter positions cut into work units along the reorder groups: whole groups, merged into
-    ranges of about equal work when there are more groups than needed (about UNITS units in all,
+    ranges of about equal work when there are more groups than needed (about `units` units in all,
     `row_groups` of them per range of filters)."""
     groups = fkw.groups
-    wanted = max(1, ceil_div(UNITS, row_groups))
+    wanted = max(1, ceil_div(units, row_groups))
     if len(groups) - 1 <= wanted:
         return groups
     position = np.repeat(np.arange(len(fkw.stride) - 1) // len(patterns), np.diff(fkw.stride))  # per kernel
@@ -41,14 +43,16 @@ def unit_bounds(fkw, patterns: np.ndarray, row_groups: int) -> np.ndarray:
     return np.unique(np.concatenate([[0], groups[picks], [groups[-1]]]))
 
 
-def filter_units(conv: pconv.Conv, fkw, row_groups: int, read: np.ndarray | None) -> np.ndarray:
+def filter_units(conv: pconv.Conv, fkw, row_groups: int, read: np.ndarray | None, units: int = UNITS) -> np.ndarray:
     """Bounds of the work units' filter positions (unit_bounds), cut at the computed positions;
     one empty unit when no filter is computed."""
-    bounds = np.unique(np.minimum(unit_bounds(fkw, conv.patterns, row_groups), computed_positions(conv, fkw, read)))
+    bounds = np.unique(np.minimum(unit_bounds(fkw, conv.patterns, row_groups, units),
+                                  computed_positions(conv, fkw, read)))
     return bounds if len(bounds) > 1 else np.zeros(2, dtype=np.int64)
 
 
-def block_units(blocks: int, row_groups: int) -> np.ndarray:
-    """Bounds of the work units over `blocks` alike filter blocks (a dense layer): equal ranges."""
-    wanted = min(blocks, max(1, ceil_div(UNITS, row_groups)))
+def block_units(blocks: int, row_groups: int, units: int = UNITS) -> np.ndarray:
+    """Bounds of the work units over `blocks` alike filter blocks (a dense layer): equal ranges,
+    about `units` in all."""
+    wanted = min(blocks, max(1, ceil_div(units, row_groups)))
     return np.unique(np.linspace(0, blocks, wanted + 1).round().astype(np.int64))

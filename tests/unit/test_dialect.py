@@ -150,10 +150,14 @@ def test_verifier_checks_reorder_and_fkw_attributes(attributes, message):
 
 
 @pytest.mark.parametrize("value,message", [
-    (ir.DenseI64ArrayAttr.get, None),
-    (lambda v: ir.DenseI32ArrayAttr.get(v), r"fretsaw.schedule must be array<i64: rows, vectors, tile>, got array<i32"),
-    (lambda v: ir.DenseI64ArrayAttr.get(v[:2]), r"must be array<i64: rows, vectors, tile>, got array<i64: 3, 1>"),
-    (lambda v: ir.StringAttr.get("3x1"), r"must be array<i64: rows, vectors, tile>, got \"3x1\""),
+    (ir.DenseI64ArrayAttr.get, None),                                  # rows, vectors, tile (earlier tunings)
+    (lambda v: ir.DenseI64ArrayAttr.get(v + [8]), None),                # and units
+    (lambda v: ir.DenseI32ArrayAttr.get(v), r"fretsaw.schedule must be array<i64: rows, vectors, tile, units>, "
+                                            r"got array<i32"),
+    (lambda v: ir.DenseI64ArrayAttr.get(v[:2]), r"must be array<i64: rows, vectors, tile, units>, got array<i64: 3, 1>"),
+    (lambda v: ir.DenseI64ArrayAttr.get(v + [8, 1]), r"must be array<i64: rows, vectors, tile, units>, got array<i64: 3, 1, 2, 8, 1>"),
+    (lambda v: ir.StringAttr.get("3x1"), r"must be array<i64: rows, vectors, tile, units>, got \"3x1\""),
+    (lambda v: ir.DenseI64ArrayAttr.get(v + [-2]), r"fretsaw.schedule = array<i64: 3, 1, 2, -2>: units=-2 is negative"),
     (lambda v: ir.DenseI64ArrayAttr.get([-1, 1, 1]), r"fretsaw.schedule = array<i64: -1, 1, 1>: rows=-1 is negative"),
     (lambda v: ir.DenseI64ArrayAttr.get([4, 1, 1]), r"rows=4 exceeds the 3 output row"),
     (lambda v: ir.DenseI64ArrayAttr.get([1, 1, 3]), r"tile=3 exceeds the conv's 2 input channels per group"),

@@ -29,24 +29,24 @@ def model_and_input():
 
 @pytest.fixture
 def timings(monkeypatch):
-    """What each layer's search offered and timed: {layer: (blocks, tiles, {schedule: ms},
+    """What each layer's search offered and timed: {layer: (blocks, tiles, units, {schedule: ms},
     {schedule: ms of the rematch})}. The real candidates and timers run; this only records them."""
     seen = {}
     candidates, time_schedule, rematch = tuning.candidates, tuning.time_schedule, tuning.rematch
 
     def offer(conv, cpu):
         blocks, tiles = candidates(conv, cpu)
-        seen[layer_name(conv.op.location)] = (blocks, tiles, {}, {})
+        seen[layer_name(conv.op.location)] = (blocks, tiles, tuning.unit_candidates(host_target()), {}, {})
         return blocks, tiles
 
     def time(op, schedule, backend, repeats):
         ms = time_schedule(op, schedule, backend, repeats)
-        seen[layer_name(op.location)][2][tuple(schedule)] = ms
+        seen[layer_name(op.location)][3][tuple(schedule)] = ms
         return ms
 
     def again(op, schedules, backend, repeats):
         times = rematch(op, schedules, backend, repeats)
-        seen[layer_name(op.location)][3].update(zip(map(tuple, schedules), times))
+        seen[layer_name(op.location)][4].update(zip(map(tuple, schedules), times))
         return times
 
     monkeypatch.setattr(tuning, "candidates", offer)
@@ -55,8 +55,8 @@ def timings(monkeypatch):
     return seen
 
 
-def schedule(record: dict) -> tuple[int, int, int]:
-    return record["rows"], record["vectors"], record["tile"]
+def schedule(record: dict) -> tuple[int, int, int, int]:
+    return record["rows"], record["vectors"], record["tile"], record["units"]
 
 
 def op_schedules(cm) -> dict[str, tuple[int, ...]]:
@@ -65,13 +65,13 @@ def op_schedules(cm) -> dict[str, tuple[int, ...]]:
             for op in pconv.walk_ops(cm._stages["pconv"].operation, pconv.CONV2D)}
 
 
-def check_searched(record: dict, blocks, tiles, timed: dict, rematched: dict) -> None:
+def check_searched(record: dict, blocks, tiles, units, timed: dict, rematched: dict) -> None:
     """A searched layer's record: only candidates timed, the heuristic's schedule among them; the
     fastest of them, when it is the heuristic's, chosen with the times the timer measured; else
     rematched against the heuristic's and chosen only if it won by MARGIN, with the rematch's
     times."""
-    assert timed and all(s[:2] in blocks and s[2] in tiles for s in timed), (timed, blocks, tiles)
-    default, fastest = (*blocks[0], tiles[0]), min(timed, key=timed.get)
+    assert timed and all(s[:2] in blocks and s[2] in tiles and s[3] in units for s in timed), (timed, blocks, tiles)
+    default, fastest = (*blocks[0], tiles[0], units[0]), min(timed, key=timed.get)
     if fastest == default:
         assert not rematched and schedule(record) == default
         assert record["ms"] == record["default_ms"] == timed[default]
@@ -106,28 +106,32 @@ def test_tuned_compile_keeps_the_fastest_schedule_and_caches_it(tmp_path, timing
     np.testing.assert_allclose(again(x), model(x).detach().numpy(), rtol=RTOL, atol=ATOL)
 
 
-@pytest.mark.parametrize("block,tile,rematch", [(-1, -1, 1.0), (1, 0, 1.0), (0, 0, 1.0), (1, 0, 0.99)])
-def test_search_keeps_the_fastest_schedule_it_timed(avx2_host, monkeypatch, block, tile, rematch):
-    # Made-up times (no compile, no timer; AVX2's candidates) in which one block and one tile are
-    # each the fastest: the search must return that schedule, its time, the heuristic's time
-    # (blocks[0], tiles[0]) and how many it timed: the heuristic's tile with every block, then the
-    # best block with the other tiles; a winner other than the heuristic's is rematched against
-    # it, and when the rematch (times scaled by `rematch` for the heuristic's) finds it less than
-    # 1 / MARGIN as fast, the heuristic's schedule stays.
+@pytest.mark.parametrize("block,tile,unit,rematch", [(-1, -1, -1, 1.0), (1, 0, 0, 1.0), (0, 0, 0, 1.0),
+                                                     (0, 0, 1, 1.0), (1, 0, 2, 0.99)])
+def test_search_keeps_the_fastest_schedule_it_timed(avx2_host, monkeypatch, block, tile, unit, rematch):
+    # Made-up times (no compile, no timer; AVX2's candidates) in which one block, one tile and one
+    # count of work units are each the fastest: the search must return that schedule, its time,
+    # the heuristic's time (blocks[0], tiles[0], units[0]) and how many it timed: the heuristic's
+    # tile and units with every block, then the best block with the other tiles, then the best
+    # block and tile with the other units; a winner other than the heuristic's is rematched
+    # against it, and when the rematch (times scaled by `rematch` for the heuristic's) finds it
+    # less than 1 / MARGIN as fast, the heuristic's schedule stays.
     model, x = model_and_input()
     cm = fretsaw.compile(model, (x,))
     backend = cm.backend
     op = pconv.walk_ops(cm._stages["pconv"].operation, pconv.CONV2D)[1]
     blocks, tiles = tuning.candidates(pconv.Conv(op), SimdTarget.of(backend.cpu))
-    assert len(blocks) >= 3 and len(tiles) >= 2  # else the cases do not tell the schedules apart
-    best = (*blocks[block], tiles[tile])
+    units = tuning.unit_candidates(backend.cpu)
+    assert len(blocks) >= 3 and len(tiles) >= 2 and len(units) >= 2  # else the cases do not tell them apart
+    best = (*blocks[block], tiles[tile], units[unit % len(units)])
     timed = []
 
     def made_up(op, schedule, backend, repeats):
         timed.append(tuple(schedule))
-        b, t = blocks.index(tuple(schedule[:2])), tiles.index(schedule[2])
+        b, t, u = blocks.index(tuple(schedule[:2])), tiles.index(schedule[2]), units.index(schedule[3])
         return (1.0 + (0.0 if schedule[:2] == best[:2] else 1.0 + 0.1 * b)
-                + (0.0 if schedule[2] == best[2] else 0.5 + 0.01 * t))
+                + (0.0 if schedule[2] == best[2] else 0.5 + 0.01 * t)
+                + (0.0 if schedule[3] == best[3] else 0.25 + 0.001 * u))
 
     rematched = []
 
@@ -140,7 +144,7 @@ def test_search_keeps_the_fastest_schedule_it_timed(avx2_host, monkeypatch, bloc
     monkeypatch.setattr(tuning, "time_schedule", made_up)
     monkeypatch.setattr(tuning, "rematch", made_up_rematch)
     found = tuning.search(op, backend, repeats=1)
-    default = (*blocks[0], tiles[0])
+    default = (*blocks[0], tiles[0], units[0])
     default_ms = made_up(op, default, backend, 1)
     if best == default:
         assert not rematched and schedule(found) == best and found["ms"] == 1.0
@@ -151,8 +155,9 @@ def test_search_keeps_the_fastest_schedule_it_timed(avx2_host, monkeypatch, bloc
         assert rematched == [[best, default]] and schedule(found) == best and found["ms"] == 1.0
     assert found["default_ms"] == default_ms
     timed.pop()  # the call just above
-    assert timed[:len(blocks)] == [(*b, tiles[0]) for b in blocks]
-    assert timed[len(blocks):] == [(*best[:2], t) for t in tiles[1:]]
+    assert timed[:len(blocks)] == [(*b, tiles[0], units[0]) for b in blocks]
+    assert timed[len(blocks):len(blocks) + len(tiles) - 1] == [(*best[:2], t, units[0]) for t in tiles[1:]]
+    assert timed[len(blocks) + len(tiles) - 1:] == [(*best[:3], u) for u in units[1:]]
     assert found["tried"] == len(timed) == len(set(timed))
 
 
@@ -164,9 +169,9 @@ def test_tuned_pointwise_conv_keeps_its_flat_schedule(tmp_path, timings):
     cm = fretsaw.compile(model, (x,), tune=True, tuning_cache=str(tmp_path / "tuning.json"))
     np.testing.assert_allclose(cm(x), model(x).detach().numpy(), rtol=RTOL, atol=ATOL)
     (record,) = cm.tuning
-    blocks, tiles, timed, rematched = timings[record["layer"]]
+    blocks, tiles, units, timed, rematched = timings[record["layer"]]
     assert all(rows == 1 for rows, _ in blocks)
-    check_searched(record, blocks, tiles, timed, rematched)
+    check_searched(record, blocks, tiles, units, timed, rematched)
     assert op_schedules(cm) == {record["layer"]: schedule(record)}
 
 
@@ -175,7 +180,7 @@ def test_cached_schedules_are_used_without_a_search(tmp_path, monkeypatch):
     model, x = model_and_input()
     untuned = fretsaw.compile(model, (x,))
     cpu = untuned.backend.cpu
-    entry = {"rows": 1, "vectors": 1, "tile": 3, "ms": 1.0, "default_ms": 2.0, "tried": 2}
+    entry = {"rows": 1, "vectors": 1, "tile": 3, "units": 5, "ms": 1.0, "default_ms": 2.0, "tried": 2}
     convs = [pconv.Conv(op) for op in pconv.walk_ops(untuned._stages["pconv"].operation, pconv.CONV2D)]
     assert all(tuning.candidates(conv, SimdTarget.of(cpu))[0][0] != (1, 1) for conv in convs)  # not the heuristic's block
     cache = tmp_path / "tuning.json"
@@ -187,7 +192,7 @@ def test_cached_schedules_are_used_without_a_search(tmp_path, monkeypatch):
     monkeypatch.setattr(tuning, "search", no_search)
     cm = fretsaw.compile(model, (x,), tune=True, tuning_cache=str(cache))
     assert all(r["cached"] for r in cm.tuning)
-    assert op_schedules(cm) == {"0": (1, 1, 3), "2": (1, 1, 3)}
+    assert op_schedules(cm) == {"0": (1, 1, 3, 5), "2": (1, 1, 3, 5)}
     np.testing.assert_allclose(cm(x), model(x).detach().numpy(), rtol=RTOL, atol=ATOL)
 
 
@@ -220,6 +225,8 @@ def test_candidates_start_with_the_heuristics_and_fit_the_registers():
         blocks, tiles = candidates(conv, target)
         planned = plan(conv, target)
         assert (blocks[0], tiles[0]) == ((planned.rows, planned.vectors), planned.tile)
+        units = tuning.unit_candidates(cpu)
+        assert units[0] == planned.units and len(set(units)) == len(units) and cpu.threads in units
         assert len(set(blocks)) == len(blocks) <= BLOCKS
         assert all(r * v <= cpu.accumulators for r, v in blocks)
         assert len(set(tiles)) == len(tiles) and all(0 < t <= conv.input_shape[1] for t in tiles)

@@ -23,8 +23,8 @@ from fretsaw.prune import random_pattern_prune
 from fretsaw.stats import layer_name
 from fretsaw.target import CpuTarget
 
-FOUND = {"rows": 1, "vectors": 1, "tile": 1, "ms": 1.0, "default_ms": 2.0, "tried": 2}
-GOOD = {"rows": 1, "vectors": 1, "tile": 2, "ms": 0.5, "default_ms": 0.6, "tried": 3}  # a valid cached entry
+FOUND = {"rows": 1, "vectors": 1, "tile": 1, "units": 2, "ms": 1.0, "default_ms": 2.0, "tried": 2}
+GOOD = {"rows": 1, "vectors": 1, "tile": 2, "units": 32, "ms": 0.5, "default_ms": 0.6, "tried": 3}  # valid
 
 
 @pytest.fixture(scope="module")
@@ -88,11 +88,14 @@ def test_a_binary_file_is_unreadable(compiled, searched, tmp_path):
 @pytest.mark.parametrize("entry,problem", [
     (7, "is a JSON number, not an object"),
     ([1, 1, 1], "is a JSON array, not an object"),
-    ({}, "lacks rows, vectors, tile, tried, ms, default_ms"),
+    ({}, "lacks rows, vectors, tile, units, tried, ms, default_ms"),
     ({**FOUND, "ms": "ms"}, 'has ms = "ms", not a time in ms'),
     ({**FOUND, "default_ms": float("nan")}, "has default_ms = NaN, not a time in ms"),
     ({**FOUND, "rows": 1.5}, "has rows = 1.5, not an integer"),
     ({**FOUND, "tile": True}, "has tile = true, not an integer"),
+    ({k: v for k, v in FOUND.items() if k != "units"}, "lacks units"),     # an entry of before the units
+    ({**FOUND, "units": -3}, "units=-3 is negative"),
+    ({**FOUND, "units": 10 ** 6}, "units=1000000 exceeds 4096"),
     ({**FOUND, "rows": -1}, "rows=-1 is negative"),                         # computed NaNs
     ({**FOUND, "vectors": -2}, "vectors=-2 is negative"),                   # a relative error of 2e22
     ({**FOUND, "rows": 1000}, "rows=1000 exceeds the 8 output row"),        # a compile of minutes
@@ -110,7 +113,7 @@ def test_a_bad_entry_is_searched_again_and_overwritten(compiled, searched, tmp_p
         records = tuning.tune(module, cm.backend, cache, progress=False)
     assert len(caught) == 1 and searched == ["0"]
     assert [r["cached"] for r in records] == [False, True]
-    assert schedules(module) == [[1, 1, 1], [1, 1, 2]]
+    assert schedules(module) == [[1, 1, 1, 2], [1, 1, 2, 32]]
     assert json.loads(cache.read_text()) == {key["0"]: FOUND, key["2"]: GOOD, "another layer": "left alone"}
     assert "tuned 2 conv(s) (1 searched, 1 from the cache)" in tuning.summary(records)
 
@@ -137,7 +140,7 @@ def test_an_invalid_entry_never_reaches_the_compiled_model(compiled, searched, t
     with pytest.warns(UserWarning, match="rows=-1 is negative"):
         tuned = fretsaw.compile(model, (x,), tune=True, tuning_cache=str(cache))
     np.testing.assert_allclose(tuned(x), model(x).detach().numpy(), rtol=RTOL, atol=ATOL)
-    assert searched == ["0", "2"] and tuned.ir("pconv").count("fretsaw.schedule = array<i64: 1, 1, 1>") == 2
+    assert searched == ["0", "2"] and tuned.ir("pconv").count("fretsaw.schedule = array<i64: 1, 1, 1, 2>") == 2
 
 
 def test_an_unwritable_cache_warns_once_and_keeps_the_model(compiled, searched, tmp_path):
@@ -149,7 +152,7 @@ def test_an_unwritable_cache_warns_once_and_keeps_the_model(compiled, searched, 
         tuned = fretsaw.compile(model, (x,), tune=True, tuning_cache=str(cache))
     assert len([w for w in caught if "cannot be written" in str(w.message)]) == 1
     assert searched == ["0", "2"] and [r["rows"] for r in tuned.tuning] == [1, 1]
-    assert tuned.ir("pconv").count("fretsaw.schedule = array<i64: 1, 1, 1>") == 2
+    assert tuned.ir("pconv").count("fretsaw.schedule = array<i64: 1, 1, 1, 2>") == 2
     np.testing.assert_allclose(tuned(x), model(x).detach().numpy(), rtol=RTOL, atol=ATOL)
 
 
