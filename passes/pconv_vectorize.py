@@ -9,7 +9,8 @@ dense layer, run tap by tap when its weights do not fit in registers), over chan
 stay in cache, as the conv's schedule says (passes/conv/schedule.py: options, else the op's tuned
 `fretsaw.schedule`, else the heuristics of passes/cpu/blocks.py). The input is staged in a flat,
 zero-bordered layout where every tap reads at a fixed offset (passes/cpu/staging.py; unpadded
-stride-1 inputs whose blocks tile the output are read in place); inside a kernel each input
+stride-1 inputs whose blocks tile the output are read in place; a pointwise conv's units may copy
+their column chunk of every channel into a buffer of their own: chunk_input); inside a kernel each input
 vector is loaded once and feeds every (tap, output row) that reads it, and on targets with cheap
 lane shifts unaligned vectors are shifts of aligned ones or accumulators are kept per tap column
 (passes/cpu/load_sharing.py). Partial sums are parked in the output between channel tiles; the
@@ -57,7 +58,7 @@ from fretsaw.passes.builders import (add, convert, guarded, index, lane_mask, lo
                                      mul, parallel, read_buffer, reassociation, splat, table, vector_type, vload,
                                      vstore, weight_constant)
 from fretsaw.passes.conv.epilogue import activate
-from fretsaw.passes.conv.geometry import ceil_div, pointwise
+from fretsaw.passes.conv.geometry import ceil_div, pointwise, unit_1x1
 from fretsaw.passes.conv.rewrite import read_by_users
 from fretsaw.passes.pconv_lower import lower_conv
 from fretsaw.passes.conv.runs import PatternRuns
@@ -67,6 +68,16 @@ from fretsaw.passes.conv.units import block_units, filter_units
 from fretsaw.passes.cpu.blocks import CACHE
 from fretsaw.passes.cpu.load_sharing import ColumnSets, block_reads, read_vectors
 from fretsaw.passes.cpu.staging import Layout, flat_input
+
+
+# Bytes of a pointwise conv's column chunk (all input channels) a work unit copies into a buffer of
+# its own on its thread's stack (chunked): past this it reads the input in place (the AArch64
+# runtime gives its workers 8 MiB stacks, libomp 4 MiB; an Android app's own threads have 1 MiB)
+CHUNK_BYTES = 1 << 18
+# Reads of each copied input vector, on average over a unit's filters, that a chunk copy takes to
+# pay for itself: ResNet-50's 1x1 convs ran faster with it at 18-48 reads, slower at 6-12 (their
+# units, 11 or 3 a chunk, each copy it for few filters; measured: bench/RESULTS.md, 2026-11-30)
+CHUNK_READS = 16
 
 
 def spreads(layout: Layout) -> bool:
@@ -208,12 +219,17 @@ class ConvEmitter:
             self.element = ir.F16Type.get() if self.f16 and values is not None else f32_type
             self.vtype = vector_type(self.width, self.element)
             exact = (layout.out_rows, layout.out_cols(self.width)) == (self.oh, self.ow)
+            # a pointwise conv's units each take a column chunk of its one output row: each copies the
+            # chunk's input, every channel, into a buffer of its own (chunk_input)
+            self.chunked = self.chunk_pays()
             # no padding, stride 1 and blocks that tile the output: every read stays inside its input
             # row, so the input is read in place instead of copied into the flat layout (fp32 only)
-            self.direct = exact and conv.strides == [1, 1] and not any(conv.padding) and self.element == f32_type
-            self.x = read_buffer(conv.input) if self.direct else flat_input(conv, layout, self.width, self.element)
-            self.shifts = self.shifts and not self.direct  # the input's own rows need not start on vector boundaries
-            self.columns = () if self.direct else self.columns
+            self.direct = (exact and conv.strides == [1, 1] and not any(conv.padding) and self.element == f32_type
+                           and not self.chunked)
+            self.x = (read_buffer(conv.input) if self.direct or self.chunked
+                      else flat_input(conv, layout, self.width, self.element))
+            self.shifts = self.shifts and not (self.direct or self.chunked)  # the input's own rows need not start
+            self.columns = () if self.direct or self.chunked else self.columns  # on vector boundaries
             if self.fblock == 1:  # the kernel runs' tables; filter blocks read a regular layout instead
                 regathered, offsets = self.runs.weight_offsets(conv, self.fkw)
                 if regathered is not None:
@@ -246,6 +262,16 @@ class ConvEmitter:
         op.results[0].replace_all_uses_with(result)
         op.erase()
 
+    def chunk_pays(self) -> bool:
+        """Whether a pointwise conv's units (one column chunk of its one output row each: spread)
+        copy their chunk (chunk_input): when it fits CHUNK_BYTES and the unit's filters read each
+        copied vector CHUNK_READS times on average (kept kernels per unit over input channels)."""
+        conv, cin = self.conv, self.conv.input_shape[1]
+        if not (self.spread and unit_1x1(conv) and not any(conv.padding) and self.oh == 1):
+            return False
+        reads = int((conv.kernel_pattern >= 0).sum()) / ((len(self.bounds) - 1) * cin)
+        return cin * self.layout.vectors * self.width * 4 <= CHUNK_BYTES and reads >= CHUNK_READS
+
     def unit_columns(self, i_n, y0, outer) -> None:
         """The unit's column chunks: its one chunk (a full one or the partial last one) when the units
         spread over one row's chunks, else every chunk of its row group: chunk by chunk, every
@@ -268,12 +294,8 @@ class ConvEmitter:
             return lambda body: body(blk)
 
         if self.spread:
-            if full_chunks:
-                with guarded(arith.CmpIOp(arith.CmpIPredicate.ult, outer, index(full_chunks)).result):
-                    each_filter(at(mul(outer, chunk), self.layout.vectors, 0))
-            if rest:
-                with guarded(arith.CmpIOp(arith.CmpIPredicate.eq, outer, index(full_chunks)).result):
-                    each_filter(at(index(full_chunks * chunk), ceil_div(rest, self.width), rest % self.width))
+            with self.chunk_buffer():
+                self.spread_chunks(i_n, outer, each_filter, at)
             return
 
         def each_chunk(body) -> None:
@@ -285,6 +307,61 @@ class ConvEmitter:
                 body(self.block_at(i_n, y0, index(full_chunks * chunk), ceil_div(rest, self.width), rest % self.width))
 
         each_filter(each_chunk)
+
+    def spread_chunks(self, i_n, outer, each_filter, at) -> None:
+        """A unit that takes one column chunk of the output row (spreads): its one chunk, a full one
+        or the partial last one, for every filter of the unit."""
+        chunk = self.layout.vectors * self.width
+        full_chunks, rest = divmod(self.ow, chunk)
+        if full_chunks:
+            with guarded(arith.CmpIOp(arith.CmpIPredicate.ult, outer, index(full_chunks)).result), \
+                    self.chunk_input(i_n, mul(outer, chunk), self.layout.vectors, 0):
+                each_filter(at(mul(outer, chunk), self.layout.vectors, 0))
+        if rest:
+            vectors, lanes = ceil_div(rest, self.width), rest % self.width
+            with guarded(arith.CmpIOp(arith.CmpIPredicate.eq, outer, index(full_chunks)).result), \
+                    self.chunk_input(i_n, index(full_chunks * chunk), vectors, lanes):
+                each_filter(at(index(full_chunks * chunk), vectors, lanes))
+
+    @contextmanager
+    def chunk_buffer(self):
+        """`with chunk_buffer():` a pointwise conv's (`chunked`) unit gets a buffer of its own for
+        its column chunk of every input channel, laid channel after channel (chunk_input), on its
+        thread's stack (an alloca scope around the unit's chunks). Not chunked: nothing."""
+        if not self.chunked:
+            yield
+            return
+        scope = memref.AllocaScopeOp([])
+        with ir.InsertionPoint(scope.bodyRegion.blocks.append()):
+            size = [self.conv.input_shape[1], self.layout.vectors * self.width]
+            self.own = memref.AllocaOp(ir.MemRefType.get(size, self.element), [], [], alignment=64).result
+            yield
+            memref.AllocaScopeReturnOp([])
+
+    @contextmanager
+    def chunk_input(self, i_n, x0, vectors: int, lanes: int):
+        """`with chunk_input(...):` the blocks of a chunked unit read its column chunk from its own
+        copy (chunk_buffer): the chunk's `vectors` vectors from output column x0 (the last one's
+        first `lanes` lanes, zeros past them, when lanes > 0) of every input channel. In place, a
+        chunk's channel rows lie a whole plane apart (H*W floats), and at planes of 16x16 or 32x32
+        most of them fall in the same few L1 sets, so the filters' reads of the chunk come from
+        L2; laid end to end they share the cache evenly. Not chunked: the reads are unchanged."""
+        if not self.chunked:
+            yield
+            return
+        width = self.width
+        mask = lane_mask(width, lanes) if lanes else None
+        with loop(0, self.conv.input_shape[1]) as c:
+            for v in range(vectors):
+                at = [i_n, c, index(0), add(x0, v * width)]
+                partial = mask is not None and v == vectors - 1
+                value = masked_vload(width, self.x, at, mask) if partial else vload(width, self.x, at)
+                vstore(convert(value, self.element), self.own, [c, index(v * width)])
+        source, self.x = self.x, self.own
+        try:
+            yield
+        finally:
+            self.x = source
 
     def block_at(self, i_n, y0, x0, vectors: int, lanes: int) -> Block:
         """The register block of `vectors` vectors from output column x0 of the row group from y0,
@@ -343,6 +420,8 @@ class ConvEmitter:
 
     def read_at(self, blk: Block, ci, plane, row, col) -> list:
         """Indices of the input vector at (row, col) from the block's corner."""
+        if self.chunked:  # the unit's own copy of its chunk (chunk_input): a 1x1 tap, row and plane 0
+            return [ci, col]
         if self.direct:
             return [blk.i_n, ci, add(blk.y0, row), add(blk.x0, col)]
         return [blk.i_n, ci, plane, add(blk.corner, row * self.layout.row + col)]
@@ -490,7 +569,7 @@ class GroupEmitter(ConvEmitter):
         self.schedule, self.layout = plan_groups(conv, target, weight)
         s = self.schedule
         self.width, self.rows, self.tile, self.fblock = s.lanes, s.rows, s.tile, s.fblock
-        self.shifts, self.columns, self.direct, self.spread = False, (), False, False
+        self.shifts, self.columns, self.direct, self.spread, self.chunked = False, (), False, False, False
         self.single = None  # filter blocks over columns, never one loop per pattern
         _, self.cout, self.od, self.oh, self.ow = conv.output_shape
         self.cols = FilterColumns.build(conv, weight, s.fblock, s.tile)

@@ -34,6 +34,10 @@
  * working one off its core (3 threads on 2 cores: 24 ms spinning 4000 rounds, 11.4 ms without):
  * no spinning then. */
 #define FRETSAW_SPINS 4000
+/* Stack of each worker thread: a pointwise conv's work unit copies its column chunk into a buffer
+ * on its thread's stack (up to 256 KiB, pconv-vectorize's CHUNK_BYTES); Android's default thread
+ * stack is 1 MiB, so the workers ask for 8 MiB, as glibc gives by default. */
+#define FRETSAW_STACK_BYTES (8u << 20)
 
 typedef void (*fretsaw_microtask)(int32_t *gtid, int32_t *btid, ...);
 
@@ -176,8 +180,12 @@ void __kmpc_fork_call(void *loc, int32_t argc, fretsaw_microtask task, ...) {
     while (pool.workers < team - 1) {
         pthread_t thread;
         created_at[pool.workers + 1] = atomic_load(&pool.generation);
-        if (pthread_create(&thread, NULL, worker, (void *)(intptr_t)(pool.workers + 1)) != 0)
+        pthread_attr_t attributes;
+        if (pthread_attr_init(&attributes) != 0 || pthread_attr_setstacksize(&attributes, FRETSAW_STACK_BYTES) != 0)
+            fail("pthread_attr_setstacksize failed");
+        if (pthread_create(&thread, &attributes, worker, (void *)(intptr_t)(pool.workers + 1)) != 0)
             fail("pthread_create failed");
+        pthread_attr_destroy(&attributes);
         pthread_detach(thread);
         pool.workers++;
     }

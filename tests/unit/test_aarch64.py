@@ -278,13 +278,20 @@ def check_fp16(model, x):
     return cm
 
 
-@pytest.mark.parametrize("cin,cout,kernel,stride,keep", [(16, 16, 3, 1, 0.5), (32, 24, 3, 2, 0.5),
-                                                         (16, 8, 1, 1, 1.0), (24, 24, 3, 1, 1.0)])
-def test_fp16_convs_under_qemu(cin, cout, kernel, stride, keep):
+@pytest.mark.parametrize("cin,cout,kernel,stride,keep,size", [(16, 16, 3, 1, 0.5, 14), (32, 24, 3, 2, 0.5, 14),
+                                                              (16, 8, 1, 1, 1.0, 14), (24, 24, 3, 1, 1.0, 14),
+                                                              (4, 128, 1, 1, 0.5, 33)])
+def test_fp16_convs_under_qemu(cin, cout, kernel, stride, keep, size):
+    # (The last: a pointwise conv whose units copy their chunk, rounded to fp16 as it is copied.)
     conv = nn.Conv2d(cin, cout, kernel, stride, kernel // 2)
     if kernel == 3:
         prune_(conv, np.random.default_rng(0), keep)
-    cm = check_fp16(conv_net(conv, "relu"), torch.randn(1, cin, 14, 15))
+    elif keep < 1:
+        with torch.no_grad():
+            conv.weight.mul_(torch.from_numpy(np.random.default_rng(0).random(conv.weight.shape) < keep).float())
+    cm = check_fp16(conv_net(conv, "relu"), torch.randn(1, cin, size, size + 1))
+    if size == 33:
+        assert "memref.alloca()" in cm.ir("loops")
     # End to end: fp16=True reaches the stages and llc (the .8h loop itself: lit aarch64/neon-pattern-conv.mlir).
     assembly = cm.assembly()
     assert re.search(r"fmla\s+v\d+\.8h", assembly) and not re.search(r"fmla\s+v\d+\.4s", assembly)

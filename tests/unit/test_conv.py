@@ -239,6 +239,36 @@ def test_pointwise_over_flattened_pixels(size, batch, activation):
     check_against_torch(conv_net(conv, activation), torch.randn(batch, 24, size, size))
 
 
+def connectivity_pruned_1x1(cin: int, cout: int, keep: float, seed: int) -> nn.Conv2d:
+    conv = nn.Conv2d(cin, cout, 1)
+    with torch.no_grad():
+        conv.weight.mul_(torch.from_numpy(np.random.default_rng(seed).random((cout, cin, 1, 1)) < keep).float())
+    return conv
+
+
+@pytest.mark.parametrize("size,batch", [(56, 1), (57, 2)])
+def test_pointwise_units_copy_their_chunk(size, batch):
+    # A pointwise conv whose units take one column chunk each, with enough filters to read each
+    # copied vector 16 times (64 filters, 40% of 8 channels kept: ~26), copies the chunk into a
+    # buffer of its own (a memref.alloca per unit; the IR: lit pconv-vectorize/pointwise-chunks.mlir):
+    # 56x56 in whole chunks, 57x57 (3249 pixels) with a partial last vector, batches of two.
+    cm = check_against_torch(conv_net(connectivity_pruned_1x1(8, 64, 0.4, size), "relu"),
+                             torch.randn(batch, 8, size, size))
+    assert "memref.alloca()" in cm.ir("loops")
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(size=st.integers(3, 40), batch=st.integers(1, 2), cin=st.integers(1, 40), cout=st.integers(1, 48),
+       keep=st.sampled_from([0.2, 0.5, 1.0]), seed=st.integers(0, 9))
+def test_pointwise_chunk_copies_whatever_the_shape(monkeypatch, size, batch, cin, cout, keep, seed):
+    # Every spread pointwise conv copying its chunks (CHUNK_READS 0): the copy of any shape, whole
+    # and partial chunks, any channel count, matches PyTorch.
+    monkeypatch.setattr("fretsaw.passes.pconv_vectorize.CHUNK_READS", 0)
+    conv = connectivity_pruned_1x1(cin, cout, keep, seed)
+    assume(conv.weight.abs().sum() > 0)
+    check_against_torch(conv_net(conv, "none"), torch.randn(batch, cin, size, size))
+
+
 def test_batch_of_two():
     conv = nn.Conv2d(3, 4, 3, padding=1)
     check_against_torch(conv_net(conv, "relu"), torch.randn(2, 3, 6, 6))
