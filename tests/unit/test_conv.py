@@ -239,10 +239,10 @@ def test_pointwise_over_flattened_pixels(size, batch, activation):
     check_against_torch(conv_net(conv, activation), torch.randn(batch, 24, size, size))
 
 
-def connectivity_pruned_1x1(cin: int, cout: int, keep: float, seed: int) -> nn.Conv2d:
-    conv = nn.Conv2d(cin, cout, 1)
+def connectivity_pruned_1x1(cin: int, cout: int, keep: float, seed: int, groups: int = 1) -> nn.Conv2d:
+    conv = nn.Conv2d(cin, cout, 1, groups=groups)
     with torch.no_grad():
-        conv.weight.mul_(torch.from_numpy(np.random.default_rng(seed).random((cout, cin, 1, 1)) < keep).float())
+        conv.weight.mul_(torch.from_numpy(np.random.default_rng(seed).random(conv.weight.shape) < keep).float())
     return conv
 
 
@@ -258,15 +258,16 @@ def test_pointwise_units_copy_their_chunk(size, batch):
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(size=st.integers(3, 40), batch=st.integers(1, 2), cin=st.integers(1, 40), cout=st.integers(1, 48),
-       keep=st.sampled_from([0.2, 0.5, 1.0]), seed=st.integers(0, 9))
-def test_pointwise_chunk_copies_whatever_the_shape(monkeypatch, size, batch, cin, cout, keep, seed):
+@given(size=st.integers(3, 40), batch=st.integers(1, 2), cin=st.integers(1, 20), cout=st.integers(1, 24),
+       groups=st.sampled_from([1, 2]), keep=st.sampled_from([0.2, 0.5, 1.0]), seed=st.integers(0, 9))
+def test_pointwise_chunk_copies_whatever_the_shape(monkeypatch, size, batch, cin, cout, groups, keep, seed):
     # Every spread pointwise conv copying its chunks (CHUNK_READS 0): the copy of any shape, whole
-    # and partial chunks, any channel count, matches PyTorch.
+    # and partial chunks, any channel count, grouped (a group's filters read its channels of the
+    # copy), matches PyTorch.
     monkeypatch.setattr("fretsaw.passes.pconv_vectorize.CHUNK_READS", 0)
-    conv = connectivity_pruned_1x1(cin, cout, keep, seed)
+    conv = connectivity_pruned_1x1(cin * groups, cout * groups, keep, seed, groups)
     assume(conv.weight.abs().sum() > 0)
-    check_against_torch(conv_net(conv, "none"), torch.randn(batch, cin, size, size))
+    check_against_torch(conv_net(conv, "none"), torch.randn(batch, cin * groups, size, size))
 
 
 def test_batch_of_two():
