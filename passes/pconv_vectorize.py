@@ -10,7 +10,8 @@ stay in cache, as the conv's schedule says (passes/conv/schedule.py: options, el
 `fretsaw.schedule`, else the heuristics of passes/cpu/blocks.py). The input is staged in a flat,
 zero-bordered layout where every tap reads at a fixed offset (passes/cpu/staging.py; unpadded
 stride-1 inputs whose blocks tile the output are read in place; a pointwise conv's units may copy
-their column chunk of every channel into a buffer of their own: chunk_input); inside a kernel each input
+their column chunk of every channel into a buffer of their own: chunk_input; a depthwise conv's
+units stage each filter's rows of its channel into a slice of their own: stage_slice); inside a kernel each input
 vector is loaded once and feeds every (tap, output row) that reads it, and on targets with cheap
 lane shifts unaligned vectors are shifts of aligned ones or accumulators are kept per tap column
 (passes/cpu/load_sharing.py). Partial sums are parked in the output between channel tiles; the
@@ -67,7 +68,7 @@ from fretsaw.passes.conv.schedule import SimdTarget, plan, plan_groups, schedule
 from fretsaw.passes.conv.units import block_units, filter_units
 from fretsaw.passes.cpu.blocks import CACHE
 from fretsaw.passes.cpu.load_sharing import ColumnSets, block_reads, read_vectors
-from fretsaw.passes.cpu.staging import Layout, flat_input
+from fretsaw.passes.cpu.staging import Layout, flat_input, stage_slice
 
 
 # Bytes of a pointwise conv's column chunk (all input channels) a work unit copies into a buffer of
@@ -78,6 +79,8 @@ CHUNK_BYTES = 1 << 18
 # pay for itself: ResNet-50's 1x1 convs ran faster with it at 18-48 reads, slower at 6-12 (their
 # units, 11 or 3 a chunk, each copy it for few filters; measured: bench/RESULTS.md, 2026-11-30)
 CHUNK_READS = 16
+# Bytes of a depthwise conv's row-group slice of one channel (sliced) a unit stages on its stack
+SLICE_BYTES = 1 << 18
 
 
 def spreads(layout: Layout) -> bool:
@@ -226,7 +229,8 @@ class ConvEmitter:
             # row, so the input is read in place instead of copied into the flat layout (fp32 only)
             self.direct = (exact and conv.strides == [1, 1] and not any(conv.padding) and self.element == f32_type
                            and not self.chunked)
-            self.x = (read_buffer(conv.input) if self.direct or self.chunked
+            self.sliced = self.slice_fits()
+            self.x = (read_buffer(conv.input) if self.direct or self.chunked or self.sliced
                       else flat_input(conv, layout, self.width, self.element))
             self.shifts = self.shifts and not (self.direct or self.chunked)  # the input's own rows need not start
             self.columns = () if self.direct or self.chunked else self.columns  # on vector boundaries
@@ -272,6 +276,22 @@ class ConvEmitter:
         reads = int((conv.kernel_pattern >= 0).sum()) / ((len(self.bounds) - 1) * cin)
         return cin * self.layout.vectors * self.width * 4 <= CHUNK_BYTES and reads >= CHUNK_READS
 
+    def slice_rows(self) -> int:
+        """Plane rows a row group's blocks read: its rows and the taps' reach below them."""
+        taps = zip(*np.nonzero(self.conv.patterns.any(axis=0)))
+        return self.rows + max(self.layout.tap(kh, kw)[1] for kh, kw in taps)
+
+    def slice_fits(self) -> bool:
+        """Whether a single-kernel (depthwise) conv's units stage each filter's input rows
+        themselves (stage_slice, in single_kernel_filters) instead of reading a flat copy of the
+        whole input made first: that copy writes every channel's phase planes out to memory and
+        the conv reads them back, where a unit's slice of one channel stays in L1 between its
+        copy and its reads. Not for one-row outputs whose units take column chunks (spread)."""
+        if self.single is None or self.spread or self.direct:
+            return False
+        planes, pitch = len(self.layout.planes), self.layout.row
+        return planes * (self.slice_rows() + 1) * pitch * 4 <= SLICE_BYTES
+
     def unit_columns(self, i_n, y0, outer) -> None:
         """The unit's column chunks: its one chunk (a full one or the partial last one) when the units
         spread over one row's chunks, else every chunk of its row group: chunk by chunk, every
@@ -306,6 +326,10 @@ class ConvEmitter:
             if rest:
                 body(self.block_at(i_n, y0, index(full_chunks * chunk), ceil_div(rest, self.width), rest % self.width))
 
+        if self.sliced:
+            size = [len(self.layout.planes), (self.slice_rows() + 1) * self.layout.row]
+            self.slice = memref.AllocaOp(ir.MemRefType.get(size, self.element), [], [], alignment=64).result
+            self.unit_rows = (i_n, y0)
         each_filter(each_chunk)
 
     def spread_chunks(self, i_n, outer, each_filter, at) -> None:
@@ -397,8 +421,9 @@ class ConvEmitter:
                 self.store_block(blk, cos, [activate(kind, v) for v in self.load_block(blk, cos)])
 
     def block_corner(self, y0, x0):
-        """The flat input offset of the tap (0, 0) of the block at output (y0, x0)."""
-        return add(mul(y0, self.layout.row), x0)
+        """The flat input offset of the tap (0, 0) of the block at output (y0, x0) (in a unit's
+        slice, whose row 0 is the row group's first: x0)."""
+        return x0 if self.sliced else add(mul(y0, self.layout.row), x0)
 
     def start(self, blk: Block, values: list) -> list:
         """The accumulators of a block starting from `values` (its output vectors)."""
@@ -422,6 +447,8 @@ class ConvEmitter:
         """Indices of the input vector at (row, col) from the block's corner."""
         if self.chunked:  # the unit's own copy of its chunk (chunk_input): a 1x1 tap, row and plane 0
             return [ci, col]
+        if self.sliced:  # the unit's slice of the filter's channel (single_kernel_filters)
+            return [plane, add(blk.corner, row * self.layout.row + col)]
         if self.direct:
             return [blk.i_n, ci, add(blk.y0, row), add(blk.x0, col)]
         return [blk.i_n, ci, plane, add(blk.corner, row * self.layout.row + col)]
@@ -491,7 +518,17 @@ class ConvEmitter:
                         accs = self.kernel_taps(blk, p, kernel, accs, group_base)
                     self.store_block(blk, cos, [activate(kind, v) for v in self.finish(blk, accs)])
 
-                blocks(body)
+                if self.sliced and p < patterns:  # the filter's channel's rows, into the unit's slice
+                    i_n, y0 = self.unit_rows
+                    ci = add(group_base, load_index(self.channel, kernel))
+                    conv = self.conv
+                    stage_slice(self.width, self.x, self.slice, self.layout, [i_n, ci], y0, self.slice_rows(),
+                                tuple(conv.input_shape[2:]), (conv.padding[0], conv.padding[1]))
+                    source, self.x = self.x, self.slice
+                    blocks(body)
+                    self.x = source
+                else:
+                    blocks(body)
 
     def block_channels(self, blk: Block, q, tl, accs: list, group_base) -> list:
         """A block of `fblock` alike filters over channel tile tl: one loop over the channels. When
@@ -570,6 +607,7 @@ class GroupEmitter(ConvEmitter):
         s = self.schedule
         self.width, self.rows, self.tile, self.fblock = s.lanes, s.rows, s.tile, s.fblock
         self.shifts, self.columns, self.direct, self.spread, self.chunked = False, (), False, False, False
+        self.sliced = False
         self.single = None  # filter blocks over columns, never one loop per pattern
         _, self.cout, self.od, self.oh, self.ow = conv.output_shape
         self.cols = FilterColumns.build(conv, weight, s.fblock, s.tile)

@@ -12,7 +12,7 @@ import dataclasses
 
 import numpy as np
 from torch_mlir import ir
-from torch_mlir.dialects import arith, memref, vector
+from torch_mlir.dialects import arith, memref, scf, vector
 
 from fretsaw.dialect import pconv
 from fretsaw.passes.builders import (add, convert, element_of, index, lane_mask, load, load_index, loop, masked_vload,
@@ -194,6 +194,47 @@ def stage_planes(width: int, source, flat, layout: Layout, src: list, dst: list,
             value = load(source, [*src, add(mul(q, sh), py - top), add(mul(qx, sw), px - left)])
             store(convert(value, element_of(flat)), flat, [*dst, p, add(mul(q, layout.row), qx)])
 
+
+
+def stage_slice(width: int, source, target, layout: Layout, src: list, y0, rows: int, size: tuple[int, int],
+                low: tuple[int, int]) -> None:
+    """Copy the phase-plane rows y0 .. y0 + rows - 1 of one input plane (source[*src, row, column],
+    `size` rows x columns, the padding `low` (top, left) before it) into target[plane, s * layout.row
+    + column], slice row s = plane row y0 + s: what a row group from output row y0 reads, laid as
+    the flat layout lays the whole plane (flat_input), zeros where the padding is; then one more
+    row of zeros for the reads of the last block past its row's end. y0 is known at run time only,
+    so each row tests whether it lies in the input."""
+    (h, w), (top, left), (sh, sw) = size, low, layout.strides
+    pitch, lt, ge = layout.row, arith.CmpIPredicate.slt, arith.CmpIPredicate.sge
+    for p, (py, px) in enumerate(layout.planes):
+        plane = [index(p)]
+        first_col, end_col = ceil_div(max(0, left - px), sw), max(ceil_div(max(0, left - px), sw),
+                                                                  (w - 1 + left - px) // sw + 1)
+        with loop(0, rows) as s:
+            padded = add(mul(add(y0, s), sh), py)  # the padded input's row
+            base = mul(s, pitch)
+            zero_span(width, target, plane, base, first_col)
+            zero_span(width, target, plane, add(base, end_col), pitch - end_col)
+            inside = arith.AndIOp(arith.CmpIOp(ge, padded, index(top)).result,
+                                  arith.CmpIOp(lt, padded, index(top + h)).result).result
+            branch = scf.IfOp(inside, has_else=True)
+            with ir.InsertionPoint(branch.then_block):
+                row = add(padded, -top)
+                if sw == 1:
+                    copy_rows(width, source, target, 1, w, source_at=lambda _, x: [*src, row, x],
+                              target_at=lambda _, x: [index(p), add(add(base, left), x)])
+                elif sw == 2:
+                    pick_columns(width, source, target, [*src, row], 2 * first_col + px - left, w, plane,
+                                 add(base, first_col), end_col - first_col)
+                else:
+                    with loop(first_col, end_col) as qx:
+                        value = load(source, [*src, row, add(mul(qx, sw), px - left)])
+                        store(convert(value, element_of(target)), target, [index(p), add(base, qx)])
+                scf.YieldOp([])
+            with ir.InsertionPoint(branch.else_block):
+                zero_span(width, target, plane, add(base, first_col), end_col - first_col)
+                scf.YieldOp([])
+        zero_span(width, target, plane, index(rows * pitch), pitch)
 
 
 def pick_columns(width: int, source, target, row, first: int, length: int, plane, at, count: int) -> None:

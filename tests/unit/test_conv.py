@@ -270,6 +270,37 @@ def test_pointwise_chunk_copies_whatever_the_shape(monkeypatch, size, batch, cin
     check_against_torch(conv_net(conv, "none"), torch.randn(batch, cin * groups, size, size))
 
 
+@settings(max_examples=15, deadline=None)
+@given(channels=st.integers(1, 12), multiplier=st.sampled_from([1, 2]), size=st.integers(3, 30),
+       kernel=st.sampled_from([3, 5]), stride=st.integers(1, 3), padding=st.integers(0, 3),
+       dilation=st.integers(1, 2), batch=st.integers(1, 2), keep=st.sampled_from([0.5, 1.0]))
+def test_depthwise_units_stage_their_rows(channels, multiplier, size, kernel, stride, padding, dilation, batch,
+                                          keep):
+    # Depthwise convs (each filter one kernel, a channel multiplier of 1 or 2) stage each filter's
+    # rows of its row group into a slice of their unit (stage_slice; the IR: lit
+    # pconv-vectorize/depthwise.mlir, blocks.mlir @strided): any stride, padding and dilation,
+    # rows past the input's edge zeroed at run time, some filters removed. (Unpruned with a
+    # multiplier of 2 they are a dense layer's filter blocks, which read a flat copy; outputs of
+    # one row group in several chunks read a flat copy too: test_depthwise_slices asserts the slice.)
+    assume((size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1 >= 2)
+    conv = nn.Conv2d(channels, channels * multiplier, kernel, stride, padding, dilation, groups=channels)
+    with torch.no_grad():
+        conv.weight.mul_(torch.from_numpy(np.random.default_rng(size).random((channels * multiplier, 1, 1, 1))
+                                          < keep).float())
+    assume(conv.weight.abs().sum() > 0)
+    check_against_torch(conv_net(conv, "relu6"), torch.randn(batch, channels, size, size + 1))
+
+
+@pytest.mark.parametrize("stride,size", [(1, 28), (2, 56), (2, 15)])
+def test_depthwise_slices(stride, size):
+    # MobileNet-like depthwise 3x3 convs, pattern-pruned: their units stage a slice of each
+    # filter's channel (a memref.alloca in the unit), and they match PyTorch.
+    conv = nn.Conv2d(16, 16, 3, stride, 1, groups=16)
+    prune_(conv, np.random.default_rng(size), 1.0)
+    cm = check_against_torch(conv_net(conv, "relu6"), torch.randn(1, 16, size, size))
+    assert "memref.alloca()" in cm.ir("loops")
+
+
 def test_batch_of_two():
     conv = nn.Conv2d(3, 4, 3, padding=1)
     check_against_torch(conv_net(conv, "relu"), torch.randn(2, 3, 6, 6))

@@ -3,12 +3,15 @@
 // A depthwise conv whose output rows take several chunks (48 columns in blocks of 2 rows x 2
 // vectors: 3 chunks): each work unit runs filter by filter, every chunk of its row group inside,
 // so a filter's one input channel stays in cache across its chunks (chunk by chunk, every other
-// filter's channel would pass through the cache in between).
+// filter's channel would pass through the cache in between). The filter's rows of its channel
+// are staged into the unit's slice (3 padded rows of 56, one row of zeros) before its chunks.
 // CHECK-LABEL: func.func @depthwise_chunks
 // CHECK: scf.parallel
-// CHECK: scf.parallel
+// CHECK-NOT: scf.parallel
+// CHECK: memref.alloca() {alignment = 64 : i64} : memref<1x224xf32>
 // CHECK: scf.for %{{.*}} = %c0 to %c2 step
 // CHECK-NEXT: tensor.extract
+// CHECK: scf.if
 // CHECK: scf.for %{{.*}} = %c0 to %c3 step
 // CHECK-COUNT-16: vector.fma
 // CHECK-COUNT-4: vector.store

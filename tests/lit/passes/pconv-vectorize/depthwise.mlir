@@ -4,21 +4,31 @@
 // (positions 0-1 pattern 0, 2 pattern 1, 3 removed), so each work unit runs one loop per pattern
 // over its filters with that pattern's taps unrolled (4 taps x 6 rows of the 6x6 output = 24
 // FMAs, then 3 x 6 = 18), not a loop per (filter, pattern) that would mostly run zero times;
-// then the filter with no kernel stores its activated bias (no FMA).
+// then the filter with no kernel stores its activated bias (no FMA). No flat copy of the whole
+// input comes first (one scf.parallel, the conv's): each unit stages a filter's channel rows
+// into its own slice (memref.alloca: the 6 output rows read padded rows 0-7, one more of zeros,
+// at a pitch of 8) just before that filter's FMAs, which read the slice; the filter with no kernel
+// stages nothing.
 // CHECK-LABEL: func.func @depthwise
 // CHECK: scf.parallel
-// CHECK: scf.parallel
+// CHECK-NOT: scf.parallel
+// CHECK: %[[SLICE:.*]] = memref.alloca() {alignment = 64 : i64} : memref<1x72xf32>
 // CHECK: arith.minui
 // CHECK: scf.for
+// CHECK: scf.if
+// CHECK: vector.load %[[SLICE]]
 // CHECK-NOT: scf.for
 // CHECK-COUNT-24: vector.fma
 // CHECK-NOT: vector.fma
 // CHECK: scf.for
+// CHECK: scf.if
+// CHECK: vector.load %[[SLICE]]
 // CHECK-NOT: scf.for
 // CHECK-COUNT-18: vector.fma
 // CHECK-NOT: vector.fma
 // CHECK: scf.for
 // CHECK-NOT: vector.fma
+// CHECK-NOT: %[[SLICE]]
 // CHECK: arith.maximumf
 // CHECK-NOT: vector.fma
 // CHECK: return
