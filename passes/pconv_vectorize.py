@@ -281,6 +281,16 @@ class ConvEmitter:
         taps = zip(*np.nonzero(self.conv.patterns.any(axis=0)))
         return self.rows + max(self.layout.tap(kh, kw)[1] for kh, kw in taps)
 
+    def slice_length(self) -> int:
+        """Floats of a unit's slice per phase plane: its rows, then what the last row's blocks
+        read past its end (their last vectors and the taps' column reach), and a vector more for
+        the aligned neighbours of lane shifts, in whole vectors."""
+        layout, width = self.layout, self.width
+        taps = zip(*np.nonzero(self.conv.patterns.any(axis=0)))
+        reach = (self.slice_rows() - 1) * layout.row + layout.out_cols(width) + max(
+            layout.tap(kh, kw)[2] for kh, kw in taps)
+        return (ceil_div(max(reach, self.slice_rows() * layout.row), width) + 1) * width
+
     def slice_fits(self) -> bool:
         """Whether a single-kernel (depthwise) conv's units stage each filter's input rows
         themselves (stage_slice, in single_kernel_filters) instead of reading a flat copy of the
@@ -289,8 +299,7 @@ class ConvEmitter:
         copy and its reads. Not for one-row outputs whose units take column chunks (spread)."""
         if self.single is None or self.spread or self.direct:
             return False
-        planes, pitch = len(self.layout.planes), self.layout.row
-        return planes * (self.slice_rows() + 1) * pitch * 4 <= SLICE_BYTES
+        return len(self.layout.planes) * self.slice_length() * 4 <= SLICE_BYTES
 
     def unit_columns(self, i_n, y0, outer) -> None:
         """The unit's column chunks: its one chunk (a full one or the partial last one) when the units
@@ -327,7 +336,7 @@ class ConvEmitter:
                 body(self.block_at(i_n, y0, index(full_chunks * chunk), ceil_div(rest, self.width), rest % self.width))
 
         if self.sliced:
-            size = [len(self.layout.planes), (self.slice_rows() + 1) * self.layout.row]
+            size = [len(self.layout.planes), self.slice_length()]
             self.slice = memref.AllocaOp(ir.MemRefType.get(size, self.element), [], [], alignment=64).result
             self.unit_rows = (i_n, y0)
         each_filter(each_chunk)
@@ -523,7 +532,7 @@ class ConvEmitter:
                     ci = add(group_base, load_index(self.channel, kernel))
                     conv = self.conv
                     stage_slice(self.width, self.x, self.slice, self.layout, [i_n, ci], y0, self.slice_rows(),
-                                tuple(conv.input_shape[2:]), (conv.padding[0], conv.padding[1]))
+                                self.slice_length(), tuple(conv.input_shape[2:]), (conv.padding[0], conv.padding[1]))
                     source, self.x = self.x, self.slice
                     blocks(body)
                     self.x = source

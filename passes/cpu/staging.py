@@ -196,14 +196,14 @@ def stage_planes(width: int, source, flat, layout: Layout, src: list, dst: list,
 
 
 
-def stage_slice(width: int, source, target, layout: Layout, src: list, y0, rows: int, size: tuple[int, int],
-                low: tuple[int, int]) -> None:
+def stage_slice(width: int, source, target, layout: Layout, src: list, y0, rows: int, length: int,
+                size: tuple[int, int], low: tuple[int, int]) -> None:
     """Copy the phase-plane rows y0 .. y0 + rows - 1 of one input plane (source[*src, row, column],
     `size` rows x columns, the padding `low` (top, left) before it) into target[plane, s * layout.row
     + column], slice row s = plane row y0 + s: what a row group from output row y0 reads, laid as
-    the flat layout lays the whole plane (flat_input), zeros where the padding is; then one more
-    row of zeros for the reads of the last block past its row's end. y0 is known at run time only,
-    so each row tests whether it lies in the input."""
+    the flat layout lays the whole plane (flat_input), zeros where the padding is; then zeros up to
+    `length` floats a plane, for the reads of the last blocks past their row's end. y0 is known at
+    run time only, so each row tests whether it lies in the input."""
     (h, w), (top, left), (sh, sw) = size, low, layout.strides
     pitch, lt, ge = layout.row, arith.CmpIPredicate.slt, arith.CmpIPredicate.sge
     for p, (py, px) in enumerate(layout.planes):
@@ -234,7 +234,7 @@ def stage_slice(width: int, source, target, layout: Layout, src: list, y0, rows:
             with ir.InsertionPoint(branch.else_block):
                 zero_span(width, target, plane, add(base, first_col), end_col - first_col)
                 scf.YieldOp([])
-        zero_span(width, target, plane, index(rows * pitch), pitch)
+        zero_span(width, target, plane, index(rows * pitch), length - rows * pitch)
 
 
 def pick_columns(width: int, source, target, row, first: int, length: int, plane, at, count: int) -> None:

@@ -102,11 +102,11 @@ func.func @tiled(%x: tensor<1x4x4x4xf32>) -> tensor<1x1x3x3xf32> {
 // with rows of 3 laid end to end at a pitch of 4, so every tap is again one vector load at a
 // fixed offset: tap (0, 0) at plane 0 + 0, tap (2, 2) at plane 0 + 4 + 1, tap (1, 1) at plane 1 + 0.
 // Its one filter has one kernel, so its work unit stages the rows its row group reads (plane rows
-// 0-2, then a row of zeros) into a slice of its own, planes x 16, instead of a flat copy of the
-// whole input made first.
+// 0-2, then zeros for the reads past the last row's end and a vector more) into a slice of its
+// own, planes x 20, instead of a flat copy of the whole input made first.
 // CHECK-LABEL: func.func @strided
 // CHECK-NOT: pconv.conv2d
-// CHECK: %[[X:.*]] = memref.alloca() {alignment = 64 : i64} : memref<2x16xf32>
+// CHECK: %[[X:.*]] = memref.alloca() {alignment = 64 : i64} : memref<2x20xf32>
 // Deinterleaving copies, a vector at a time: plane 0 row q from input row 2q, columns 0, 2, 4
 // (a load and a masked load, their even lanes shuffled out, a masked store of 3), plane 1 row q
 // from input row 2q + 1, columns 1, 3; rows past the input (plane 0 row 2 is input row 4, plane 1

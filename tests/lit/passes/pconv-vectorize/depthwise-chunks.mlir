@@ -4,11 +4,11 @@
 // vectors: 3 chunks): each work unit runs filter by filter, every chunk of its row group inside,
 // so a filter's one input channel stays in cache across its chunks (chunk by chunk, every other
 // filter's channel would pass through the cache in between). The filter's rows of its channel
-// are staged into the unit's slice (3 padded rows of 56, one row of zeros) before its chunks.
+// are staged into the unit's slice (3 padded rows of 56, then zeros up to 176) before its chunks.
 // CHECK-LABEL: func.func @depthwise_chunks
 // CHECK: scf.parallel
 // CHECK-NOT: scf.parallel
-// CHECK: memref.alloca() {alignment = 64 : i64} : memref<1x224xf32>
+// CHECK: memref.alloca() {alignment = 64 : i64} : memref<1x176xf32>
 // CHECK: scf.for %{{.*}} = %c0 to %c2 step
 // CHECK-NEXT: tensor.extract
 // CHECK: scf.if

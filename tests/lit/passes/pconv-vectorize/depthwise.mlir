@@ -6,13 +6,13 @@
 // FMAs, then 3 x 6 = 18), not a loop per (filter, pattern) that would mostly run zero times;
 // then the filter with no kernel stores its activated bias (no FMA). No flat copy of the whole
 // input comes first (one scf.parallel, the conv's): each unit stages a filter's channel rows
-// into its own slice (memref.alloca: the 6 output rows read padded rows 0-7, one more of zeros,
-// at a pitch of 8) just before that filter's FMAs, which read the slice; the filter with no kernel
-// stages nothing.
+// into its own slice (memref.alloca: the 6 output rows read padded rows 0-7 at a pitch of 8, then
+// zeros for the last row's reach and a vector more: 80) just before that filter's FMAs, which read
+// the slice; the filter with no kernel stages nothing.
 // CHECK-LABEL: func.func @depthwise
 // CHECK: scf.parallel
 // CHECK-NOT: scf.parallel
-// CHECK: %[[SLICE:.*]] = memref.alloca() {alignment = 64 : i64} : memref<1x72xf32>
+// CHECK: %[[SLICE:.*]] = memref.alloca() {alignment = 64 : i64} : memref<1x80xf32>
 // CHECK: arith.minui
 // CHECK: scf.for
 // CHECK: scf.if
