@@ -323,8 +323,9 @@ class ConvEmitter:
             return lambda body: body(blk)
 
         if self.spread:
-            with self.chunk_buffer():
-                self.spread_chunks(i_n, outer, each_filter, at)
+            if self.chunked:
+                self.chunk_buffer()
+            self.spread_chunks(i_n, outer, each_filter, at)
             return
 
         def each_chunk(body) -> None:
@@ -335,7 +336,7 @@ class ConvEmitter:
             if rest:
                 body(self.block_at(i_n, y0, index(full_chunks * chunk), ceil_div(rest, self.width), rest % self.width))
 
-        if self.sliced:
+        if self.sliced:  # the unit's slice (single_kernel_filters), an alloca like chunk_buffer's
             size = [len(self.layout.planes), self.slice_length()]
             self.slice = memref.AllocaOp(ir.MemRefType.get(size, self.element), [], [], alignment=64).result
             self.unit_rows = (i_n, y0)
@@ -356,20 +357,12 @@ class ConvEmitter:
                     self.chunk_input(i_n, index(full_chunks * chunk), vectors, lanes):
                 each_filter(at(index(full_chunks * chunk), vectors, lanes))
 
-    @contextmanager
-    def chunk_buffer(self):
-        """`with chunk_buffer():` a pointwise conv's (`chunked`) unit gets a buffer of its own for
-        its column chunk of every input channel, laid channel after channel (chunk_input), on its
-        thread's stack (an alloca scope around the unit's chunks). Not chunked: nothing."""
-        if not self.chunked:
-            yield
-            return
-        scope = memref.AllocaScopeOp([])
-        with ir.InsertionPoint(scope.bodyRegion.blocks.append()):
-            size = [self.conv.input_shape[1], self.layout.vectors * self.width]
-            self.own = memref.AllocaOp(ir.MemRefType.get(size, self.element), [], [], alignment=64).result
-            yield
-            memref.AllocaScopeReturnOp([])
+    def chunk_buffer(self) -> None:
+        """A pointwise conv's (`chunked`) unit gets a buffer of its own for its column chunk of every
+        input channel, laid channel after channel (chunk_input), on its thread's stack: an alloca
+        in the unit's scf.parallel iteration, whose body is an allocation scope."""
+        size = [self.conv.input_shape[1], self.layout.vectors * self.width]
+        self.own = memref.AllocaOp(ir.MemRefType.get(size, self.element), [], [], alignment=64).result
 
     @contextmanager
     def chunk_input(self, i_n, x0, vectors: int, lanes: int):

@@ -167,6 +167,32 @@ def flat_input(conv, layout: Layout, width: int, element: ir.Type) -> ir.Value:
 
 
 
+def plane_columns(w: int, left: int, px: int, sw: int) -> tuple[int, int]:
+    """The columns [first, end) of a phase plane of column phase px that hold input columns (plane
+    column qx holds input column qx * sw + px - left; the others are the padding's zeros)."""
+    first = ceil_div(max(0, left - px), sw)
+    return first, max(first, (w - 1 + left - px) // sw + 1)
+
+
+def copy_plane_row(width: int, source, target, row_at: list, plane: list, base, w: int, left: int, px: int,
+                   sw: int) -> None:
+    """Copy the input row `row_at` (its leading indices; `w` columns, the padding `left` before it)
+    into the phase-plane row of column phase px starting at target[*plane, base]: the columns of
+    plane_columns, converted to the target's float type (stride 1: whole vectors; 2: pick_columns;
+    else element by element). The columns around them are left as they are."""
+    first_col, end_col = plane_columns(w, left, px, sw)
+    if sw == 1:
+        copy_rows(width, source, target, 1, w, source_at=lambda _, x: [*row_at, x],
+                  target_at=lambda _, x: [*plane, add(add(base, left), x)])
+    elif sw == 2:
+        pick_columns(width, source, target, row_at, 2 * first_col + px - left, w, plane, add(base, first_col),
+                     end_col - first_col)
+    else:
+        with loop(first_col, end_col) as qx:
+            value = load(source, [*row_at, add(mul(qx, sw), px - left)])
+            store(convert(value, element_of(target)), target, [*plane, add(base, qx)])
+
+
 def stage_planes(width: int, source, flat, layout: Layout, src: list, dst: list, size: tuple[int, int],
                  low: tuple[int, int]) -> None:
     """Copy one input plane (source[*src, row, column], `size` rows x columns) into its phase planes
@@ -180,20 +206,13 @@ def stage_planes(width: int, source, flat, layout: Layout, src: list, dst: list,
         return
     # deinterleave: plane (py, px) row q, column qx holds input row q*sh + py - top, column qx*sw + px - left
     for p, (py, px) in enumerate(layout.planes):
-        first_row, first_col = ceil_div(max(0, top - py), sh), ceil_div(max(0, left - px), sw)
+        first_row = ceil_div(max(0, top - py), sh)
         end_row = max(first_row, (h - 1 + top - py) // sh + 1)
-        end_col = max(first_col, (w - 1 + left - px) // sw + 1)
         zero_around(width, flat, [*dst, index(p)], layout.row, layout.in_length, (first_row, end_row),
-                    (first_col, end_col))
-        if sw == 2:
-            with loop(first_row, end_row) as q:
-                pick_columns(width, source, flat, [*src, add(mul(q, sh), py - top)], 2 * first_col + px - left,
-                             w, [*dst, p], add(mul(q, layout.row), first_col), end_col - first_col)
-            continue
-        with loop(first_row, end_row) as q, loop(first_col, end_col) as qx:
-            value = load(source, [*src, add(mul(q, sh), py - top), add(mul(qx, sw), px - left)])
-            store(convert(value, element_of(flat)), flat, [*dst, p, add(mul(q, layout.row), qx)])
-
+                    plane_columns(w, left, px, sw))
+        with loop(first_row, end_row) as q:
+            copy_plane_row(width, source, flat, [*src, add(mul(q, sh), py - top)], [*dst, p], mul(q, layout.row), w,
+                           left, px, sw)
 
 
 def stage_slice(width: int, source, target, layout: Layout, src: list, y0, rows: int, length: int,
@@ -208,8 +227,7 @@ def stage_slice(width: int, source, target, layout: Layout, src: list, y0, rows:
     pitch, lt, ge = layout.row, arith.CmpIPredicate.slt, arith.CmpIPredicate.sge
     for p, (py, px) in enumerate(layout.planes):
         plane = [index(p)]
-        first_col, end_col = ceil_div(max(0, left - px), sw), max(ceil_div(max(0, left - px), sw),
-                                                                  (w - 1 + left - px) // sw + 1)
+        first_col, end_col = plane_columns(w, left, px, sw)
         with loop(0, rows) as s:
             padded = add(mul(add(y0, s), sh), py)  # the padded input's row
             base = mul(s, pitch)
@@ -219,17 +237,7 @@ def stage_slice(width: int, source, target, layout: Layout, src: list, y0, rows:
                                   arith.CmpIOp(lt, padded, index(top + h)).result).result
             branch = scf.IfOp(inside, has_else=True)
             with ir.InsertionPoint(branch.then_block):
-                row = add(padded, -top)
-                if sw == 1:
-                    copy_rows(width, source, target, 1, w, source_at=lambda _, x: [*src, row, x],
-                              target_at=lambda _, x: [index(p), add(add(base, left), x)])
-                elif sw == 2:
-                    pick_columns(width, source, target, [*src, row], 2 * first_col + px - left, w, plane,
-                                 add(base, first_col), end_col - first_col)
-                else:
-                    with loop(first_col, end_col) as qx:
-                        value = load(source, [*src, row, add(mul(qx, sw), px - left)])
-                        store(convert(value, element_of(target)), target, [index(p), add(base, qx)])
+                copy_plane_row(width, source, target, [*src, add(padded, -top)], plane, base, w, left, px, sw)
                 scf.YieldOp([])
             with ir.InsertionPoint(branch.else_block):
                 zero_span(width, target, plane, add(base, first_col), end_col - first_col)
