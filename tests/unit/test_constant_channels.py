@@ -17,7 +17,13 @@ def convs(cm) -> list[pconv.Conv]:
 
 
 def reads_channels(conv: pconv.Conv, channels) -> bool:
-    return bool((conv.kernel_pattern[:, list(channels)] >= 0).any())
+    """Whether any kept kernel of `conv` reads one of the input `channels` (a grouped conv's kernel
+    j of filter f reads channel group(f) * Cin/groups + j: pconv-raise makes a 1x1 conv whose
+    filters each keep only their own channel a depthwise one)."""
+    cout, cin_g = conv.kernel_pattern.shape
+    group = np.arange(cout) // (cout // conv.groups)
+    read = group[:, None] * cin_g + np.arange(cin_g)[None, :]
+    return bool(np.isin(read[conv.kernel_pattern >= 0], list(channels)).any())
 
 
 def expand_project(rng: np.random.Generator, channels: int, empty: list[int], project: int, padding: int = 0):
