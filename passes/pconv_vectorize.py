@@ -113,6 +113,13 @@ def feed_filters(carried: list, weights: list, value: ir.Value, a: int, per_filt
         carried[i] = vector.FMAOp(weight, value, carried[i]).result
 
 
+def feed_inputs(carried: list, weight: ir.Value, values: list, first: int) -> None:
+    """One filter's broadcast weight times each of a block's input vectors, into its
+    accumulators carried[first:]."""
+    for a, value in enumerate(values):
+        carried[first + a] = vector.FMAOp(weight, value, carried[first + a]).result
+
+
 def block_weights(conv: pconv.Conv, fkw, fblock: int, element: ir.Type) -> ir.Value:
     """A dense layer's weights as its filter blocks read them: block, input channel, filter of the
     block, tap."""
@@ -307,9 +314,6 @@ class ConvEmitter:
         filter of the unit in each; for single-kernel filters (depthwise) filter by filter, every
         chunk in each, so that the filter's one input channel stays in cache across its chunks
         (no other filter reads it)."""
-        chunk = self.layout.vectors * self.width
-        full_chunks, rest = divmod(self.ow, chunk)
-
         def each_filter(blocks) -> None:
             """The unit's filters over the register blocks `blocks(body)` passes to body."""
             if self.single is not None:
@@ -328,19 +332,21 @@ class ConvEmitter:
             self.spread_chunks(i_n, outer, each_filter, at)
             return
 
-        def each_chunk(body) -> None:
-            """body(block) for the block of every chunk of the unit's row group."""
-            if full_chunks:
-                with loop(0, full_chunks) as j:
-                    body(self.block_at(i_n, y0, mul(j, chunk), self.layout.vectors, 0))
-            if rest:
-                body(self.block_at(i_n, y0, index(full_chunks * chunk), ceil_div(rest, self.width), rest % self.width))
-
         if self.sliced:  # the unit's slice (single_kernel_filters), an alloca like chunk_buffer's
             size = [len(self.layout.planes), self.slice_length()]
             self.slice = memref.AllocaOp(ir.MemRefType.get(size, self.element), [], [], alignment=64).result
             self.unit_rows = (i_n, y0)
-        each_filter(each_chunk)
+        each_filter(lambda body: self.each_chunk(i_n, y0, body))
+
+    def each_chunk(self, i_n, y0, body) -> None:
+        """body(block) for the block of every chunk of the row group from y0."""
+        chunk = self.layout.vectors * self.width
+        full_chunks, rest = divmod(self.ow, chunk)
+        if full_chunks:
+            with loop(0, full_chunks) as j:
+                body(self.block_at(i_n, y0, mul(j, chunk), self.layout.vectors, 0))
+        if rest:
+            body(self.block_at(i_n, y0, index(full_chunks * chunk), ceil_div(rest, self.width), rest % self.width))
 
     def spread_chunks(self, i_n, outer, each_filter, at) -> None:
         """A unit that takes one column chunk of the output row (spreads): its one chunk, a full one
@@ -405,22 +411,35 @@ class ConvEmitter:
             depth=list(self.depth))
 
     def block_filters(self, blk: Block) -> None:
-        """The block for every filter of the unit: bias in, kernels, activation out; channel tile
-        by channel tile with the partial sums parked in the output between tiles."""
+        """The block for every filter of the unit (tiled)."""
+        def each(body) -> None:
+            with self.filters() as (q, cos):
+                body(blk, q, cos)
+
+        self.tiled(each)
+
+    def tiled(self, each) -> None:
+        """Bias in, kernels, activation out for every (block, filter position q, its filters cos)
+        `each(body)` passes to body: channel tile by channel tile, each tile's pass over all of
+        them, with the partial sums parked in the output between tiles."""
         kind = self.conv.activation
-        if self.tiles == 1:  # the whole filter in registers: bias in, activation out
-            with self.filters() as (q, cos):
-                accs = self.kernels(blk, q, cos, index(0), self.start(blk, self.bias(blk, cos)))
-                self.store_block(blk, cos, [activate(kind, v) for v in self.finish(blk, accs)])
+
+        def whole(blk: Block, q, cos: list) -> None:  # the whole filter in registers
+            accs = self.kernels(blk, q, cos, index(0), self.start(blk, self.bias(blk, cos)))
+            self.store_block(blk, cos, [activate(kind, v) for v in self.finish(blk, accs)])
+
+        if self.tiles == 1:
+            each(whole)
             return
-        with self.filters() as (q, cos):
-            self.store_block(blk, cos, self.bias(blk, cos))
-        with loop(0, self.tiles) as tl, self.filters() as (q, cos):
-            accs = self.kernels(blk, q, cos, tl, self.start(blk, self.load_block(blk, cos)))
-            self.store_block(blk, cos, self.finish(blk, accs))
+        each(lambda blk, q, cos: self.store_block(blk, cos, self.bias(blk, cos)))
+        with loop(0, self.tiles) as tl:
+            def tile(blk: Block, q, cos: list) -> None:
+                accs = self.kernels(blk, q, cos, tl, self.start(blk, self.load_block(blk, cos)))
+                self.store_block(blk, cos, self.finish(blk, accs))
+
+            each(tile)
         if kind != "none":
-            with self.filters() as (q, cos):
-                self.store_block(blk, cos, [activate(kind, v) for v in self.load_block(blk, cos)])
+            each(lambda blk, q, cos: self.store_block(blk, cos, [activate(kind, v) for v in self.load_block(blk, cos)]))
 
     def block_corner(self, y0, x0):
         """The flat input offset of the tap (0, 0) of the block at output (y0, x0) (in a unit's
@@ -600,7 +619,8 @@ class GroupEmitter(ConvEmitter):
     is staged depth plane by depth plane (flat_input) and addressed as one flat buffer, so a
     column is one offset from the block's corner: channel, depth tap, phase plane, row and
     column together. Work units are (output depth plane, row group, range of filter blocks);
-    channel tiles, parked partial sums, bias and activation as in the 2-D loops."""
+    parked partial sums, bias and activation as in the 2-D loops, but each channel tile runs over
+    all the unit's blocks before the next (unit_columns)."""
 
     def __init__(self, op, target: SimdTarget, f16: bool, weight: np.ndarray):
         self.op, self.conv = op, pconv.Conv(op)
@@ -670,6 +690,19 @@ class GroupEmitter(ConvEmitter):
         op.results[0].replace_all_uses_with(result)
         op.erase()
 
+    def unit_columns(self, i_n, y0, outer) -> None:
+        """The unit's blocks, channel tile by channel tile outside them (tiled): a tile's weights
+        of the unit's filters, read once per block, stay in cache across the unit's blocks
+        instead of the whole conv's weights streaming through it for every block."""
+        def each(body) -> None:
+            def block(blk: Block) -> None:
+                with self.filters() as (q, cos):
+                    body(blk, q, cos)
+
+            self.each_chunk(i_n, y0, block)
+
+        self.tiled(each)
+
     def block_corner(self, y0, x0):
         return add(self.base, add(mul(y0, self.layout.row), x0))
 
@@ -688,11 +721,25 @@ class GroupEmitter(ConvEmitter):
             k = loop_op.induction_variable
             at = add(blk.corner, load_index(self.offset, k))
             base = mul(k, fblock)
-            weights = [vector.BroadcastOp(self.vtype, load(self.w, [add(base, f)])).result for f in range(fblock)]
             carried = list(loop_op.inner_iter_args)
-            for a, (r, v) in enumerate(blk.at):
-                feed_filters(carried, weights, vload(width, self.x, [add(at, r * layout.row + v * width)]), a,
-                             len(blk.at))
+
+            def weight(f: int):
+                return vector.BroadcastOp(self.vtype, load(self.w, [add(base, f)])).result
+
+            def vector_at(a: int):
+                r, v = blk.at[a]
+                return vload(width, self.x, [add(at, r * layout.row + v * width)])
+
+            # the smaller side is held in registers while the other is read one at a time
+            # (group_registers): the block's input vectors, or the filters' broadcast weights
+            if len(blk.at) <= fblock:
+                inputs = [vector_at(a) for a in range(len(blk.at))]
+                for f in range(fblock):
+                    feed_inputs(carried, weight(f), inputs, f * len(blk.at))
+            else:
+                weights = [weight(f) for f in range(fblock)]
+                for a in range(len(blk.at)):
+                    feed_filters(carried, weights, vector_at(a), a, len(blk.at))
             scf.YieldOp(carried)
         return list(loop_op.results)
 

@@ -16,9 +16,10 @@ from torch_mlir import ir
 from fretsaw.dialect import pconv
 from fretsaw.errors import op_error
 from fretsaw.passes.conv.geometry import ceil_div, output_plane, pointwise
-from fretsaw.passes.cpu.blocks import (CACHE, GROUP_FBLOCKS, RESERVED, SET_ACCUMULATORS, block_budget, block_shapes, channel_tile,
-                                       column_sets, filter_block, group_block, lane_shifts, lane_width, register_block,
-                                       set_accumulators, weights_fit, wide_blocks)
+from fretsaw.passes.cpu.blocks import (CACHE, GROUP_FBLOCKS, GROUP_TILE, RESERVED, SET_ACCUMULATORS, block_budget,
+                                       block_shapes, channel_tile, column_sets, filter_block, group_block,
+                                       lane_shifts, lane_width, register_block, set_accumulators, weights_fit,
+                                       wide_blocks)
 from fretsaw.passes.conv.groups import block_waste
 from fretsaw.passes.conv.units import UNITS
 from fretsaw.passes.cpu.staging import Layout, Plane
@@ -150,7 +151,7 @@ def plan_groups(conv: pconv.Conv, target: SimdTarget, weight) -> tuple[Schedule,
     fblock, rows, vectors = group_block(oh, ow, lanes, target.accumulators + RESERVED, waste)
     depth_taps = max(1, int((weight != 0).any(axis=(0, 1, 3, 4)).sum()))
     layout = Layout.of(plane, lanes, rows, vectors)
-    tile = channel_tile(plane, layout, lanes, target.cache // depth_taps)
+    tile = channel_tile(plane, layout, lanes, target.cache // depth_taps, GROUP_TILE)
     return Schedule(rows, vectors, tile, lanes, False, fblock, ()), layout
 
 

@@ -23,6 +23,10 @@ CACHE = 32768
 # output and starts a loop per pattern run, which fewer kept kernels per run no longer pay for
 # (stride-2 convs, whose phase planes multiply the rows a channel takes, would get 4-8 channels)
 MIN_TILE = 32
+# Input channels a kernel-group lowering's tile takes at least: its column loop runs over a
+# tile's kept (channel, position) columns (RT3D's KGS keeps ~8 of 27 positions: 64 steps at 8
+# channels), and a 3x3x3 conv's rows of 32 channels (3 depth taps) take twice a 32 KiB L1
+GROUP_TILE = 8
 # Accumulators of a `wide` register block: with 24 (12x2, 6x4, 8x3) the pattern's weights and a
 # row's aligned and shifted input vectors no longer fit beside them, and the spills cost more than
 # the larger block saves
@@ -39,8 +43,8 @@ RESERVED = 6
 # Filter block sizes a kernel-group lowering considers (passes/conv/groups.py); RT3D's groups
 # hold 4 or 8 filters, and more filters per block leave too few accumulators per filter
 GROUP_FBLOCKS = (1, 2, 3, 4, 6, 8)
-# Register blocks per filter block size that group_block weighs (block_shapes' best first)
-BLOCK_CANDIDATES = 6
+# Independent FMA chains a kernel-group lowering's column step needs to keep the FMA pipes busy
+GROUP_CHAINS = 10
 
 
 def block_score(oh: int, ow: int, width: int, shape: tuple[int, int], rows_share: bool = True) -> tuple:
@@ -225,16 +229,16 @@ def column_sets(conv: pconv.Conv, width: int, shifts: bool) -> tuple[int, ...]:
 
 
 
-def channel_tile(conv: pconv.Conv, layout: Layout, width: int, budget: int) -> int:
+def channel_tile(conv: pconv.Conv, layout: Layout, width: int, budget: int, least: int = 0) -> int:
     """Input channels per tile: the block's input rows of a tile of channels stay within `budget`
     bytes of cache (the target's L1) while every filter of the work unit runs over them; at
-    least MIN_TILE channels (or all of them)."""
+    least `least` (default MIN_TILE) channels (or all of them)."""
     taps = list(zip(*np.nonzero(conv.patterns.any(axis=0))))
     reach_rows = max(layout.tap(kh, kw)[1] for kh, kw in taps) + layout.rows
     reach_cols = max(layout.tap(kh, kw)[2] for kh, kw in taps) + layout.vectors * width
     lines = len(layout.planes) * reach_rows * (ceil_div(reach_cols * 4, 64) + 1)
     cin_g = conv.input_shape[1] // conv.groups
-    return min(cin_g, max(MIN_TILE, budget // (lines * 64)))
+    return min(cin_g, max(least or MIN_TILE, budget // (lines * 64)))
 
 
 
@@ -243,25 +247,49 @@ def column_efficiency(fblock: int, accumulators: int) -> float:
     filters x `accumulators` vectors each: a step loads each of its input vectors once, broadcasts
     the `fblock` weights and reads the column's offset (plus its loop's own bookkeeping), and
     does fblock x accumulators FMAs; the targets run about as many vector loads as FMAs per
-    cycle. About 8 independent chains are needed to hide the FMA latency."""
+    cycle. About GROUP_CHAINS independent chains keep the FMA pipes busy (on Zen 3, an L1-resident
+    column loop: 8 chains 66-77% of the FMA peak, 9-12 81-88%; bench/RESULTS.md, 2026-12-01)."""
     fmas = fblock * accumulators
-    busy = min(fmas, 8) / 8
+    busy = min(fmas, GROUP_CHAINS) / GROUP_CHAINS
     return busy * fmas / max(fmas, accumulators + fblock + 2)
+
+
+def group_registers(fblock: int, accumulators: int) -> int:
+    """Vector registers a column step of `fblock` filters x `accumulators` vectors each takes:
+    its accumulators, the smaller of its input vectors and its broadcast weights (held while the
+    other side is loaded one at a time: GroupEmitter.kernels) and that one."""
+    return fblock * accumulators + min(fblock, accumulators) + 1
+
+
+def group_speed(oh: int, ow: int, width: int, fblock: int, rows: int, vectors: int) -> float:
+    """Useful multiply-adds per issue slot of a kernel-group lowering's register block over an
+    oh x ow output: every row group computes all its rows (those past the edge dropped), each
+    row's full chunks of `vectors` vectors, and a last partial chunk of only the vectors that
+    reach into the output, whose fewer accumulators run at their own column_efficiency."""
+    full, rest = divmod(ow, vectors * width)
+    tail = ceil_div(rest, width)
+    slots = full * fblock * rows * vectors / column_efficiency(fblock, rows * vectors)
+    if tail:
+        slots += fblock * rows * tail / column_efficiency(fblock, rows * tail)
+    return fblock * oh * ow / width / (ceil_div(oh, rows) * slots)
 
 
 def group_block(oh: int, ow: int, width: int, registers: int, waste: dict[int, float]) -> tuple[int, int, int]:
     """(fblock, rows, vectors) of a kernel-group lowering's register block: the block of the most
-    useful work per issue slot, over the filter blocks of `waste` (fblock -> multiply-adds per kept
-    weight, groups.block_waste) and the register blocks of at most `registers` vector registers
-    with the fblock weights and one input vector beside the accumulators."""
-    best, choice = -1.0, (1, 1, 1)
+    useful work per issue slot (group_speed), over the filter blocks of `waste` (fblock ->
+    multiply-adds per kept weight, groups.block_waste) and the register blocks that fit in
+    `registers` vector registers (group_registers); among near equals, the fewest loads per FMA
+    (an input vector and a broadcast weight a column step each: an L1-resident column loop ran
+    4 filters x 3 vectors 15% faster than 2 x 5 on Zen 3), then the fewest registers."""
+    best, choice = (-1.0, 0.0, 0), (1, 1, 1)
     for fblock, extra in sorted(waste.items()):
-        budget = (registers - fblock - 1) // fblock
-        if budget < 1:
-            continue
-        for rows, vectors in block_shapes(oh, ow, width, budget)[:BLOCK_CANDIDATES]:
-            computed = ceil_div(oh, rows) * rows * ceil_div(ow, vectors * width) * vectors * width
-            score = round(oh * ow / computed * column_efficiency(fblock, rows * vectors) / extra, 3)
-            if score > best:
-                best, choice = score, (fblock, rows, vectors)
+        for rows in range(1, oh + 1):
+            for vectors in range(1, ceil_div(ow, width) + 1):
+                accumulators = rows * vectors
+                if group_registers(fblock, accumulators) > registers:
+                    break
+                score = (round(group_speed(oh, ow, width, fblock, rows, vectors) / extra, 2),
+                         -(accumulators + fblock) / (fblock * accumulators), -group_registers(fblock, accumulators))
+                if score > best:
+                    best, choice = score, (fblock, rows, vectors)
     return choice

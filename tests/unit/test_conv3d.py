@@ -129,6 +129,22 @@ def test_kernel_groups_conv3d_matches_torch(cpu, kernel, strides, group):
     np.testing.assert_allclose(got, torch_conv3d(x, weight, bias, *args), rtol=RTOL, atol=ATOL)
 
 
+@pytest.mark.parametrize("activation", sorted(ACTIVATIONS))
+@pytest.mark.parametrize("cpu", [CpuTarget("avx2-small-l1", 8, 2, l1=4096),
+                                 CpuTarget("neon-like", 4, 2, registers=32, l1=4096)], ids=["avx2", "neon-like"])
+def test_channel_tiles_conv3d_matches_torch(cpu, activation):
+    # a 4 KiB L1 cuts 24 input channels into tiles of GROUP_TILE (8): the bias is stored first, each
+    # tile's pass over all the unit's blocks adds to the parked sums, the activation comes last;
+    # rows past the edge (7 rows in blocks of 3), a partial last chunk, batch 2, KGS groups of 4x4
+    rng = np.random.default_rng(len(activation))
+    weight = kgs_weight(rng, 8, 24, (3, 3, 3), 4, 4, keep=7)
+    bias = rng.standard_normal(8).astype(np.float32)
+    x = rng.standard_normal((2, 24, 3, 7, 10)).astype(np.float32)
+    args = ((1, 1, 1), (1,) * 6, (1, 1, 1), 1, activation)
+    (got,) = compile_conv3d(weight, bias, x.shape, *args, group_shape=(4, 4), cpu=cpu)(x)
+    np.testing.assert_allclose(got, torch_conv3d(x, weight, bias, *args), rtol=RTOL, atol=ATOL)
+
+
 @pytest.mark.parametrize("fp16", [False, True])
 def test_kernel_groups_conv3d_under_qemu(fp16):
     # the NEON loops of a KGS conv3d (and in fp16 with +fullfp16) cross-compiled and run under

@@ -205,3 +205,67 @@ def test_channel_tiles_fit_the_targets_l1(context, tmp_path):
     assert host_l1(tmp_path) == 48 << 10
     assert host_l1(tmp_path / "missing") == L1
     assert (cache_bytes("512"), cache_bytes("2M"), cache_bytes("big")) == (512, 2 << 20, None)
+
+
+def conv3d(weight: np.ndarray, size: tuple[int, int, int]) -> pconv.Conv:
+    """A stride-1, padding-1 pconv.conv3d of these dense (pruned) weights over 1 x Cin x `size`."""
+    f32 = ir.F32Type.get()
+    patterns, kernel_pattern = pconv.recover_patterns(weight)
+    packed = pconv.pack_weights(weight, patterns, kernel_pattern)
+    out = pconv.conv_output_size(size, weight.shape[2:], (1, 1, 1), (1,) * 6, (1, 1, 1))
+    in_type = ir.RankedTensorType.get([1, weight.shape[1], *size], f32)
+    out_type = ir.RankedTensorType.get([1, weight.shape[0], *out], f32)
+    module = ir.Module.create()
+    with ir.InsertionPoint(module.body):
+        main = func.FuncOp("main", ([in_type], [out_type]))
+        with ir.InsertionPoint(main.add_entry_block()):
+            w = arith.ConstantOp(ir.RankedTensorType.get([packed.size], f32), ir.DenseElementsAttr.get(packed))
+            op = pconv.build_conv(main.arguments[0], w.result, None, result_type=out_type, patterns=patterns,
+                                  kernel_pattern=kernel_pattern, strides=[1, 1, 1], padding=[1] * 6,
+                                  dilations=[1, 1, 1], groups=1)
+            func.ReturnOp([op.results[0]])
+    MODULES.append(module)
+    return pconv.Conv(op)
+
+
+@pytest.mark.parametrize("cpu", [AVX2, NEON], ids=["avx2", "neon"])
+def test_kernel_group_blocks_fit_the_registers(cpu):
+    """A kernel-group lowering's register block fits the target's registers with the side it
+    holds (group_registers); its filter block divides the kernel groups' 4 filters (no zero
+    multiplied) unless the output is too small for enough FMA chains, with the most
+    accumulators those registers take: 4 filters x 3 vectors on AVX2's
+    16, at least 4 x 4 on NEON's 32 (an L1-resident column loop on Zen 3: 4 x 3 ran 1.3x 2 x 4)."""
+    from fretsaw.passes.cpu.blocks import RESERVED, group_block, group_registers
+
+    registers = target(cpu).accumulators + RESERVED
+    kgs = {1: 1.0, 2: 1.0, 4: 1.0, 8: 1.6}  # block_waste of 4x4 kernel groups
+    dense = {f: 1.0 for f in (1, 2, 3, 4, 6, 8)}
+    for size in (112, 56, 28, 14, 7, 4, 1):
+        for waste in (kgs, dense):
+            fblock, rows, vectors = group_block(size, size, cpu.vector_width, registers, waste)
+            assert group_registers(fblock, rows * vectors) <= registers
+            assert rows <= size and (vectors - 1) * cpu.vector_width < size
+            if waste is kgs and size >= 4:  # a 1x1 output's one vector: 8 filters' chains beat the zeros
+                assert 4 % fblock == 0
+            if waste is kgs and size >= 14:
+                assert fblock == 4 and (rows * vectors == 3 if cpu is AVX2 else rows * vectors >= 4)
+
+
+def test_kernel_group_tiles_fit_the_targets_l1(context):
+    """A 3-D conv's channel tile keeps its blocks' input rows over every depth tap within the
+    target's L1 (a 3x3x3 conv's 32 channels took twice a 32 KiB L1: each filter block re-read
+    them from L2), at least GROUP_TILE channels or all of them."""
+    import dataclasses
+
+    from fretsaw.passes.conv.schedule import plan_groups
+    from fretsaw.passes.cpu.blocks import GROUP_TILE
+
+    rng = np.random.default_rng(0)
+    weight = rng.standard_normal((8, 64, 3, 3, 3)).astype(np.float32)
+    op = conv3d(weight, (4, 28, 28))
+    for l1 in (32 << 10, 64 << 10):
+        s, layout = plan_groups(op, target(dataclasses.replace(AVX2, l1=l1)), weight)
+        lines = 3 * (layout.rows + 2) * (-(-(s.vectors * s.lanes + 2) * 4 // 64) + 1)  # 3 depth taps
+        assert GROUP_TILE <= s.tile < 64 and s.tile * lines * 64 <= l1 < (s.tile + 1) * lines * 64
+    s, _ = plan_groups(op, target(dataclasses.replace(AVX2, l1=1024)), weight)
+    assert s.tile == GROUP_TILE

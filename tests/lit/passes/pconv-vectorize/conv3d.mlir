@@ -44,3 +44,26 @@ func.func @pointwise3d(%x: tensor<1x2x2x3x4xf32>) -> tensor<1x4x2x3x4xf32> {
   %0 = "pconv.conv3d"(%x, %w) {patterns = dense<true> : tensor<1x1x1x1xi1>, kernel_pattern = dense<0> : tensor<4x2xi8>, strides = array<i64: 1, 1, 1>, padding = array<i64: 0, 0, 0, 0, 0, 0>, dilations = array<i64: 1, 1, 1>, groups = 1 : i64, activation = "none", operandSegmentSizes = array<i32: 1, 1, 0>} : (tensor<1x2x2x3x4xf32>, tensor<8xf32>) -> tensor<1x4x2x3x4xf32>
   return %0 : tensor<1x4x2x3x4xf32>
 }
+
+// A kernel group of 4 filters (group_shape 4x1) at AVX2's description (16 registers): one filter
+// block of all 4, 3 rows x 1 vector each, 12 accumulators (group_block: 4 x 3 takes fewer loads
+// per FMA than 2 x 6). Its input vectors are the smaller side, so a column step loads the 3 of
+// them first and holds them while each filter's weight is broadcast once and feeds all 3
+// (group_registers: 12 + 3 + 1 registers).
+// CHECK-LABEL: func.func @group4
+// CHECK: scf.for {{.*}} iter_args({{.*}}) -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>)
+// CHECK-COUNT-3: vector.load %{{.*}} : memref<768xf32>, vector<8xf32>
+// CHECK-NOT: vector.load
+// CHECK: %[[W0:.*]] = vector.broadcast
+// CHECK-NEXT: vector.fma %[[W0]]
+// CHECK-NEXT: vector.fma %[[W0]]
+// CHECK-NEXT: vector.fma %[[W0]]
+// CHECK-NOT: vector.load
+// CHECK-COUNT-3: vector.broadcast
+// CHECK-NOT: vector.load
+// CHECK: scf.yield
+func.func @group4(%arg0: tensor<1x2x4x6x6xf32>) -> tensor<1x4x4x6x6xf32> {
+  %cst = arith.constant dense<[5.000000e-01, 1.500000e+00, -1.000000e+00, 2.000000e+00, 2.5, 3.0, 3.5, 4.0]> : tensor<8xf32>
+  %0 = "pconv.conv3d"(%arg0, %cst) {activation = "none", dilations = array<i64: 1, 1, 1>, group_shape = array<i64: 4, 1>, groups = 1 : i64, kernel_pattern = dense<[[0, -1], [0, -1], [0, -1], [0, -1]]> : tensor<4x2xi8>, operandSegmentSizes = array<i32: 1, 1, 0>, padding = array<i64: 1, 1, 1, 1, 1, 1>, patterns = dense<[[[[true, false, false], [false, false, false], [false, false, false]], [[false, false, false], [false, true, false], [false, false, false]], [[false, false, false], [false, false, false], [false, false, false]]]]> : tensor<1x3x3x3xi1>, strides = array<i64: 1, 1, 1>} : (tensor<1x2x4x6x6xf32>, tensor<8xf32>) -> tensor<1x4x4x6x6xf32>
+  return %0 : tensor<1x4x4x6x6xf32>
+}
