@@ -145,6 +145,31 @@ def test_channel_tiles_conv3d_matches_torch(cpu, activation):
     np.testing.assert_allclose(got, torch_conv3d(x, weight, bias, *args), rtol=RTOL, atol=ATOL)
 
 
+@settings(max_examples=20, deadline=None)
+@given(data=st.data())
+def test_temporal_convs_match_torch(data):
+    # (k, 1, 1) convs unpadded in H and W run over their planes as one row of H*W (flatten_planes):
+    # depth stride, dilation and padding, batch, groups, KGS or dense weights, every target
+    k = data.draw(st.integers(1, 3))
+    groups = data.draw(st.sampled_from([1, 2]))
+    cin, cout = groups * data.draw(st.integers(1, 6)), groups * data.draw(st.sampled_from([1, 2, 4, 6]))
+    size = (data.draw(st.integers(1, 5)), data.draw(st.integers(1, 7)), data.draw(st.integers(2, 13)))
+    strides = (data.draw(st.integers(1, 2)), 1, 1)
+    dilations = (data.draw(st.integers(1, 2)), 1, 1)
+    front, back = data.draw(st.integers(0, 2)), data.draw(st.integers(0, 2))
+    padding = (front, 0, 0, back, 0, 0)
+    assume(min(pconv.conv_output_size(size, (k, 1, 1), strides, padding, dilations)) >= 1)
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**16)))
+    weight = (kgs_weight(rng, cout, cin // groups, (k, 1, 1), 2, 1, keep=1) if data.draw(st.booleans())
+              else rng.standard_normal((cout, cin // groups, k, 1, 1)).astype(np.float32))
+    bias = rng.standard_normal(cout).astype(np.float32)
+    activation = data.draw(st.sampled_from(sorted(ACTIVATIONS)))
+    x = rng.standard_normal((data.draw(st.integers(1, 2)), cin, *size)).astype(np.float32)
+    args = (strides, padding, dilations, groups, activation)
+    (got,) = compile_conv3d(weight, bias, x.shape, *args, cpu=data.draw(st.sampled_from(TARGETS)))(x)
+    np.testing.assert_allclose(got, torch_conv3d(x, weight, bias, *args), rtol=RTOL, atol=ATOL)
+
+
 @pytest.mark.parametrize("fp16", [False, True])
 def test_kernel_groups_conv3d_under_qemu(fp16):
     # the NEON loops of a KGS conv3d (and in fp16 with +fullfp16) cross-compiled and run under
