@@ -248,7 +248,8 @@ def column_efficiency(fblock: int, accumulators: int) -> float:
     the `fblock` weights and reads the column's offset (plus its loop's own bookkeeping), and
     does fblock x accumulators FMAs; the targets run about as many vector loads as FMAs per
     cycle. About GROUP_CHAINS independent chains keep the FMA pipes busy (on Zen 3, an L1-resident
-    column loop: 8 chains 66-77% of the FMA peak, 9-12 81-88%; bench/RESULTS.md, 2026-12-01)."""
+    column loop on one core: 8 chains 66-77 GFLOP/s, 9-12 76-88, of a ~94 peak; bench/RESULTS.md,
+    2026-12-01)."""
     fmas = fblock * accumulators
     busy = min(fmas, GROUP_CHAINS) / GROUP_CHAINS
     return busy * fmas / max(fmas, accumulators + fblock + 2)
