@@ -157,7 +157,7 @@ def flatten_planes(op):
     is a 1x1 conv of k input planes, so, as for flatten_pointwise, its output vectors run across
     the row ends and a block's vectors lie end to end. Its columns share no rows (no spatial
     taps): 3 rows x 1 vector read 3 lines a column step, 1 row x 3 vectors 1.5, contiguous
-    (a 288 -> 128 (3,1,1) conv at 8x28x28 ran 1.2-1.6x faster over 1 x 784)."""
+    (measured: bench/RESULTS.md, 2026-12-01)."""
     conv = pconv.Conv(op)
     if not depth_only(conv):
         return op

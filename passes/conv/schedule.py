@@ -141,8 +141,8 @@ def plan_groups(conv: pconv.Conv, target: SimdTarget, weight) -> tuple[Schedule,
     filters in blocks of `fblock` over their kept columns, a register block of rows x vectors per
     filter (group_block: the target's registers are its accumulators and the 6 it leaves for
     weights and loads), and a channel tile whose input rows, over every depth tap, stay within half
-    the target's L1 (the weights and parked sums of a tile's pass stream through the rest: a
-    64-channel 56x56 layer ran 1.13x faster in tiles of 8 than of 17, which fill the L1).
+    the target's L1 (the weights and parked sums of a tile's pass stream through the rest;
+    measured: bench/RESULTS.md, 2026-12-01).
     `weight`: the conv's dense weights. Returns the schedule and the flat
     layout of the conv's (H, W) plane it was planned on."""
     plane = Plane.of(conv, weight)

@@ -247,9 +247,9 @@ def column_efficiency(fblock: int, accumulators: int) -> float:
     filters x `accumulators` vectors each: a step loads each of its input vectors once, broadcasts
     the `fblock` weights and reads the column's offset (plus its loop's own bookkeeping), and
     does fblock x accumulators FMAs; the targets run about as many vector loads as FMAs per
-    cycle. About GROUP_CHAINS independent chains keep the FMA pipes busy (on Zen 3, an L1-resident
-    column loop on one core: 8 chains 66-77 GFLOP/s, 9-12 76-88, of a ~94 peak; bench/RESULTS.md,
-    2026-12-01)."""
+    cycle. About GROUP_CHAINS independent chains keep the FMA pipes busy: more than the FMA
+    latency times the pipes (8 on Zen 3), which an L1-resident column loop measured short of
+    (bench/RESULTS.md, 2026-12-01)."""
     fmas = fblock * accumulators
     busy = min(fmas, GROUP_CHAINS) / GROUP_CHAINS
     return busy * fmas / max(fmas, accumulators + fblock + 2)
@@ -280,8 +280,9 @@ def group_block(oh: int, ow: int, width: int, registers: int, waste: dict[int, f
     useful work per issue slot (group_speed), over the filter blocks of `waste` (fblock ->
     multiply-adds per kept weight, groups.block_waste) and the register blocks that fit in
     `registers` vector registers (group_registers); among near equals, the fewest loads per FMA
-    (an input vector and a broadcast weight a column step each: an L1-resident column loop ran
-    4 filters x 3 vectors 15% faster than 2 x 5 on Zen 3), then the fewest registers."""
+    (an input vector and a broadcast weight a column step each, which the model counts as free
+    while they stay under the FMAs: an L1-resident column loop says otherwise, bench/RESULTS.md
+    2026-12-01), then the fewest registers."""
     best, choice = (-1.0, 0.0, 0), (1, 1, 1)
     for fblock, extra in sorted(waste.items()):
         for rows in range(1, oh + 1):

@@ -234,7 +234,7 @@ def test_kernel_group_blocks_fit_the_registers(cpu):
     holds (group_registers); its filter block divides the kernel groups' 4 filters (no zero
     multiplied) unless the output is too small for enough FMA chains, with the most
     accumulators those registers take: 4 filters x 3 vectors on AVX2's
-    16, at least 4 x 4 on NEON's 32 (an L1-resident column loop on Zen 3: 4 x 3 ran 1.3x 2 x 4)."""
+    16, at least 4 x 4 on NEON's 32."""
     from fretsaw.passes.cpu.blocks import RESERVED, group_block, group_registers
 
     registers = target(cpu).accumulators + RESERVED
