@@ -269,3 +269,17 @@ def test_kernel_group_tiles_fit_the_targets_l1(context):
         assert GROUP_TILE <= s.tile < 64 and s.tile * lines * 64 <= l1 // 2 < (s.tile + 1) * lines * 64
     s, _ = plan_groups(op, target(dataclasses.replace(AVX2, l1=1024)), weight)
     assert s.tile == GROUP_TILE
+
+
+def test_temporal_convs_take_all_their_channels_in_one_tile(context):
+    """A (k, 1, 1) conv's columns share no input rows: its channels are one tile (no sums parked
+    between tiles), whatever the L1; a 3x3x3 conv of as many channels is cut into tiles."""
+    from fretsaw.passes.conv.schedule import plan_groups
+
+    rng = np.random.default_rng(0)
+    temporal = rng.standard_normal((8, 144, 3, 1, 1)).astype(np.float32)
+    s, _ = plan_groups(conv3d(temporal, (4, 14, 14)), target(AVX2), temporal)
+    assert s.tile == 144
+    cube = rng.standard_normal((8, 144, 3, 3, 3)).astype(np.float32)
+    s, _ = plan_groups(conv3d(cube, (4, 14, 14)), target(AVX2), cube)
+    assert s.tile < 144
