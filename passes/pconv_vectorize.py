@@ -26,8 +26,7 @@ position) columns (passes/conv/groups.py): inside an RT3D kernel group the kerne
 kept positions, so a block of the group's filters is a small dense GEMM over those columns, each
 input vector loaded once for every filter of the block; removed groups and positions give no
 column. Its input is staged per depth plane, every column one offset into it. A 1x1x1 stride-1
-conv3d is the 2-D pointwise GEMM over D*H*W pixels (flatten_pointwise); a temporal (k, 1, 1)
-conv runs over its planes as single rows of H*W (flatten_planes).
+conv3d is the 2-D pointwise GEMM over D*H*W pixels (flatten_pointwise).
 
 Before:
   %y = "pconv.conv2d"(%x, %w) {patterns = dense<...> : tensor<2x3x3xi1>, ...}
@@ -60,7 +59,7 @@ from fretsaw.passes.builders import (add, convert, guarded, index, lane_mask, lo
                                      mul, parallel, read_buffer, reassociation, splat, table, vector_type, vload,
                                      vstore, weight_constant)
 from fretsaw.passes.conv.epilogue import activate
-from fretsaw.passes.conv.geometry import ceil_div, depth_only, pointwise, unit_1x1
+from fretsaw.passes.conv.geometry import ceil_div, pointwise, unit_1x1
 from fretsaw.passes.conv.rewrite import read_by_users
 from fretsaw.passes.pconv_lower import lower_conv
 from fretsaw.passes.conv.runs import PatternRuns
@@ -142,37 +141,8 @@ def flatten_pointwise(op):
     if not pointwise(conv):
         return op
     n, c, *spatial = conv.input_shape
-    attributes = {name: op.attributes[name] for name in op.attributes}
-    if conv.rank != 2:  # the same kernels as a 2-D conv's
-        attributes.update(
-            patterns=ir.DenseElementsAttr.get(np.ones((len(conv.patterns), 1, 1), dtype=bool)),
-            strides=ir.DenseI64ArrayAttr.get([1, 1]), padding=ir.DenseI64ArrayAttr.get([0] * 4),
-            dilations=ir.DenseI64ArrayAttr.get([1, 1]))
-    return on_views(op, pconv.CONV2D, attributes, [1, int(np.prod(spatial))], [1, int(np.prod(spatial))])
-
-
-def flatten_planes(op):
-    """A temporal conv (kernel (k, 1, 1), stride 1 and no padding in H and W: depth_only) over
-    N x C x D x H x W becomes the same conv3d over N x C x D x 1 x H*W: each of its output planes
-    is a 1x1 conv of k input planes, so, as for flatten_pointwise, its output vectors run across
-    the row ends and a block's vectors lie end to end. Its columns share no rows (no spatial
-    taps): 3 rows x 1 vector read 3 lines a column step, 1 row x 3 vectors 1.5, contiguous
-    (measured: bench/RESULTS.md, 2026-12-01)."""
-    conv = pconv.Conv(op)
-    if not depth_only(conv):
-        return op
-    (_, _, d, h, w), (_, _, od, oh, ow) = conv.input_shape, conv.output_shape
-    attributes = {name: op.attributes[name] for name in op.attributes}
-    return on_views(op, pconv.CONV3D, attributes, [d, 1, h * w], [od, 1, oh * ow])
-
-
-def on_views(op, name: str, attributes: dict, inner: list, outer: list):
-    """`op` replaced by a `name` op with `attributes` over its input viewed as N x C x `inner`
-    (the same pixels, reshaped: tensor reshapes, views after bufferization), whose N x Cout x
-    `outer` result is viewed back as op's result; the new op."""
-    conv = pconv.Conv(op)
-    n, c, *_ = conv.input_shape
     _, cout, *out = conv.output_shape
+    pixels = int(np.prod(spatial))
     with ir.InsertionPoint(op), op.location:
         element = conv.input.type.element_type
 
@@ -183,14 +153,19 @@ def on_views(op, name: str, attributes: dict, inner: list, outer: list):
         def reshape(value, shape):
             """`value` (N x C x spatial) as N x C x `shape`[2:], through N x C x pixels."""
             rows = value.type.shape
-            pixels = int(np.prod(rows[2:]))
             flat = tensor.CollapseShapeOp(ir.RankedTensorType.get(rows[:2] + [pixels], element), value,
                                           together(len(rows))).result
             return tensor.ExpandShapeOp(ir.RankedTensorType.get(shape, element), flat, together(len(shape)),
                                         [], shape).result
 
-        new = ir.Operation.create(name, results=[ir.RankedTensorType.get([n, cout, *outer], element)],
-                                  operands=[reshape(conv.input, [n, c, *inner]), *list(op.operands)[1:]],
+        attributes = {name: op.attributes[name] for name in op.attributes}
+        if conv.rank != 2:  # the same kernels as a 2-D conv's
+            attributes.update(
+                patterns=ir.DenseElementsAttr.get(np.ones((len(conv.patterns), 1, 1), dtype=bool)),
+                strides=ir.DenseI64ArrayAttr.get([1, 1]), padding=ir.DenseI64ArrayAttr.get([0] * 4),
+                dilations=ir.DenseI64ArrayAttr.get([1, 1]))
+        new = ir.Operation.create(pconv.CONV2D, results=[ir.RankedTensorType.get([n, cout, 1, pixels], element)],
+                                  operands=[reshape(conv.input, [n, c, 1, pixels]), *list(op.operands)[1:]],
                                   attributes=attributes)
         result = reshape(new.results[0], [n, cout, *out])
     op.results[0].replace_all_uses_with(result)
@@ -805,7 +780,7 @@ class Vectorize(ModulePass):
         requested = (self.rows, self.vectors, self.tile, self.units)
         for op in pconv.walk_convs(module):  # in order: a conv's users are still pconv ops
             read = read_by_users(op)
-            op = flatten_planes(flatten_pointwise(op))
+            op = flatten_pointwise(op)
             if pconv.Conv(op).rank == 2:
                 ConvEmitter(op, self.target, requested, self.f16, read).emit()
                 continue

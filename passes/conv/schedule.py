@@ -144,8 +144,7 @@ def plan_groups(conv: pconv.Conv, target: SimdTarget, weight) -> tuple[Schedule,
     the target's L1 (the weights and parked sums of a tile's pass stream through the rest;
     measured: bench/RESULTS.md, 2026-12-01). A temporal conv (kernel k x 1 x 1) takes all its
     channels in one tile: its columns share no input rows, so a tile keeps nothing in L1 for the
-    next column, while each further tile parks the unit's sums over whole planes (flatten_planes),
-    more than L2 holds at 56x56.
+    next column, and each further tile only adds a pass that parks and reloads the unit's sums.
     `weight`: the conv's dense weights. Returns the schedule and the flat
     layout of the conv's (H, W) plane it was planned on."""
     plane = Plane.of(conv, weight)
@@ -156,7 +155,7 @@ def plan_groups(conv: pconv.Conv, target: SimdTarget, weight) -> tuple[Schedule,
     fblock, rows, vectors = group_block(oh, ow, lanes, target.accumulators + RESERVED, waste)
     depth_taps = max(1, int((weight != 0).any(axis=(0, 1, 3, 4)).sum()))
     layout = Layout.of(plane, lanes, rows, vectors)
-    if conv.patterns.shape[2:] == (1, 1):  # a temporal conv: no spatial taps (depth_only)
+    if conv.patterns.shape[2:] == (1, 1):  # a temporal conv: no spatial taps
         tile = conv.input_shape[1] // conv.groups
     else:
         tile = channel_tile(plane, layout, lanes, target.cache // (2 * depth_taps), GROUP_TILE)

@@ -148,7 +148,7 @@ def test_channel_tiles_conv3d_matches_torch(cpu, activation):
 @settings(max_examples=20, deadline=None)
 @given(data=st.data())
 def test_temporal_convs_match_torch(data):
-    # (k, 1, 1) convs unpadded in H and W run over their planes as one row of H*W (flatten_planes):
+    # (k, 1, 1) convs (one channel tile, columns that share no rows) against PyTorch:
     # depth stride, dilation and padding, batch, groups, KGS or dense weights, every target
     k = data.draw(st.integers(1, 3))
     groups = data.draw(st.sampled_from([1, 2]))

@@ -67,32 +67,3 @@ func.func @group4(%arg0: tensor<1x2x4x6x6xf32>) -> tensor<1x4x4x6x6xf32> {
   %0 = "pconv.conv3d"(%arg0, %cst) {activation = "none", dilations = array<i64: 1, 1, 1>, group_shape = array<i64: 4, 1>, groups = 1 : i64, kernel_pattern = dense<[[0, -1], [0, -1], [0, -1], [0, -1]]> : tensor<4x2xi8>, operandSegmentSizes = array<i32: 1, 1, 0>, padding = array<i64: 1, 1, 1, 1, 1, 1>, patterns = dense<[[[[true, false, false], [false, false, false], [false, false, false]], [[false, false, false], [false, true, false], [false, false, false]], [[false, false, false], [false, false, false], [false, false, false]]]]> : tensor<1x3x3x3xi1>, strides = array<i64: 1, 1, 1>} : (tensor<1x2x4x6x6xf32>, tensor<8xf32>) -> tensor<1x4x4x6x6xf32>
   return %0 : tensor<1x4x4x6x6xf32>
 }
-
-// A temporal conv (kernel 3x1x1, no padding in H and W) computes each output plane as a 1x1 conv
-// of 3 input planes: it becomes the same conv3d over N x C x D x 1 x H*W (views of the input and
-// output), so its 36-pixel planes are one row of 5 vectors (the last one masked) and the depth
-// padding is staged as zero planes of that row.
-// CHECK-LABEL: func.func @temporal
-// CHECK: tensor.collapse_shape %{{.*}} {{\[}}[0], [1], [2, 3, 4]] : tensor<1x2x4x6x6xf32> into tensor<1x2x144xf32>
-// CHECK: tensor.expand_shape %{{.*}} {{\[}}[0], [1], [2, 3, 4]] output_shape [1, 2, 4, 1, 36]
-// CHECK: memref.alloc() {alignment = 64 : i64} : memref<1x2x6x1x40xf32>
-// CHECK: memref.alloc() : memref<1x4x4x1x36xf32>
-// CHECK: vector.fma
-// CHECK: tensor.expand_shape %{{.*}} {{\[}}[0], [1], [2, 3, 4]] output_shape [1, 4, 4, 6, 6]
-// CHECK-NOT: pconv.conv3d
-func.func @temporal(%x: tensor<1x2x4x6x6xf32>) -> tensor<1x4x4x6x6xf32> {
-  %w = arith.constant dense<[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 11.0, 12.0, 13.0, 14.0, 15.0, 16.0, 17.0, 18.0, 19.0, 20.0, 21.0, 22.0, 23.0, 24.0]> : tensor<24xf32>
-  %0 = "pconv.conv3d"(%x, %w) {patterns = dense<true> : tensor<1x3x1x1xi1>, kernel_pattern = dense<0> : tensor<4x2xi8>, strides = array<i64: 1, 1, 1>, padding = array<i64: 1, 0, 0, 1, 0, 0>, dilations = array<i64: 1, 1, 1>, groups = 1 : i64, activation = "none", operandSegmentSizes = array<i32: 1, 1, 0>} : (tensor<1x2x4x6x6xf32>, tensor<24xf32>) -> tensor<1x4x4x6x6xf32>
-  return %0 : tensor<1x4x4x6x6xf32>
-}
-
-// Padded in H and W, a 3x1x1 conv keeps its planes: its blocks read the padded rows.
-// CHECK-LABEL: func.func @temporal_padded
-// CHECK-NOT: tensor.expand_shape
-// CHECK: memref.alloc() {alignment = 64 : i64} : memref<1x2x6x1x{{[0-9]+}}xf32>
-// CHECK-NOT: pconv.conv3d
-func.func @temporal_padded(%x: tensor<1x2x4x6x6xf32>) -> tensor<1x4x4x8x8xf32> {
-  %w = arith.constant dense<[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 11.0, 12.0, 13.0, 14.0, 15.0, 16.0, 17.0, 18.0, 19.0, 20.0, 21.0, 22.0, 23.0, 24.0]> : tensor<24xf32>
-  %0 = "pconv.conv3d"(%x, %w) {patterns = dense<true> : tensor<1x3x1x1xi1>, kernel_pattern = dense<0> : tensor<4x2xi8>, strides = array<i64: 1, 1, 1>, padding = array<i64: 1, 1, 1, 1, 1, 1>, dilations = array<i64: 1, 1, 1>, groups = 1 : i64, activation = "none", operandSegmentSizes = array<i32: 1, 1, 0>} : (tensor<1x2x4x6x6xf32>, tensor<24xf32>) -> tensor<1x4x4x8x8xf32>
-  return %0 : tensor<1x4x4x8x8xf32>
-}
