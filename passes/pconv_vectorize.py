@@ -412,11 +412,12 @@ class ConvEmitter:
 
     def block_filters(self, blk: Block) -> None:
         """The block for every filter of the unit (tiled)."""
-        def each(body) -> None:
-            with self.filters() as (q, cos):
-                body(blk, q, cos)
+        self.tiled(lambda body: self.each_filter_of(blk, body))
 
-        self.tiled(each)
+    def each_filter_of(self, blk: Block, body) -> None:
+        """body(blk, q, cos) for every filter position q of the unit (filters)."""
+        with self.filters() as (q, cos):
+            body(blk, q, cos)
 
     def tiled(self, each) -> None:
         """Bias in, kernels, activation out for every (block, filter position q, its filters cos)
@@ -628,8 +629,8 @@ class GroupEmitter(ConvEmitter):
         self.schedule, self.layout = plan_groups(conv, target, weight)
         s = self.schedule
         self.width, self.rows, self.tile, self.fblock = s.lanes, s.rows, s.tile, s.fblock
-        self.shifts, self.columns, self.direct, self.spread, self.chunked = False, (), False, False, False
-        self.sliced = False
+        self.shifts, self.columns = False, ()
+        self.direct = self.spread = self.chunked = self.sliced = False
         self.single = None  # filter blocks over columns, never one loop per pattern
         _, self.cout, self.od, self.oh, self.ow = conv.output_shape
         self.cols = FilterColumns.build(conv, weight, s.fblock, s.tile)
@@ -694,14 +695,7 @@ class GroupEmitter(ConvEmitter):
         """The unit's blocks, channel tile by channel tile outside them (tiled): a tile's weights
         of the unit's filters, read once per block, stay in cache across the unit's blocks
         instead of the whole conv's weights streaming through it for every block."""
-        def each(body) -> None:
-            def block(blk: Block) -> None:
-                with self.filters() as (q, cos):
-                    body(blk, q, cos)
-
-            self.each_chunk(i_n, y0, block)
-
-        self.tiled(each)
+        self.tiled(lambda body: self.each_chunk(i_n, y0, lambda blk: self.each_filter_of(blk, body)))
 
     def block_corner(self, y0, x0):
         return add(self.base, add(mul(y0, self.layout.row), x0))

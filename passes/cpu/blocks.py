@@ -229,16 +229,16 @@ def column_sets(conv: pconv.Conv, width: int, shifts: bool) -> tuple[int, ...]:
 
 
 
-def channel_tile(conv: pconv.Conv, layout: Layout, width: int, budget: int, least: int = 0) -> int:
+def channel_tile(conv: pconv.Conv, layout: Layout, width: int, budget: int, least: int = MIN_TILE) -> int:
     """Input channels per tile: the block's input rows of a tile of channels stay within `budget`
     bytes of cache (the target's L1) while every filter of the work unit runs over them; at
-    least `least` (default MIN_TILE) channels (or all of them)."""
+    least `least` channels (or all of them)."""
     taps = list(zip(*np.nonzero(conv.patterns.any(axis=0))))
     reach_rows = max(layout.tap(kh, kw)[1] for kh, kw in taps) + layout.rows
     reach_cols = max(layout.tap(kh, kw)[2] for kh, kw in taps) + layout.vectors * width
     lines = len(layout.planes) * reach_rows * (ceil_div(reach_cols * 4, 64) + 1)
     cin_g = conv.input_shape[1] // conv.groups
-    return min(cin_g, max(least or MIN_TILE, budget // (lines * 64)))
+    return min(cin_g, max(least, budget // (lines * 64)))
 
 
 
@@ -286,6 +286,8 @@ def group_block(oh: int, ow: int, width: int, registers: int, waste: dict[int, f
     best, choice = (-1.0, 0.0, 0), (1, 1, 1)
     for fblock, extra in sorted(waste.items()):
         for rows in range(1, oh + 1):
+            if group_registers(fblock, rows) > registers:  # no taller block fits either
+                break
             for vectors in range(1, ceil_div(ow, width) + 1):
                 accumulators = rows * vectors
                 if group_registers(fblock, accumulators) > registers:
