@@ -7,10 +7,12 @@ llvm-cpu when installed: `make bench` installs them), same thread count, one run
 table (with the useful GFLOP/s as a percentage of the machine's FMA peak and of a 2048^3 fp32
 matmul's in PyTorch, both measured first on the same threads); with --json writes the figures,
 with --chart a PNG. With --tune, fretsaw's row is the tuned build, and the same network untuned is
-timed in turn with it after the table (tuning should never make a network slower).
+timed in turn with it after the table (tuning should never make a network slower). --scheme kgs
+or vanilla prunes with RT3D's kernel groups instead (group_shape 4x4 on every conv but the first;
+depthwise convs keep every kernel), which fretsaw computes in filter blocks (kernel_groups).
 
-    .venv/bin/python bench/networks.py [--networks vgg16,resnet18] [--repeats 10] [--tune] [--json out.json]
-                                       [--chart out.png]
+    .venv/bin/python bench/networks.py [--networks vgg16,resnet18] [--scheme pattern] [--peers onnxruntime]
+                                       [--repeats 10] [--tune] [--json out.json] [--chart out.png]
 """
 
 from __future__ import annotations
@@ -23,8 +25,8 @@ import torch
 from torch import nn
 
 import fretsaw
-from fretsaw.benchmark import (compare, describe_peaks, interleaved_ms, measured_peaks, networks_chart,
-                               parse_run_arguments, pyplot)
+from fretsaw.benchmark import (PEERS, check_peer_names, compare, describe_peaks, interleaved_ms, measured_peaks,
+                               networks_chart, parse_run_arguments, pyplot)
 from fretsaw import prune
 
 
@@ -107,11 +109,14 @@ def network(name: str) -> nn.Module:
 def measure(name: str, args) -> dict:
     model = network(name)
     x = torch.randn(1, 3, 224, 224)
-    prune.project(model, "pattern", args.flops, num_patterns=8, inputs=x, inplace=True)
+    if args.scheme == "pattern":
+        prune.project(model, "pattern", args.flops, num_patterns=8, inputs=x, inplace=True)
+    else:
+        prune.project(model, args.scheme, args.flops, inputs=x, inplace=True)
     start = time.perf_counter()
     cm = fretsaw.compile(model, (x,), threads=args.threads, tune=args.tune)
     compile_s = time.perf_counter() - start
-    row = compare(cm, model, (x.numpy(),), args.repeats, peaks=args.peaks)
+    row = compare(cm, model, (x.numpy(),), args.repeats, names=args.peers, peaks=args.peaks)
     row.update(network=name, compile_s=compile_s, tuning=cm.tuning)
     if args.tune:  # the same network untuned, timed in turn with the tuned build
         untuned = fretsaw.compile(model, (x,), threads=args.threads)
@@ -126,14 +131,23 @@ def main() -> None:
     parser.add_argument("--flops", type=float, default=3.6, help="conv-FLOPs reduction of the pruning (default 3.6)")
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--threads", type=int, default=None, help="default: every core")
+    parser.add_argument("--scheme", default="pattern", choices=("pattern", "kgs", "vanilla"),
+                        help="pruning: PatDNN's patterns and connectivity (default), or RT3D's kernel groups")
+    parser.add_argument("--peers", default=",".join(PEERS), help=f"comma-separated: {', '.join(PEERS)}")
     args, names = parse_run_arguments(parser, NETWORKS, "also write the rows here")
+    args.peers = tuple(args.peers.split(","))
+    try:
+        check_peer_names(args.peers)
+    except fretsaw.FretsawError as error:
+        parser.error(str(error))
     cpu = fretsaw.HostOptions(threads=args.threads).cpu_target()
     args.threads = cpu.threads
     if args.chart:
         pyplot()  # matplotlib missing: say so now, not after the runs
     args.peaks = measured_peaks(cpu.threads)
     torch.set_num_threads(cpu.threads)
-    print(f"{cpu.threads} thread(s) each; {cpu.name}; measured peaks: {describe_peaks(args.peaks, cpu.name)}\n")
+    print(f"{cpu.threads} thread(s) each; {cpu.name}; pruning: {args.scheme} at {args.flops:g}x; "
+          f"measured peaks: {describe_peaks(args.peaks, cpu.name)}\n")
     print("| network | fretsaw (pruned) | PyTorch eager (dense) | torch.compile (dense) | ONNX Runtime (dense) "
           "| IREE llvm-cpu (dense) | speedup over best peer | conv FLOPs cut | useful GFLOP/s | % of FMA peak "
           "| % of matmul peak | compile |")
@@ -143,6 +157,7 @@ def main() -> None:
         row = measure(name, args)
         rows.append(row)
         peer = {k: f"{v:.1f} ms" if v is not None else "not installed (make bench)" for k, v in row["peers_ms"].items()}
+        peer = {name: peer.get(name, "not run (--peers)") for name in PEERS}
         print(f"| {name} | {row['fretsaw_ms']:.1f} ms | {peer['pytorch_eager']} | {peer['torch_compile']} | "
               f"{peer['onnxruntime']} | {peer['iree']} | "
               f"{row['speedup_over_best_peer']:.2f}x | {row['conv_flops_reduction']:.2f}x | "
@@ -156,7 +171,7 @@ def main() -> None:
                   f"({row['untuned_ms'] / row['tuned_ms']:.2f}x)")
     if args.json:
         with open(args.json, "w") as out:
-            json.dump({"threads": cpu.threads, "cpu": cpu.name, **{f"{name}_peak_gflops": gflops
+            json.dump({"threads": cpu.threads, "cpu": cpu.name, "scheme": args.scheme, **{f"{name}_peak_gflops": gflops
                                                                   for name, gflops in args.peaks.items()},
                        "rows": rows}, out, indent=2)
     if args.chart:

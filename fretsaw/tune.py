@@ -6,7 +6,8 @@ The cache is a JSON file keyed by the conv's signature (shapes, stride, padding,
 groups, activation, kept kernels and taps, number of patterns) and the machine (CPU name,
 vector width, threads): a layer tuned once is not searched again on that machine. The chosen
 schedule goes onto the op as `fretsaw.schedule = array<i64: rows, vectors, tile, units>`, which
-pconv-vectorize follows. The untuned heuristics are always one of the candidates, and another
+pconv-vectorize follows. A conv in the kernel-group lowering (schedule.kernel_groups: KGS or
+Vanilla pruned) takes no such schedule and is not searched. The untuned heuristics are always one of the candidates, and another
 schedule replaces theirs only when it wins a rematch against them, the two called in turn, so
 tuning never picks a schedule it measured as slower. The cache is input like any other: an
 entry that is malformed or whose schedule pconv-vectorize would reject (schedule_problem) is
@@ -29,7 +30,8 @@ from tqdm.auto import tqdm
 
 from fretsaw.dialect import pconv
 from fretsaw.errors import FretsawError
-from fretsaw.passes.conv.schedule import SCHEDULE, SimdTarget, candidates, schedule_problem
+from fretsaw.passes.conv.groups import dense_weights
+from fretsaw.passes.conv.schedule import SCHEDULE, SimdTarget, candidates, kernel_groups, schedule_problem
 from fretsaw.passes.conv.units import UNITS
 from fretsaw.stats import layer_name
 from fretsaw.target import CpuTarget
@@ -206,14 +208,15 @@ def write_cache(path: Path, known: dict) -> str | None:
 
 def tune(module: ir.Module, backend, cache: Path | None = None, repeats: int = 5,
          progress: bool = True) -> list[dict]:
-    """Give every pconv.conv2d of `module` its tuned schedule, searching (and caching) the layers
-    the cache does not know yet. Returns one record per conv: its layer name, the schedule (rows,
-    vectors, tile, units), its time and the heuristic's (ms, default_ms), candidates tried, cached.
-    A malformed or invalid cache entry is searched again and overwritten, with a warning; a cache
+    """Give every pconv.conv2d of `module` that the pattern loops compute (not kernel_groups) its
+    tuned schedule, searching (and caching) the layers the cache does not know yet. Returns one
+    record per such conv: its layer name, the schedule (rows, vectors, tile, units), its time and
+    the heuristic's (ms, default_ms), candidates tried, cached. A malformed or invalid cache entry is searched again and overwritten, with a warning; a cache
     that cannot be written is warned about once, and the tuned schedules are still used."""
     path = Path(cache) if cache else default_cache()
     known = read_cache(path)
-    ops = list(pconv.walk_ops(module.operation, pconv.CONV2D))
+    ops = [op for op in pconv.walk_ops(module.operation, pconv.CONV2D)
+           if not kernel_groups(pconv.Conv(op), dense_weights(pconv.Conv(op)))]
     records, saving = [], True
     for op in tqdm(ops, desc="tuning convs", unit="conv", disable=not progress, leave=False):
         conv, layer = pconv.Conv(op), layer_name(op.location)

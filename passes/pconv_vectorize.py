@@ -64,7 +64,7 @@ from fretsaw.passes.conv.rewrite import read_by_users
 from fretsaw.passes.pconv_lower import lower_conv
 from fretsaw.passes.conv.runs import PatternRuns
 from fretsaw.passes.conv.groups import FilterColumns, dense_weights
-from fretsaw.passes.conv.schedule import SimdTarget, plan, plan_groups, schedule_problem
+from fretsaw.passes.conv.schedule import SCHEDULE, SimdTarget, kernel_groups, plan, plan_groups, schedule_problem
 from fretsaw.passes.conv.units import block_units, filter_units
 from fretsaw.passes.cpu.blocks import CACHE
 from fretsaw.passes.cpu.load_sharing import ColumnSets, block_reads, read_vectors
@@ -168,6 +168,34 @@ def flatten_pointwise(op):
                                   operands=[reshape(conv.input, [n, c, 1, pixels]), *list(op.operands)[1:]],
                                   attributes=attributes)
         result = reshape(new.results[0], [n, cout, *out])
+    op.results[0].replace_all_uses_with(result)
+    op.erase()
+    return new.opview if hasattr(new, "opview") else new
+
+
+def as_conv3d(op):
+    """A pconv.conv2d over N x C x H x W as the same conv over N x C x 1 x H x W, a pconv.conv3d
+    of kernel 1 x KH x KW (reshapes of the input and the result, which bufferization turns into
+    views), for the kernel-group lowering (GroupEmitter). Its weights keep their packing: a
+    pattern's taps are the same in either shape. A tuned 2-D schedule does not apply to it and is
+    dropped."""
+    conv = pconv.Conv(op)
+    n, c, h, w = conv.input_shape
+    _, cout, oh, ow = conv.output_shape
+    (top, left, bottom, right), element = conv.padding, conv.input.type.element_type
+    depth = reassociation([0], [1], [2, 3], [4])  # the depth of 1 beside the rows
+    with ir.InsertionPoint(op), op.location:
+        attributes = {name: op.attributes[name] for name in op.attributes if name != SCHEDULE}
+        attributes.update(
+            patterns=ir.DenseElementsAttr.get(np.ascontiguousarray(conv.patterns[:, None])),
+            strides=ir.DenseI64ArrayAttr.get([1, *conv.strides]),
+            padding=ir.DenseI64ArrayAttr.get([0, top, left, 0, bottom, right]),
+            dilations=ir.DenseI64ArrayAttr.get([1, *conv.dilations]))
+        x = tensor.ExpandShapeOp(ir.RankedTensorType.get([n, c, 1, h, w], element), conv.input, depth, [],
+                                 [n, c, 1, h, w]).result
+        new = ir.Operation.create(pconv.CONV3D, results=[ir.RankedTensorType.get([n, cout, 1, oh, ow], element)],
+                                  operands=[x, *list(op.operands)[1:]], attributes=attributes)
+        result = tensor.CollapseShapeOp(op.results[0].type, new.results[0], depth).result
     op.results[0].replace_all_uses_with(result)
     op.erase()
     return new.opview if hasattr(new, "opview") else new
@@ -774,13 +802,14 @@ class Vectorize(ModulePass):
         requested = (self.rows, self.vectors, self.tile, self.units)
         for op in pconv.walk_convs(module):  # in order: a conv's users are still pconv ops
             read = read_by_users(op)
-            op = flatten_pointwise(op)
-            if pconv.Conv(op).rank == 2:
-                ConvEmitter(op, self.target, requested, self.f16, read).emit()
-                continue
-            weight = dense_weights(pconv.Conv(op))
-            if weight is None:  # weights computed at run time: the reference loops read them as they are
+            conv = pconv.Conv(op)
+            weight = dense_weights(conv)
+            if not kernel_groups(conv, weight):
+                ConvEmitter(flatten_pointwise(op), self.target, requested, self.f16, read).emit()
+            elif weight is None:  # weights computed at run time: the reference loops read them as they are
                 lower_conv(op)
-                continue
-            GroupEmitter(op, self.target, self.f16, weight).emit()
+            elif conv.rank == 2:
+                GroupEmitter(as_conv3d(op), self.target, self.f16, weight[:, :, None]).emit()
+            else:
+                GroupEmitter(op, self.target, self.f16, weight).emit()
         module.verify()

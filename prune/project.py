@@ -23,8 +23,8 @@ from fretsaw.prune.patterns import best_patterns, check_library, extract_library
 SCHEMES = {
     "pattern": ((nn.Conv2d,), "a library pattern per 3x3 kernel, then whole kernels (connectivity)"),
     "filter": ((nn.Conv2d, nn.Conv3d), "whole filters by L1 norm"),
-    "kgs": ((nn.Conv3d,), "kernel positions shared by each group of kernels (RT3D KGS)"),
-    "vanilla": ((nn.Conv3d,), "whole groups of kernels (RT3D Vanilla)"),
+    "kgs": ((nn.Conv2d, nn.Conv3d), "kernel positions shared by each group of kernels (RT3D KGS)"),
+    "vanilla": ((nn.Conv2d, nn.Conv3d), "whole groups of kernels (RT3D Vanilla)"),
 }
 CONNECTIVITY = ("layer", "global")
 

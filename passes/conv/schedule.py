@@ -11,15 +11,16 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
 from torch_mlir import ir
 
 from fretsaw.dialect import pconv
 from fretsaw.errors import op_error
 from fretsaw.passes.conv.geometry import ceil_div, output_plane, pointwise
-from fretsaw.passes.cpu.blocks import (CACHE, GROUP_FBLOCKS, GROUP_TILE, RESERVED, SET_ACCUMULATORS, block_budget,
-                                       block_shapes, channel_tile, column_sets, filter_block, group_block,
-                                       lane_shifts, lane_width, register_block, set_accumulators, weights_fit,
-                                       wide_blocks)
+from fretsaw.passes.cpu.blocks import (CACHE, GROUP_FBLOCKS, GROUP_TILE, GROUP_WASTE, RESERVED, SET_ACCUMULATORS,
+                                       block_budget, block_shapes, channel_tile, column_sets, filter_block,
+                                       group_block, lane_shifts, lane_width, register_block, set_accumulators,
+                                       weights_fit, wide_blocks)
 from fretsaw.passes.conv.groups import block_waste
 from fretsaw.passes.conv.units import UNITS
 from fretsaw.passes.cpu.staging import Layout, Plane
@@ -136,15 +137,35 @@ def plan(conv: pconv.Conv, target: SimdTarget, requested: tuple[int, ...] = (0, 
     return heuristic(conv, target, rows, vectors, tile or tuned_tile, units or tuned_units)
 
 
+def kernel_groups(conv: pconv.Conv, weight) -> bool:
+    """Whether pconv-vectorize lowers a conv in kernel groups (GroupEmitter, plan_groups) rather
+    than with the 2-D pattern loops. A 3-D conv: always, but for a pointwise one (the 2-D GEMM
+    over its D*H*W pixels: flatten_pointwise). A 2-D conv: when its weights are constant
+    (`weight`, dense_weights; None when computed at run time), pruned (some weight is zero) and
+    its filters come in blocks of 2 or more that keep the same (input channel, kernel position)
+    columns, within GROUP_WASTE: RT3D's KGS or Vanilla on a Conv2d. Such a block is a small dense
+    GEMM over its columns, each input vector loaded once for all its filters, where the pattern
+    loops load it once per filter (measured: bench/RESULTS.md, 2026-12-01). A dense 2-D conv
+    stays with the pattern loops' dense filter blocks, which ran faster than the group lowering."""
+    if conv.rank == 3:
+        return not pointwise(conv)
+    if weight is None or np.count_nonzero(weight) == weight.size:
+        return False
+    cout_g = conv.output_shape[1] // conv.groups
+    return any(block_waste(weight, f) <= GROUP_WASTE for f in GROUP_FBLOCKS if f > 1 and cout_g % f == 0)
+
+
 def plan_groups(conv: pconv.Conv, target: SimdTarget, weight) -> tuple[Schedule, Layout]:
-    """A 3-D conv's schedule on `target` for the kernel-group lowering (passes/conv/groups.py):
-    filters in blocks of `fblock` over their kept columns, a register block of rows x vectors per
+    """A conv's schedule on `target` for the kernel-group lowering (passes/conv/groups.py; a 2-D
+    conv is the 3-D conv of depth 1): filters in blocks of `fblock` over their kept columns, a
+    register block of rows x vectors per
     filter (group_block: the target's registers are its accumulators and the 6 it leaves for
     weights and loads), and a channel tile whose input rows, over every depth tap, stay within half
     the target's L1 (the weights and parked sums of a tile's pass stream through the rest;
-    measured: bench/RESULTS.md, 2026-12-01). A temporal conv (kernel k x 1 x 1) takes all its
-    channels in one tile: its columns share no input rows, so a tile keeps nothing in L1 for the
-    next column, and each further tile only adds a pass that parks and reloads the unit's sums.
+    measured: bench/RESULTS.md, 2026-12-01). A conv with no spatial taps (a temporal k x 1 x 1
+    conv, a pointwise one) takes all its channels in one tile: its columns share no input rows, so
+    a tile keeps nothing in L1 for the next column, and each further tile only adds a pass that
+    parks and reloads the unit's sums (a pointwise conv's L1 tiles ran 1.3-2.5x slower).
     `weight`: the conv's dense weights. Returns the schedule and the flat
     layout of the conv's (H, W) plane it was planned on."""
     plane = Plane.of(conv, weight)
@@ -155,7 +176,7 @@ def plan_groups(conv: pconv.Conv, target: SimdTarget, weight) -> tuple[Schedule,
     fblock, rows, vectors = group_block(oh, ow, lanes, target.accumulators + RESERVED, waste)
     depth_taps = max(1, int((weight != 0).any(axis=(0, 1, 3, 4)).sum()))
     layout = Layout.of(plane, lanes, rows, vectors)
-    if conv.patterns.shape[2:] == (1, 1):  # a temporal conv: no spatial taps
+    if conv.patterns.shape[2:] == (1, 1):  # a temporal or pointwise conv: no spatial taps
         tile = conv.input_shape[1] // conv.groups
     else:
         tile = channel_tile(plane, layout, lanes, target.cache // (2 * depth_taps), GROUP_TILE)

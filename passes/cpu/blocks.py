@@ -45,6 +45,11 @@ RESERVED = 6
 GROUP_FBLOCKS = (1, 2, 3, 4, 6, 8)
 # Independent FMA chains a kernel-group lowering's column step needs to keep the FMA pipes busy
 GROUP_CHAINS = 10
+# Multiply-adds per kept weight a pruned 2-D conv's filter blocks may compute and still take the
+# kernel-group lowering (schedule.kernel_groups): KGS and Vanilla blocks compute none of the
+# removed weights (1.0); a PatDNN pattern conv's filters keep different taps of a kernel, and a
+# block of two computes 1.4-1.8 multiply-adds per kept weight, which the pattern loops avoid
+GROUP_WASTE = 1.05
 
 
 def block_score(oh: int, ow: int, width: int, shape: tuple[int, int], rows_share: bool = True) -> tuple:

@@ -1,7 +1,10 @@
 """pconv.conv3d (NCDHW) through the rank-generic pieces: built with build_conv from pruned 3-D
 weights (patterns recovered from their zeros, kernel groups checked), verified, reordered and
 FKW-packed, lowered by the reference pconv-lower, then the host's loops, bufferization and
-LLVM stages; compared with torch's conv3d on the same masked weights (RTOL, ATOL of conftest)."""
+LLVM stages; compared with torch's conv3d on the same masked weights (RTOL, ATOL of conftest).
+Also the kernel-group lowering of KGS / Vanilla pruned conv2d (as the conv3d of depth 1)."""
+
+import types
 
 import numpy as np
 import pytest
@@ -51,7 +54,7 @@ def compile_conv3d(weight, bias, x_shape, strides, padding, dilations, groups, a
                                         dilations=dilations, groups=groups, activation=activation,
                                         group_shape=group_shape)
                 func.ReturnOp([conv.results[0]])
-    assert conv.name == "pconv.conv3d"
+    assert conv.name == pconv.OPS[weight.ndim - 2]
     signature = Signature.of(module, "main")
     lower = ", pconv-lower" if reference else ""
     run_pipeline(module, f"builtin.module(pconv-verify, pconv-filter-kernel-reorder, pconv-pack-fkw{lower})")
@@ -62,10 +65,13 @@ def compile_conv3d(weight, bias, x_shape, strides, padding, dilations, groups, a
 
 
 def torch_conv3d(x, weight, bias, strides, padding, dilations, groups, activation):
-    low, high = padding[:3], padding[3:]
-    padded = F.pad(torch.from_numpy(x), (low[2], high[2], low[1], high[1], low[0], high[0]))
-    y = F.conv3d(padded, torch.from_numpy(weight), None if bias is None else torch.from_numpy(bias),
-                 stride=strides, dilation=dilations, groups=groups)
+    """PyTorch's conv of any rank (conv2d for 2-D weights) on padding low..., high... per dim."""
+    rank = weight.ndim - 2
+    low, high = padding[:rank], padding[rank:]
+    padded = F.pad(torch.from_numpy(x), [p for d in reversed(range(rank)) for p in (low[d], high[d])])
+    conv = F.conv3d if rank == 3 else F.conv2d
+    y = conv(padded, torch.from_numpy(weight), None if bias is None else torch.from_numpy(bias),
+             stride=strides, dilation=dilations, groups=groups)
     return ACTIVATIONS[activation](y).numpy()
 
 
@@ -168,6 +174,54 @@ def test_temporal_convs_match_torch(data):
     args = (strides, padding, dilations, groups, activation)
     (got,) = compile_conv3d(weight, bias, x.shape, *args, cpu=data.draw(st.sampled_from(TARGETS)))(x)
     np.testing.assert_allclose(got, torch_conv3d(x, weight, bias, *args), rtol=RTOL, atol=ATOL)
+
+
+@settings(max_examples=25, deadline=None)
+@given(data=st.data())
+def test_kernel_groups_conv2d_match_torch(data):
+    # a KGS or Vanilla pruned conv2d (filter blocks keeping the same columns) takes the
+    # kernel-group lowering as the conv3d of depth 1: kernel sizes, strides, dilations, padding,
+    # conv groups, batch, bias, every activation and target
+    from fretsaw.passes.conv.schedule import kernel_groups
+
+    groups, g_out = data.draw(st.sampled_from([1, 2])), data.draw(st.sampled_from([2, 4]))
+    cin = groups * data.draw(st.integers(1, 6))
+    cout = groups * g_out * data.draw(st.integers(1, 3))
+    kernel = data.draw(st.tuples(st.integers(1, 3), st.integers(1, 3)))
+    strides, dilations = (data.draw(st.tuples(*[st.integers(1, 2)] * 2)) for _ in range(2))
+    padding = data.draw(st.tuples(*[st.integers(0, 2)] * 4))
+    size = data.draw(st.tuples(st.integers(1, 9), st.integers(1, 20)))
+    assume(min(pconv.conv_output_size(size, kernel, strides, padding, dilations)) >= 1)
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**16)))
+    positions = kernel[0] * kernel[1]
+    weight = kgs_weight(rng, cout, cin // groups, kernel, g_out, data.draw(st.integers(1, 3)),
+                        keep=data.draw(st.integers(1, positions)), removed=data.draw(st.sampled_from([0.0, 0.3])))
+    assume(0 < np.count_nonzero(weight) < weight.size)
+    conv = types.SimpleNamespace(rank=2, output_shape=[1, cout], groups=groups)
+    assert kernel_groups(conv, weight)
+    bias = rng.standard_normal(cout).astype(np.float32) if data.draw(st.booleans()) else None
+    activation = data.draw(st.sampled_from(sorted(ACTIVATIONS)))
+    x = rng.standard_normal((data.draw(st.integers(1, 2)), cin, *size)).astype(np.float32)
+    args = (strides, padding, dilations, groups, activation)
+    (got,) = compile_conv3d(weight, bias, x.shape, *args, cpu=data.draw(st.sampled_from(TARGETS)))(x)
+    np.testing.assert_allclose(got, torch_conv3d(x, weight, bias, *args), rtol=RTOL, atol=ATOL)
+
+
+def test_only_grouped_pruned_conv2d_take_kernel_groups():
+    # KGS and Vanilla weights do; dense, PatDNN-pattern (each filter its own pattern per kernel),
+    # depthwise (one filter per conv group) and run-time weights do not
+    from fretsaw.passes.conv.schedule import kernel_groups
+
+    rng = np.random.default_rng(5)
+    conv = types.SimpleNamespace(rank=2, output_shape=[1, 16], groups=1)
+    assert kernel_groups(conv, kgs_weight(rng, 16, 8, (3, 3), 4, 4, keep=3))
+    assert kernel_groups(conv, kgs_weight(rng, 16, 8, (1, 1), 4, 1, keep=1, removed=0.7))
+    dense = rng.standard_normal((16, 8, 3, 3))
+    assert not kernel_groups(conv, dense) and not kernel_groups(conv, None)
+    patterned = dense * (rng.random((16, 8, 3, 3)) < 0.45)
+    assert not kernel_groups(conv, patterned)
+    depthwise = types.SimpleNamespace(rank=2, output_shape=[1, 16], groups=16)
+    assert not kernel_groups(depthwise, kgs_weight(rng, 16, 1, (3, 3), 1, 1, keep=3))
 
 
 @pytest.mark.parametrize("fp16", [False, True])

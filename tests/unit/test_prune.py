@@ -162,6 +162,32 @@ def test_kgs_and_vanilla_share_the_structure_in_each_group(scheme):
     assert any(0 < layer["weights_kept"] < 1 for layer in report["layers"][1:])
 
 
+@pytest.mark.parametrize("scheme", ["kgs", "vanilla"])
+def test_kgs_and_vanilla_on_conv2d_compile_to_kernel_groups(scheme):
+    # RT3D's schemes on a Conv2d model (block-punched pruning): each 4x4 group of kernels keeps one
+    # position set (KGS; 1x1 convs whole groups), the cut is met, and the compiled model matches
+    # PyTorch with the pruned convs in the kernel-group lowering (each a conv3d of depth 1)
+    torch.manual_seed(5)
+    model, x = randomize_batchnorm(SmallVGG(width=8)).eval(), torch.randn(1, 3, 16, 16)
+    pruned = prune.project(model, scheme, 3.0, inputs=x, group_shape=(4, 4))
+    assert prune.report(pruned, x)["flops_reduction"] >= 3.0
+    convs = [m for m in pruned.modules() if isinstance(m, nn.Conv2d)]
+    for conv in convs[1:]:
+        nz = kernel_codes(conv.weight)
+        for o in range(0, nz.shape[0], 4):
+            for i in range(0, nz.shape[1], 4):
+                group = nz[o:o + 4, i:i + 4].reshape(-1, nz.shape[2])
+                assert (group == group[0]).all()
+                if scheme == "vanilla":
+                    assert group.all() or not group.any()
+    cm = check_against_torch(pruned, x)
+    loops = cm.ir("loops")
+    staged = re.findall(r"memref.alloc\(\) \{alignment = 64 : i64\} : memref<1x\d+x1x\d+x\d+xf32>", loops)
+    # inputs staged with a depth of 1: every pruned conv's, and the stem's when the next conv reads
+    # none of a block of its filters (Vanilla), which pconv-drop-dead-filters then removes
+    assert len(staged) >= len(convs) - 1 and "pconv.conv" not in loops
+
+
 def separable(channels=8):
     """A dense stem, then depthwise 3x3 / pointwise pairs (MobileNet's blocks)."""
     return nn.Sequential(nn.Conv2d(3, channels, 3, padding=1), nn.ReLU(),
@@ -216,8 +242,8 @@ def test_impossible_requests_say_what_to_do():
         prune.project(model, "patterns")
     with pytest.raises(PruneError, match="no conv for scheme 'pattern'"):
         prune.project(nn.Sequential(nn.Flatten(), nn.Linear(4, 2)), "pattern")
-    with pytest.raises(PruneError, match="Conv3d"):
-        prune.project(model, "kgs")
+    with pytest.raises(PruneError, match="no conv for scheme 'kgs' to prune: it works on Conv2d and Conv3d"):
+        prune.project(nn.Sequential(nn.Flatten(), nn.Linear(4, 2)), "kgs")
     with pytest.raises(PruneError, match="uses no pattern library"):
         prune.project(model, "filter", library=["010/111/010"])
 

@@ -175,6 +175,21 @@ def test_tuned_pointwise_conv_keeps_its_flat_schedule(tmp_path, timings):
     assert op_schedules(cm) == {record["layer"]: schedule(record)}
 
 
+def test_kernel_group_convs_are_not_searched(tmp_path, timings):
+    # a KGS-pruned conv takes the kernel-group lowering, which no 2-D schedule steers: only the
+    # pattern conv beside it is searched, and the model keeps its numerics
+    from fretsaw import prune
+
+    torch.manual_seed(2)
+    model = nn.Sequential(nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(), nn.Conv2d(16, 16, 3, padding=1)).eval()
+    x = torch.randn(1, 8, 12, 12)
+    prune.project(model, "kgs", 2.0, inputs=x, inplace=True, group_shape=(4, 4))
+    random_pattern_prune(model[:1], skip_first=False)
+    cm = fretsaw.compile(model, (x,), tune=True, tuning_cache=str(tmp_path / "tuning.json"))
+    np.testing.assert_allclose(cm(x), model(x).detach().numpy(), rtol=RTOL, atol=ATOL)
+    assert [r["layer"] for r in cm.tuning] == ["0"] and set(timings) == {"0"}
+
+
 def test_cached_schedules_are_used_without_a_search(tmp_path, monkeypatch):
     # A cache whose entries name an unusual schedule (not the heuristic's), to see that it is the one used.
     model, x = model_and_input()
