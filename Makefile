@@ -29,6 +29,7 @@ bench: setup
 	.venv/bin/pip install -q -r bench/requirements.txt
 	.venv/bin/python bench/conv_layers.py
 	.venv/bin/python bench/networks.py --json bench/networks.json --chart bench/networks.png
+	.venv/bin/python bench/networks.py --scheme kgs --json bench/networks_kgs.json
 
 # The video networks (3-D convs, KGS and Vanilla) beside the dense peers (README: Benchmark).
 bench-video: setup

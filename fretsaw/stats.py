@@ -9,6 +9,7 @@ from torch_mlir import ir
 
 from fretsaw.dialect import pconv
 from fretsaw.passes.conv.groups import dense_weights
+from fretsaw.passes.conv.schedule import kernel_groups
 from fretsaw.prune.patterns import pattern_key
 
 
@@ -30,8 +31,10 @@ def layer_stats(op) -> dict:
     outputs = n * int(np.prod(spatial))
     histogram = Counter(pattern_key(patterns[p]) for p in kept.tolist())
     sparse = int(taps[kept].sum())
-    weight = dense_weights(conv) if conv.rank == 3 else None
-    if weight is not None:  # the 3-D loops skip every zero column of a filter block: count kept weights
+    weight = dense_weights(conv)
+    if weight is not None and kernel_groups(conv, weight):
+        # the filter blocks skip every zero column: count kept weights (a KGS layer's many masks
+        # make it unstructured for the pattern view, which would count whole kernels)
         sparse = int(np.count_nonzero(weight))
     return {
         "name": layer_name(op.location),

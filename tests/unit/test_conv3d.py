@@ -225,17 +225,19 @@ def test_only_grouped_pruned_conv2d_take_kernel_groups():
 
 
 @pytest.mark.parametrize("fp16", [False, True])
-def test_kernel_groups_conv3d_under_qemu(fp16):
-    # the NEON loops of a KGS conv3d (and in fp16 with +fullfp16) cross-compiled and run under
-    # qemu-aarch64; fp16 within the AArch64 backend's fp16 tolerance
+@pytest.mark.parametrize("rank", [3, 2])
+def test_kernel_groups_under_qemu(fp16, rank):
+    # the NEON loops of a KGS conv3d and conv2d (and in fp16 with +fullfp16) cross-compiled and run
+    # under qemu-aarch64; fp16 within the AArch64 backend's fp16 tolerance
     from fretsaw import AArch64Options
     from fretsaw.backends.aarch64 import FP16_TOLERANCE, AArch64Backend
 
     rng = np.random.default_rng(3)
-    weight = kgs_weight(rng, 8, 8, (3, 3, 3), 4, 2, keep=7)
+    kernel, size = ((3, 3, 3), (4, 7, 9)) if rank == 3 else ((3, 3), (7, 9))
+    weight = kgs_weight(rng, 8, 8, kernel, 4, 2, keep=7 if rank == 3 else 3)
     bias = rng.standard_normal(8).astype(np.float32)
-    x = rng.standard_normal((1, 8, 4, 7, 9)).astype(np.float32)
-    args = ((1, 2, 2), (1,) * 6, (1, 1, 1), 1, "relu")
+    x = rng.standard_normal((1, 8, *size)).astype(np.float32)
+    args = ((1, 2, 2)[-rank:], (1,) * 2 * rank, (1,) * rank, 1, "relu")
     backend = AArch64Backend(AArch64Options(fp16=fp16, threads=2))
     (got,) = compile_conv3d(weight, bias, x.shape, *args, group_shape=(4, 2), backend=backend).run(x)
     rtol, atol = (FP16_TOLERANCE, FP16_TOLERANCE) if fp16 else (RTOL, ATOL)
