@@ -157,7 +157,7 @@ def main() -> None:
         row = measure(name, args)
         rows.append(row)
         peer = {k: f"{v:.1f} ms" if v is not None else "not installed (make bench)" for k, v in row["peers_ms"].items()}
-        peer = {name: peer.get(name, "not run (--peers)") for name in PEERS}
+        peer = {who: peer.get(who, "not run (--peers)") for who in PEERS}
         print(f"| {name} | {row['fretsaw_ms']:.1f} ms | {peer['pytorch_eager']} | {peer['torch_compile']} | "
               f"{peer['onnxruntime']} | {peer['iree']} | "
               f"{row['speedup_over_best_peer']:.2f}x | {row['conv_flops_reduction']:.2f}x | "
@@ -171,9 +171,9 @@ def main() -> None:
                   f"({row['untuned_ms'] / row['tuned_ms']:.2f}x)")
     if args.json:
         with open(args.json, "w") as out:
-            json.dump({"threads": cpu.threads, "cpu": cpu.name, "scheme": args.scheme, **{f"{name}_peak_gflops": gflops
-                                                                  for name, gflops in args.peaks.items()},
-                       "rows": rows}, out, indent=2)
+            peaks = {f"{name}_peak_gflops": gflops for name, gflops in args.peaks.items()}
+            json.dump({"threads": cpu.threads, "cpu": cpu.name, "scheme": args.scheme, **peaks, "rows": rows},
+                      out, indent=2)
     if args.chart:
         networks_chart(rows, args.chart)
         print(f"\nchart written to {args.chart}")

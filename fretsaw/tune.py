@@ -7,13 +7,13 @@ groups, activation, kept kernels and taps, number of patterns) and the machine (
 vector width, threads): a layer tuned once is not searched again on that machine. The chosen
 schedule goes onto the op as `fretsaw.schedule = array<i64: rows, vectors, tile, units>`, which
 pconv-vectorize follows. A conv in the kernel-group lowering (schedule.kernel_groups: KGS or
-Vanilla pruned) takes no such schedule and is not searched. The untuned heuristics are always one of the candidates, and another
-schedule replaces theirs only when it wins a rematch against them, the two called in turn, so
-tuning never picks a schedule it measured as slower. The cache is input like any other: an
-entry that is malformed or whose schedule pconv-vectorize would reject (schedule_problem) is
-searched again and overwritten, with a warning; a file that is not a JSON object is a
-FretsawError (it is not overwritten); a cache that cannot be written is a warning, and the
-compile goes on.
+Vanilla pruned) takes no such schedule and is not searched. The untuned heuristics are always
+one of the candidates, and another schedule replaces theirs only when it wins a rematch against
+them, the two called in turn, so tuning never picks a schedule it measured as slower. The cache
+is input like any other: an entry that is malformed or whose schedule pconv-vectorize would
+reject (schedule_problem) is searched again and overwritten, with a warning; a file that is not
+a JSON object is a FretsawError (it is not overwritten); a cache that cannot be written is a
+warning, and the compile goes on.
 """
 
 from __future__ import annotations
@@ -211,8 +211,9 @@ def tune(module: ir.Module, backend, cache: Path | None = None, repeats: int = 5
     """Give every pconv.conv2d of `module` that the pattern loops compute (not kernel_groups) its
     tuned schedule, searching (and caching) the layers the cache does not know yet. Returns one
     record per such conv: its layer name, the schedule (rows, vectors, tile, units), its time and
-    the heuristic's (ms, default_ms), candidates tried, cached. A malformed or invalid cache entry is searched again and overwritten, with a warning; a cache
-    that cannot be written is warned about once, and the tuned schedules are still used."""
+    the heuristic's (ms, default_ms), candidates tried, cached. A malformed or invalid cache entry
+    is searched again and overwritten, with a warning; a cache that cannot be written is warned
+    about once, and the tuned schedules are still used."""
     path = Path(cache) if cache else default_cache()
     known = read_cache(path)
     ops = [op for op in pconv.walk_ops(module.operation, pconv.CONV2D)

@@ -158,16 +158,15 @@ def kernel_groups(conv: pconv.Conv, weight) -> bool:
 def plan_groups(conv: pconv.Conv, target: SimdTarget, weight) -> tuple[Schedule, Layout]:
     """A conv's schedule on `target` for the kernel-group lowering (passes/conv/groups.py; a 2-D
     conv is the 3-D conv of depth 1): filters in blocks of `fblock` over their kept columns, a
-    register block of rows x vectors per
-    filter (group_block: the target's registers are its accumulators and the 6 it leaves for
-    weights and loads), and a channel tile whose input rows, over every depth tap, stay within half
-    the target's L1 (the weights and parked sums of a tile's pass stream through the rest;
-    measured: bench/RESULTS.md, 2026-12-01). A conv with no spatial taps (a temporal k x 1 x 1
-    conv, a pointwise one) takes all its channels in one tile: its columns share no input rows, so
-    a tile keeps nothing in L1 for the next column, and each further tile only adds a pass that
-    parks and reloads the unit's sums (a pointwise conv's L1 tiles ran 1.3-2.5x slower).
-    `weight`: the conv's dense weights. Returns the schedule and the flat
-    layout of the conv's (H, W) plane it was planned on."""
+    register block of rows x vectors per filter (group_block: the target's registers are its
+    accumulators and the 6 it leaves for weights and loads), and a channel tile whose input rows,
+    over every depth tap, stay within half the target's L1 (the weights and parked sums of a
+    tile's pass stream through the rest; measured: bench/RESULTS.md, 2026-12-01). A conv with no
+    spatial taps (a temporal k x 1 x 1 conv, a pointwise one) takes all its channels in one tile:
+    its columns share no input rows, so a tile keeps nothing in L1 for the next column, and each
+    further tile only adds a pass that parks and reloads the unit's sums (a pointwise conv's L1
+    tiles ran 1.3-2.5x slower). `weight`: the conv's dense weights. Returns the schedule and the
+    flat layout of the conv's (H, W) plane it was planned on."""
     plane = Plane.of(conv, weight)
     _, _, oh, ow = plane.output_shape
     lanes = lane_width(ow, target.width)
