@@ -3,8 +3,9 @@
 
 2D: a small VGG-style CNN is trained dense, then pruned to the same conv-FLOPs cut (default 3.6x)
 by extended ADMM (pattern + connectivity), reweighted regularisation (pattern + connectivity),
-one-shot magnitude projection (pattern + connectivity) and L1 filter pruning, each given the same
-number of training epochs after the dense model. The ADMM model is then compiled with fretsaw
+one-shot magnitude projection (pattern + connectivity), L1 filter pruning, and RT3D's kernel
+groups on its Conv2d layers (KGS by ADMM and reweighted, Vanilla by ADMM; groups of 4 filters x
+4 channels), each given the same number of training epochs after the dense model. The ADMM model is then compiled with fretsaw
 and checked against PyTorch.
 3D: short clips built from the same images (the digit drifting one pixel per frame) train a
 small Conv3d net, pruned by KGS and Vanilla at equal FLOPs (ADMM, reweighted as RT3D, one-shot).
@@ -192,7 +193,10 @@ def main() -> None:
     methods = [("extended ADMM (PatDNN)", "pattern", prune.admm),
                ("reweighted regularisation (RT3D)", "pattern", prune.reweighted),
                ("one-shot magnitude projection", "pattern", prune.oneshot),
-               ("L1 filter pruning", "filter", prune.oneshot)]
+               ("L1 filter pruning", "filter", prune.oneshot),
+               ("extended ADMM", "kgs", prune.admm),
+               ("reweighted regularisation (RT3D)", "kgs", prune.reweighted),
+               ("extended ADMM", "vanilla", prune.admm)]
     runs = []
     for seed in range(args.seeds):  # --seeds 0: the 3D part only
         x_train, x_test, y_train, y_test = digits(seed)
