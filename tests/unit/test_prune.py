@@ -185,8 +185,9 @@ def test_kgs_and_vanilla_on_conv2d_compile_to_kernel_groups(scheme):
     assert cm.stats()["sparse_flops"] == report["sparse_flops"]  # kept weights, not the masks' kernels
     loops = cm.ir("loops")
     staged = re.findall(r"memref.alloc\(\) \{alignment = 64 : i64\} : memref<1x\d+x1x\d+x\d+xf32>", loops)
-    # inputs staged with a depth of 1: every pruned conv's, and the stem's when the next conv reads
-    # none of a block of its filters (Vanilla), which pconv-drop-dead-filters then removes
+    # inputs staged with a depth of 1: every pruned conv's, and the dense stem's too when the next
+    # conv reads none of a block of its filters (Vanilla removes whole groups of 4 channels), whose
+    # removal leaves the stem with zero filters in aligned blocks
     assert len(staged) >= len(convs) - 1 and "pconv.conv" not in loops
 
 
