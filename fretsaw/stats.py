@@ -32,7 +32,7 @@ def layer_stats(op) -> dict:
     histogram = Counter(pattern_key(patterns[p]) for p in kept.tolist())
     sparse = int(taps[kept].sum())
     weight = dense_weights(conv)
-    if weight is not None and kernel_groups(conv, weight):
+    if weight is not None and (conv.rank == 3 or kernel_groups(conv, weight)):
         # the filter blocks skip every zero column: count kept weights (a KGS layer's many masks
         # make it unstructured for the pattern view, which would count whole kernels)
         sparse = int(np.count_nonzero(weight))

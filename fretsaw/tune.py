@@ -217,7 +217,7 @@ def tune(module: ir.Module, backend, cache: Path | None = None, repeats: int = 5
     path = Path(cache) if cache else default_cache()
     known = read_cache(path)
     ops = [op for op in pconv.walk_ops(module.operation, pconv.CONV2D)
-           if not kernel_groups(pconv.Conv(op), dense_weights(pconv.Conv(op)))]
+           if not kernel_groups(conv := pconv.Conv(op), dense_weights(conv))]
     records, saving = [], True
     for op in tqdm(ops, desc="tuning convs", unit="conv", disable=not progress, leave=False):
         conv, layer = pconv.Conv(op), layer_name(op.location)

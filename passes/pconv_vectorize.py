@@ -21,11 +21,12 @@ on threads through scf.parallel; filters with no kept kernel whose channel no us
 computed. With `f16=true` (AArch64 +fullfp16) the staged input, the weights and the accumulators
 are fp16 (`width` fp16 lanes); the parked partial sums and the output stay fp32.
 
-A pconv.conv3d (GroupEmitter) runs its filters in blocks over their kept (input channel, kernel
-position) columns (passes/conv/groups.py): inside an RT3D kernel group the kernels share their
-kept positions, so a block of the group's filters is a small dense GEMM over those columns, each
-input vector loaded once for every filter of the block; removed groups and positions give no
-column. Its input is staged per depth plane, every column one offset into it. A 1x1x1 stride-1
+A pconv.conv3d, and a pruned pconv.conv2d whose filter blocks keep the same columns (KGS or
+Vanilla: schedule.kernel_groups; as the conv3d of depth 1, as_conv3d), (GroupEmitter) runs its
+filters in blocks over their kept (input channel, kernel position) columns
+(passes/conv/groups.py): inside an RT3D kernel group the kernels share their kept positions, so a
+block of the group's filters is a small dense GEMM over those columns, each input vector loaded
+once for every filter of the block; removed groups and positions give no column. Its input is staged per depth plane, every column one offset into it. A 1x1x1 stride-1
 conv3d is the 2-D pointwise GEMM over D*H*W pixels (flatten_pointwise).
 
 Before:
@@ -164,13 +165,9 @@ def flatten_pointwise(op):
                 patterns=ir.DenseElementsAttr.get(np.ones((len(conv.patterns), 1, 1), dtype=bool)),
                 strides=ir.DenseI64ArrayAttr.get([1, 1]), padding=ir.DenseI64ArrayAttr.get([0] * 4),
                 dilations=ir.DenseI64ArrayAttr.get([1, 1]))
-        new = ir.Operation.create(pconv.CONV2D, results=[ir.RankedTensorType.get([n, cout, 1, pixels], element)],
-                                  operands=[reshape(conv.input, [n, c, 1, pixels]), *list(op.operands)[1:]],
-                                  attributes=attributes)
-        result = reshape(new.results[0], [n, cout, *out])
-    op.results[0].replace_all_uses_with(result)
-    op.erase()
-    return new.opview if hasattr(new, "opview") else new
+        return replace_conv(op, pconv.CONV2D, reshape(conv.input, [n, c, 1, pixels]),
+                            ir.RankedTensorType.get([n, cout, 1, pixels], element), attributes,
+                            lambda y: reshape(y, [n, cout, *out]))
 
 
 def as_conv3d(op):
@@ -193,10 +190,17 @@ def as_conv3d(op):
             dilations=ir.DenseI64ArrayAttr.get([1, *conv.dilations]))
         x = tensor.ExpandShapeOp(ir.RankedTensorType.get([n, c, 1, h, w], element), conv.input, depth, [],
                                  [n, c, 1, h, w]).result
-        new = ir.Operation.create(pconv.CONV3D, results=[ir.RankedTensorType.get([n, cout, 1, oh, ow], element)],
-                                  operands=[x, *list(op.operands)[1:]], attributes=attributes)
-        result = tensor.CollapseShapeOp(op.results[0].type, new.results[0], depth).result
-    op.results[0].replace_all_uses_with(result)
+        return replace_conv(op, pconv.CONV3D, x, ir.RankedTensorType.get([n, cout, 1, oh, ow], element),
+                            attributes, lambda y: tensor.CollapseShapeOp(op.results[0].type, y, depth).result)
+
+
+def replace_conv(op, name: str, x: ir.Value, result_type: ir.Type, attributes: dict, restore):
+    """A `name` pconv op in place of pconv op `op`: over input `x` (a reshape of op's; the
+    weights and bias the same) with `attributes`, its result reshaped back by `restore` for op's
+    users. Called at op's insertion point and location; returns the new op."""
+    new = ir.Operation.create(name, results=[result_type], operands=[x, *list(op.operands)[1:]],
+                              attributes=attributes)
+    op.results[0].replace_all_uses_with(restore(new.results[0]))
     op.erase()
     return new.opview if hasattr(new, "opview") else new
 
@@ -770,7 +774,8 @@ class GroupEmitter(ConvEmitter):
 @dataclasses.dataclass(frozen=True)
 class Vectorize(ModulePass):
     """Lower pconv.conv2d to SIMD loops over kept kernels and kept taps, a register block of output
-    rows x vectors per filter; pconv.conv3d to filter blocks over their kept columns."""
+    rows x vectors per filter; pconv.conv3d and kernel-group conv2d to filter blocks over their
+    kept columns."""
 
     name: ClassVar[str] = "pconv-vectorize"
     width: int = 8          # fp32 lanes of the target's vectors (the backend fills this from its target)
