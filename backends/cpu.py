@@ -49,12 +49,13 @@ class CpuOptions:
 
 def conv_options(cpu: CpuTarget, f16: bool = False) -> str:
     """pconv-vectorize's options for `cpu` (SimdTarget.of: its lanes, accumulators, shifts, L1
-    data cache); with `f16` the convs compute in fp16, twice the fp32 lanes per register (AArch64
+    data cache, L2); with `f16` the convs compute in fp16, twice the fp32 lanes per register (AArch64
     +fullfp16)."""
     simd = SimdTarget.of(cpu)
     if f16:
-        return f"width={2 * simd.width} accumulators={simd.accumulators} cache={simd.cache} f16=true"
-    return f"width={simd.width} accumulators={simd.accumulators} cache={simd.cache} shifts={str(simd.shifts).lower()}"
+        return f"width={2 * simd.width} accumulators={simd.accumulators} cache={simd.cache} l2={simd.l2} f16=true"
+    return (f"width={simd.width} accumulators={simd.accumulators} cache={simd.cache} l2={simd.l2} "
+            f"shifts={str(simd.shifts).lower()}")
 
 
 def cpu_stages(cpu: CpuTarget, f16: bool = False, mca_regions: bool = False) -> tuple[Stage, ...]:

@@ -14,6 +14,9 @@ from pathlib import Path
 # Bytes of L1 data cache assumed where a CPU does not say (Zen 2-4, Skylake and most Arm cores
 # have 32 KiB; Cortex-A76/A77/A78 and Zen 5 have 48-64, which only makes this conservative)
 L1 = 32768
+# Bytes of one core's L2 cache assumed where a CPU does not say (Skylake client and the Cortex-A76
+# / A78 big cores as phones ship them have 256 KiB; Zen 2-4 512 KiB-1 MiB: conservative again)
+L2 = 256 << 10
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,8 @@ class CpuTarget:
                   peak is measured instead: fretsaw.benchmark.fma_peak)
     l1:           bytes of one core's L1 data cache: a conv's channel tile keeps its input rows
                   within it (passes/cpu/blocks.py: channel_tile)
+    l2:           bytes of one core's L2 cache: a kernel-group conv whose work unit's input rows
+                  and weights fit in it takes all its channels in one tile (blocks.group_unit_bytes)
     """
 
     name: str
@@ -40,6 +45,7 @@ class CpuTarget:
     shifts: bool = False
     fma_pipes: int | None = None
     l1: int = L1
+    l2: int = L2
 
     @property
     def accumulators(self) -> int:
@@ -75,26 +81,38 @@ def cache_bytes(size: str) -> int | None:
     return int(found.group(1)) * {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}[found.group(2)]
 
 
-def host_l1(root: Path = Path("/sys/devices/system/cpu/cpu0/cache")) -> int:
-    """Bytes of the first CPU's L1 data cache (sysfs), L1 when it cannot be read."""
+def host_cache(level: int, kinds: tuple[str, ...], default: int,
+               root: Path = Path("/sys/devices/system/cpu/cpu0/cache")) -> int:
+    """Bytes of the first CPU's cache of `level` and one of `kinds` (sysfs), `default` when it
+    cannot be read."""
     try:
-        for index in sorted(root.glob("index*")):
-            if (index / "level").read_text().strip() == "1" and (index / "type").read_text().strip() == "Data":
-                return cache_bytes((index / "size").read_text()) or L1
+        for folder in sorted(root.glob("index*")):
+            if (folder / "level").read_text().strip() == str(level) and (folder / "type").read_text().strip() in kinds:
+                return cache_bytes((folder / "size").read_text()) or default
     except OSError:
         pass
-    return L1
+    return default
+
+
+def host_l1(root: Path = Path("/sys/devices/system/cpu/cpu0/cache")) -> int:
+    """Bytes of the first CPU's L1 data cache (sysfs), L1 when it cannot be read."""
+    return host_cache(1, ("Data",), L1, root)
+
+
+def host_l2(root: Path = Path("/sys/devices/system/cpu/cpu0/cache")) -> int:
+    """Bytes of the first CPU's L2 cache (sysfs), L2 when it cannot be read."""
+    return host_cache(2, ("Unified", "Data"), L2, root)
 
 
 def host_target() -> CpuTarget:
     """The machine fretsaw runs on."""
     flags = host_cpu_flags()
-    threads, l1 = len(os.sched_getaffinity(0)), host_l1()
+    threads, l1, l2 = len(os.sched_getaffinity(0)), host_l1(), host_l2()
     if "avx512f" in flags:
-        return CpuTarget("x86-64-avx512", 16, threads, registers=32, shifts=True, l1=l1)
+        return CpuTarget("x86-64-avx512", 16, threads, registers=32, shifts=True, l1=l1, l2=l2)
     if "avx2" in flags and "fma" in flags:
-        return CpuTarget("x86-64-avx2", 8, threads, l1=l1)
-    return CpuTarget("x86-64", 4, threads, l1=l1)
+        return CpuTarget("x86-64-avx2", 8, threads, l1=l1, l2=l2)
+    return CpuTarget("x86-64", 4, threads, l1=l1, l2=l2)
 
 
 @dataclass(frozen=True)

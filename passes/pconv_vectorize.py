@@ -67,7 +67,7 @@ from fretsaw.passes.conv.runs import PatternRuns
 from fretsaw.passes.conv.groups import FilterColumns, dense_weights
 from fretsaw.passes.conv.schedule import SCHEDULE, SimdTarget, kernel_groups, plan, plan_groups, schedule_problem
 from fretsaw.passes.conv.units import block_units, filter_units
-from fretsaw.passes.cpu.blocks import CACHE
+from fretsaw.passes.cpu.blocks import CACHE, CACHE_L2
 from fretsaw.passes.cpu.load_sharing import ColumnSets, block_reads, read_vectors
 from fretsaw.passes.cpu.staging import Layout, flat_input, stage_slice
 
@@ -788,19 +788,21 @@ class Vectorize(ModulePass):
                             # vectors (the op's tuned schedule, else UNITS)
     cache: int = CACHE      # bytes of L1 data cache a channel tile's input rows may take (channel_tile;
                             # the backend: its target's l1)
+    l2: int = CACHE_L2      # bytes of L2 a kernel-group conv's work unit may read again and again and
+                            # still take all its channels in one tile (plan_groups; the backend: its target's l2)
     f16: bool = False       # compute in fp16 (AArch64 +fullfp16): `width` is then fp16 lanes
     shifts: bool = False    # read unaligned input vectors as lane shifts of aligned ones where that
                             # takes fewer loads (`read_vectors`; the backend sets it for AVX-512)
 
     def __post_init__(self):
-        self.require_positive("width", "accumulators", "cache")
+        self.require_positive("width", "accumulators", "cache", "l2")
         problem = schedule_problem((self.rows, self.vectors, self.tile, self.units))
         if problem:
             raise self.option_error(f"option {problem}")
 
     @property
     def target(self) -> SimdTarget:
-        return SimdTarget(self.width, self.accumulators, self.shifts, self.cache)
+        return SimdTarget(self.width, self.accumulators, self.shifts, self.cache, self.l2)
 
     def run(self, module: ir.Operation) -> None:
         verify_pconv(module)

@@ -17,8 +17,8 @@ from torch_mlir import ir
 from fretsaw.dialect import pconv
 from fretsaw.errors import op_error
 from fretsaw.passes.conv.geometry import ceil_div, output_plane, pointwise
-from fretsaw.passes.cpu.blocks import (CACHE, GROUP_FBLOCKS, GROUP_TILE, GROUP_WASTE, RESERVED, SET_ACCUMULATORS,
-                                       block_budget, block_shapes, channel_tile, column_sets, filter_block,
+from fretsaw.passes.cpu.blocks import (CACHE, CACHE_L2, GROUP_FBLOCKS, GROUP_TILE, GROUP_WASTE, RESERVED, SET_ACCUMULATORS,
+                                       block_budget, block_shapes, channel_tile, column_sets, filter_block, group_unit_bytes,
                                        group_block, lane_shifts, lane_width, register_block, set_accumulators,
                                        weights_fit, wide_blocks)
 from fretsaw.passes.conv.groups import block_waste
@@ -46,17 +46,20 @@ class SimdTarget:
     accumulators: vector registers a register block may take
     shifts:       lane shifts of two vectors cost less than an unaligned load (AVX-512)
     cache:        bytes of L1 data cache a channel tile's input rows may take (the CPU's `l1`)
+    l2:           bytes of L2 cache a kernel-group work unit's inputs and weights may take for it
+                  to run all its channels in one tile (the CPU's `l2`: plan_groups)
     """
 
     width: int
     accumulators: int
     shifts: bool = False
     cache: int = CACHE
+    l2: int = CACHE_L2
 
     @classmethod
     def of(cls, cpu) -> "SimdTarget":
         """The schedule's view of a fretsaw.target.CpuTarget computing in fp32."""
-        return cls(cpu.vector_width, cpu.accumulators, cpu.shifts, cpu.l1)
+        return cls(cpu.vector_width, cpu.accumulators, cpu.shifts, cpu.l1, cpu.l2)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -159,9 +162,12 @@ def plan_groups(conv: pconv.Conv, target: SimdTarget, weight) -> tuple[Schedule,
     """A conv's schedule on `target` for the kernel-group lowering (passes/conv/groups.py; a 2-D
     conv is the 3-D conv of depth 1): filters in blocks of `fblock` over their kept columns, a
     register block of rows x vectors per filter (group_block: the target's registers are its
-    accumulators and the 6 it leaves for weights and loads), and a channel tile whose input rows,
-    over every depth tap, stay within half the target's L1 (the weights and parked sums of a
-    tile's pass stream through the rest; measured: bench/RESULTS.md, 2026-12-01). A conv with no
+    accumulators and the 6 it leaves for weights and loads), and its channel tiles. All the
+    channels in one tile when a work unit's input rows and weights fit the target's L2
+    (group_unit_bytes): then no block parks and reloads its sums between tiles, which cost 2-D
+    KGS layers 3-36% (bench/RESULTS.md, 2026-12-01). Else tiles whose input rows, over every
+    depth tap, stay within half the target's L1 (the weights and parked sums of a tile's pass
+    stream through the rest): a 3x3x3 conv whose unit's weights outgrow L2 ran fastest so. A conv with no
     spatial taps (a temporal k x 1 x 1 conv, a pointwise one) takes all its channels in one tile:
     its columns share no input rows, so a tile keeps nothing in L1 for the next column, and each
     further tile only adds a pass that parks and reloads the unit's sums (a pointwise conv's L1
@@ -175,8 +181,12 @@ def plan_groups(conv: pconv.Conv, target: SimdTarget, weight) -> tuple[Schedule,
     fblock, rows, vectors = group_block(oh, ow, lanes, target.accumulators + RESERVED, waste)
     depth_taps = max(1, int((weight != 0).any(axis=(0, 1, 3, 4)).sum()))
     layout = Layout.of(plane, lanes, rows, vectors)
+    cin_g = conv.input_shape[1] // conv.groups
     if conv.patterns.shape[2:] == (1, 1):  # a temporal or pointwise conv: no spatial taps
-        tile = conv.input_shape[1] // conv.groups
+        tile = cin_g
+    elif depth_taps == 1 and group_unit_bytes(plane, layout, weight, fblock, conv.output_shape[2] * layout.groups,
+                                              UNITS) <= target.l2:
+        tile = cin_g
     else:
         tile = channel_tile(plane, layout, lanes, target.cache // (2 * depth_taps), GROUP_TILE)
     return Schedule(rows, vectors, tile, lanes, False, fblock, ()), layout

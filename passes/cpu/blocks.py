@@ -12,6 +12,7 @@ import numpy as np
 
 from fretsaw.dialect import pconv
 from fretsaw.passes.conv.geometry import ceil_div, output_plane
+from fretsaw.passes.conv.groups import kept_columns
 from fretsaw.passes.cpu.staging import Layout
 
 # Bytes of L1 data cache a channel tile's input rows may take, unless the target says otherwise
@@ -19,6 +20,10 @@ from fretsaw.passes.cpu.staging import Layout
 # vector feeding a few FMAs, so its rows must come from L1 (from L2, the loads wait; measured:
 # bench/RESULTS.md, 2026-11-30)
 CACHE = 32768
+# Bytes of L2 cache a kernel-group work unit's pass over every input channel may read again and
+# again (its input rows and its filter blocks' weights), unless the target says otherwise
+# (fretsaw.target.CpuTarget.l2): group_unit_bytes
+CACHE_L2 = 256 << 10
 # Input channels a tile takes at least: a filter's pass over a tile parks its partial sums in the
 # output and starts a loop per pattern run, which fewer kept kernels per run no longer pay for
 # (stride-2 convs, whose phase planes multiply the rows a channel takes, would get 4-8 channels)
@@ -245,6 +250,26 @@ def channel_tile(conv: pconv.Conv, layout: Layout, width: int, budget: int, leas
     cin_g = conv.input_shape[1] // conv.groups
     return min(cin_g, max(least, budget // (lines * 64)))
 
+
+
+def group_unit_bytes(plane, layout: Layout, weight: np.ndarray, fblock: int, row_groups: int, units: int) -> int:
+    """Bytes a kernel-group lowering's work unit reads again and again when it takes all the
+    input channels in one tile: the input rows of its row group (every kept phase plane, depth
+    tap and the taps' reach below it, whole rows), which each of its filter blocks reads, and its
+    filter blocks' weights and column offsets, which each of its column chunks reads. When they
+    stay in L2, one tile wins over L1 channel tiles, whose every further tile parks and reloads
+    each block's sums (measured: bench/RESULTS.md, 2026-12-01). `plane`: the conv's (H, W) plane
+    (staging.Plane); `weight`: its dense weights; `row_groups`: (output depth plane, row group)
+    pairs; units: about how many work units the threads share (units.block_units)."""
+    cout, cin_g = weight.shape[:2]
+    blocks = cout // fblock
+    per_unit = ceil_div(blocks, min(blocks, max(1, ceil_div(units, row_groups))))
+    depth_taps = max(1, int((weight != 0).any(axis=(0, 1, 3, 4)).sum()))
+    taps = zip(*np.nonzero(plane.patterns.any(axis=0)))
+    reach = layout.rows + max(layout.tap(kh, kw)[1] for kh, kw in taps)
+    inputs = cin_g * depth_taps * len(layout.planes) * reach * layout.row * 4
+    columns = kept_columns(weight, fblock).sum() / blocks  # per block, every channel
+    return int(inputs + per_unit * columns * (fblock + 1) * 4)
 
 
 def column_efficiency(fblock: int, accumulators: int) -> float:

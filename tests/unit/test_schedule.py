@@ -179,7 +179,7 @@ def test_channel_tiles_fit_the_targets_l1(context, tmp_path):
     from fretsaw.passes.conv.schedule import plan
     from fretsaw.passes.cpu.blocks import MIN_TILE
     from fretsaw.passes.cpu.staging import Layout
-    from fretsaw.target import L1, cache_bytes, host_l1
+    from fretsaw.target import L1, L2, cache_bytes, host_l1, host_l2
 
     wide = conv(512, 4, 28)
     tiles = {}
@@ -193,6 +193,7 @@ def test_channel_tiles_fit_the_targets_l1(context, tmp_path):
     assert plan(conv(512, 4, 28), target(dataclasses.replace(AVX2, l1=1024))).tile == MIN_TILE
     assert plan(conv(16, 4, 28), target(AVX2)).tile == 16  # fewer channels than MIN_TILE: all of them
     assert f"cache={64 << 10}" in conv_options(dataclasses.replace(AVX2, l1=64 << 10))
+    assert f"l2={1 << 20}" in conv_options(dataclasses.replace(AVX2, l2=1 << 20))
 
     assert neon_target(4, mcpu="cortex-a76").l1 == 64 << 10 and neon_target(4, mcpu="cortex-a55").l1 == 32 << 10
     assert neon_target(4).l1 == L1
@@ -202,8 +203,8 @@ def test_channel_tiles_fit_the_targets_l1(context, tmp_path):
         folder.mkdir()
         for name, text in (("level", level), ("type", kind), ("size", size)):
             (folder / name).write_text(text + "\n")
-    assert host_l1(tmp_path) == 48 << 10
-    assert host_l1(tmp_path / "missing") == L1
+    assert host_l1(tmp_path) == 48 << 10 and host_l2(tmp_path) == 1 << 20
+    assert host_l1(tmp_path / "missing") == L1 and host_l2(tmp_path / "missing") == L2
     assert (cache_bytes("512"), cache_bytes("2M"), cache_bytes("big")) == (512, 2 << 20, None)
 
 
@@ -269,6 +270,35 @@ def test_kernel_group_tiles_fit_the_targets_l1(context):
         assert GROUP_TILE <= s.tile < 64 and s.tile * lines * 64 <= l1 // 2 < (s.tile + 1) * lines * 64
     s, _ = plan_groups(op, target(dataclasses.replace(AVX2, l1=1024)), weight)
     assert s.tile == GROUP_TILE
+
+
+def test_kernel_group_convs_of_one_depth_tap_take_one_tile_when_a_unit_fits_l2(context):
+    """A kernel-group conv with one depth tap (a KGS conv2d as the conv3d of depth 1, a (1, 3, 3)
+    conv) whose work unit's input rows and weights fit the target's L2 (group_unit_bytes) takes
+    all its channels in one tile: no sums parked between tiles. When they do not, or with depth
+    taps (3x3x3), the tiles keep the L1 rule."""
+    import dataclasses
+
+    from fretsaw.passes.conv.schedule import plan_groups
+    from fretsaw.passes.conv.units import UNITS
+    from fretsaw.passes.cpu.blocks import group_unit_bytes
+    from fretsaw.passes.cpu.staging import Plane
+
+    rng = np.random.default_rng(0)
+    flat = rng.standard_normal((16, 256, 1, 3, 3)).astype(np.float32)
+    flat[:, :, :, 0] = 0  # KGS-like: every filter keeps the same 6 positions
+    op = conv3d(flat, (1, 7, 7))
+    s, layout = plan_groups(op, target(AVX2), flat)
+    assert s.tile == 256
+    unit = group_unit_bytes(Plane.of(op, flat), layout, flat, s.fblock, op.output_shape[2] * layout.groups, UNITS)
+    assert 256 * layout.row * 4 < unit <= AVX2.l2  # the rows of every channel, and the weights
+    s, _ = plan_groups(op, target(dataclasses.replace(AVX2, l2=unit - 1)), flat)
+    assert s.tile < 256
+    s, _ = plan_groups(op, target(dataclasses.replace(AVX2, l2=unit)), flat)
+    assert s.tile == 256
+    cube = rng.standard_normal((16, 256, 3, 3, 3)).astype(np.float32)
+    s, _ = plan_groups(conv3d(cube, (3, 7, 7)), target(dataclasses.replace(AVX2, l2=1 << 30)), cube)
+    assert s.tile < 256
 
 
 def test_temporal_convs_take_all_their_channels_in_one_tile(context):
