@@ -294,9 +294,12 @@ def group_registers(fblock: int, accumulators: int) -> int:
 
 def group_speed(oh: int, ow: int, width: int, fblock: int, rows: int, vectors: int) -> float:
     """Useful multiply-adds per issue slot of a kernel-group lowering's register block over an
-    oh x ow output: every row group computes all its rows (those past the edge dropped), each
-    row's full chunks of `vectors` vectors, and a last partial chunk of only the vectors that
-    reach into the output, whose fewer accumulators run at their own column_efficiency."""
+    oh x ow output: every row group counted with all its rows, each row's full chunks of
+    `vectors` vectors, and a last partial chunk of only the vectors that reach into the output,
+    whose fewer accumulators run at their own column_efficiency. The last row group computes
+    only its own rows (GroupEmitter.unit_columns), in a shorter block whose few FMA chains this
+    model rates below what they measured (bench/RESULTS.md, 2026-12-01): it keeps the blocks
+    chosen for whole row groups, which ran fastest."""
     full, rest = divmod(ow, vectors * width)
     tail = ceil_div(rest, width)
     slots = full * fblock * rows * vectors / column_efficiency(fblock, rows * vectors)

@@ -141,7 +141,8 @@ def test_kernel_groups_conv3d_matches_torch(cpu, kernel, strides, group):
 def test_channel_tiles_conv3d_matches_torch(cpu, activation):
     # a 4 KiB L1 cuts 24 input channels into tiles of GROUP_TILE (8): the bias is stored first, each
     # tile's pass over all the unit's blocks adds to the parked sums, the activation comes last;
-    # rows past the edge (7 rows in blocks of 3), a partial last chunk, batch 2, KGS groups of 4x4
+    # a short last row group (7 rows in blocks of 3: its own 1-row blocks), a partial last chunk,
+    # batch 2, KGS groups of 4x4
     rng = np.random.default_rng(len(activation))
     weight = kgs_weight(rng, 8, 24, (3, 3, 3), 4, 4, keep=7)
     bias = rng.standard_normal(8).astype(np.float32)

@@ -37,3 +37,20 @@ func.func @pattern2d(%arg0: tensor<1x2x6x6xf32>) -> tensor<1x4x6x6xf32> {
   %0 = "pconv.conv2d"(%arg0, %w) {activation = "relu", dilations = array<i64: 1, 1>, groups = 1 : i64, kernel_pattern = dense<[[0, -1], [1, -1], [-1, 1], [-1, 0]]> : tensor<4x2xi8>, operandSegmentSizes = array<i32: 1, 1, 0>, padding = array<i64: 1, 1, 1, 1>, patterns = dense<[[[true, false, false], [false, true, false], [false, false, false]], [[false, false, false], [false, true, false], [false, false, true]]]> : tensor<2x3x3xi1>, strides = array<i64: 1, 1>} : (tensor<1x2x6x6xf32>, tensor<8xf32>) -> tensor<1x4x6x6xf32>
   return %0 : tensor<1x4x6x6xf32>
 }
+
+// The KGS conv above on a 7x7 output: blocks of 2 filters x 5 rows (10 accumulators) leave 2
+// rows for the last row group, which takes a block of its own 2 rows (4 accumulators) under an
+// scf.if instead of computing 3 rows past the edge; the other groups store every row unguarded.
+// CHECK-LABEL: func.func @short_last
+// CHECK: %[[LAST:.*]] = arith.cmpi eq, %{{.*}}, %c5 : index
+// CHECK: scf.if %[[LAST]] {
+// CHECK: scf.for {{.*}} iter_args({{[^)]*}}) -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>) {
+// CHECK: } else {
+// CHECK: scf.for {{.*}} iter_args({{[^)]*}}) -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>) {
+// CHECK-NOT: arith.cmpi ult
+// CHECK: return
+func.func @short_last(%arg0: tensor<1x2x7x7xf32>) -> tensor<1x4x7x7xf32> {
+  %w = arith.constant dense<[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0]> : tensor<8xf32>
+  %0 = "pconv.conv2d"(%arg0, %w) {activation = "relu", dilations = array<i64: 1, 1>, groups = 1 : i64, kernel_pattern = dense<[[0, -1], [0, -1], [-1, 1], [-1, 1]]> : tensor<4x2xi8>, operandSegmentSizes = array<i32: 1, 1, 0>, padding = array<i64: 1, 1, 1, 1>, patterns = dense<[[[true, false, false], [false, true, false], [false, false, false]], [[false, false, false], [false, true, false], [false, false, true]]]> : tensor<2x3x3xi1>, strides = array<i64: 1, 1>} : (tensor<1x2x7x7xf32>, tensor<8xf32>) -> tensor<1x4x7x7xf32>
+  return %0 : tensor<1x4x7x7xf32>
+}
