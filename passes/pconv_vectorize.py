@@ -65,7 +65,8 @@ from fretsaw.passes.conv.rewrite import read_by_users
 from fretsaw.passes.pconv_lower import lower_conv
 from fretsaw.passes.conv.runs import PatternRuns
 from fretsaw.passes.conv.groups import FilterColumns, dense_weights
-from fretsaw.passes.conv.schedule import SCHEDULE, SimdTarget, kernel_groups, plan, plan_groups, schedule_problem
+from fretsaw.passes.conv.schedule import (SCHEDULE, SimdTarget, flat_groups, kernel_groups, plan, plan_groups,
+                                          schedule_problem)
 from fretsaw.passes.conv.units import block_units, filter_units
 from fretsaw.passes.cpu.blocks import CACHE, CACHE_L2
 from fretsaw.passes.cpu.load_sharing import ColumnSets, block_reads, read_vectors
@@ -837,7 +838,8 @@ class Vectorize(ModulePass):
             elif weight is None:  # weights computed at run time: the reference loops read them as they are
                 lower_conv(op)
             elif conv.rank == 2:
-                GroupEmitter(as_conv3d(op), self.target, self.f16, weight[:, :, None]).emit()
+                flat = flatten_pointwise(op) if flat_groups(conv, self.target) else op
+                GroupEmitter(as_conv3d(flat), self.target, self.f16, weight[:, :, None]).emit()
             else:
                 GroupEmitter(op, self.target, self.f16, weight).emit()
         module.verify()

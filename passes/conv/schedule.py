@@ -158,6 +158,17 @@ def kernel_groups(conv: pconv.Conv, weight) -> bool:
     return any(block_waste(weight, f) <= GROUP_WASTE for f in GROUP_FBLOCKS if f > 1 and cout_g % f == 0)
 
 
+def flat_groups(conv: pconv.Conv, target: SimdTarget) -> bool:
+    """Whether a pointwise 2-D conv that takes the kernel-group lowering runs on its H*W pixels as
+    one row (flatten_pointwise): when its rows lose lanes at their ends (W not a multiple of the
+    lanes: 28 columns fill 28 of 32, 784 pixels 784 of 784) and its input fits the target's L2.
+    Its work units then split the filters only, each reading the whole input, which from L2
+    costs little; a 28x28 x 512-channel input (1.6 MB) read so made ResNet-50 slower (measured:
+    bench/RESULTS.md, 2026-12-01)."""
+    _, c, h, w = conv.input_shape
+    return pointwise(conv) and w % lane_width(w, target.width) != 0 and c * h * w * 4 <= target.l2
+
+
 def plan_groups(conv: pconv.Conv, target: SimdTarget, weight) -> tuple[Schedule, Layout]:
     """A conv's schedule on `target` for the kernel-group lowering (passes/conv/groups.py; a 2-D
     conv is the 3-D conv of depth 1): filters in blocks of `fblock` over their kept columns, a

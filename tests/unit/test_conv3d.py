@@ -210,6 +210,24 @@ def test_kernel_groups_conv2d_match_torch(data):
     np.testing.assert_allclose(got, torch_conv3d(x, weight, bias, *args), rtol=RTOL, atol=ATOL)
 
 
+@pytest.mark.parametrize("size", [(7, 7), (5, 14), (3, 28)])
+def test_flat_kernel_group_pointwise_conv2d_matches_torch(size):
+    # a KGS pointwise conv2d whose rows lose lanes runs on its H*W pixels as one row (flat_groups):
+    # chunks across the row ends, a partial last chunk, groups of 2 filters, bias, batch 2
+    from fretsaw.passes.conv.schedule import SimdTarget, flat_groups
+
+    rng = np.random.default_rng(size[1])
+    weight = kgs_weight(rng, 8, 12, (1, 1), 2, 3, keep=1)
+    bias = rng.standard_normal(8).astype(np.float32)
+    x = rng.standard_normal((2, 12, *size)).astype(np.float32)
+    args = ((1, 1), (0, 0, 0, 0), (1, 1), 1, "relu")
+    conv = types.SimpleNamespace(input_shape=list(x.shape), patterns=np.ones((1, 1, 1), bool), strides=[1, 1],
+                                 padding=[0] * 4, rank=2, kernel_shape=(1, 1))
+    assert flat_groups(conv, SimdTarget(8, 10))
+    (got,) = compile_conv3d(weight, bias, x.shape, *args)(x)
+    np.testing.assert_allclose(got, torch_conv3d(x, weight, bias, *args), rtol=RTOL, atol=ATOL)
+
+
 def test_only_grouped_pruned_conv2d_take_kernel_groups():
     # KGS and Vanilla weights do; dense, PatDNN-pattern (each filter its own pattern per kernel),
     # depthwise (one filter per conv group) and run-time weights do not

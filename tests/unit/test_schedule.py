@@ -301,6 +301,23 @@ def test_kernel_group_convs_of_one_depth_tap_take_one_tile_when_a_unit_fits_l2(c
     assert s.tile < 256
 
 
+def test_kernel_group_pointwise_convs_run_flat_when_rows_lose_lanes_and_the_input_fits_l2(context):
+    """A pointwise conv in kernel groups runs on its H*W pixels as one row (flat_groups) when its
+    rows end inside a vector and its input fits the target's L2 (every work unit then reads it
+    all): not at 56 columns (7 whole vectors), not with a 3x3 kernel, not for an input past L2."""
+    import dataclasses
+
+    from fretsaw.passes.conv.schedule import flat_groups
+
+    avx2 = target(AVX2)
+    assert flat_groups(conv(64, 16, 28, kernel=1, padding=0), avx2)  # 200 KB, 28 = 3.5 vectors
+    assert flat_groups(conv(64, 16, 7, kernel=1, padding=0), avx2)
+    assert not flat_groups(conv(16, 16, 56, kernel=1, padding=0), avx2)  # whole vectors a row
+    assert not flat_groups(conv(64, 16, 28), avx2)  # 3x3
+    assert not flat_groups(conv(512, 16, 28, kernel=1, padding=0), avx2)  # 1.6 MB
+    assert flat_groups(conv(512, 16, 28, kernel=1, padding=0), target(dataclasses.replace(AVX2, l2=2 << 20)))
+
+
 def test_temporal_convs_take_all_their_channels_in_one_tile(context):
     """A (k, 1, 1) conv's columns share no input rows: its channels are one tile (no sums parked
     between tiles), whatever the L1; a 3x3x3 conv of as many channels is cut into tiles."""

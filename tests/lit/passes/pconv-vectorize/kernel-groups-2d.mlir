@@ -1,4 +1,5 @@
 // RUN: fretsaw-opt %s --pass-pipeline='builtin.module(pconv-vectorize{width=8 accumulators=10}, canonicalize, cse)' | filecheck %s
+// RUN: fretsaw-opt %s --pass-pipeline='builtin.module(pconv-vectorize{width=8 accumulators=10 l2=256}, canonicalize, cse)' | filecheck %s --check-prefix=ROWS
 
 // A KGS-pruned conv2d (group_shape 2x2 of RT3D's KGS on a Conv2d): filters 0-1 keep positions 0
 // and 4 of input channel 0, filters 2-3 positions 4 and 8 of channel 1, every other kernel is
@@ -52,5 +53,24 @@ func.func @pattern2d(%arg0: tensor<1x2x6x6xf32>) -> tensor<1x4x6x6xf32> {
 func.func @short_last(%arg0: tensor<1x2x7x7xf32>) -> tensor<1x4x7x7xf32> {
   %w = arith.constant dense<[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0]> : tensor<8xf32>
   %0 = "pconv.conv2d"(%arg0, %w) {activation = "relu", dilations = array<i64: 1, 1>, groups = 1 : i64, kernel_pattern = dense<[[0, -1], [0, -1], [-1, 1], [-1, 1]]> : tensor<4x2xi8>, operandSegmentSizes = array<i32: 1, 1, 0>, padding = array<i64: 1, 1, 1, 1>, patterns = dense<[[[true, false, false], [false, true, false], [false, false, false]], [[false, false, false], [false, true, false], [false, false, true]]]> : tensor<2x3x3xi1>, strides = array<i64: 1, 1>} : (tensor<1x2x7x7xf32>, tensor<8xf32>) -> tensor<1x4x7x7xf32>
+  return %0 : tensor<1x4x7x7xf32>
+}
+
+// A KGS-pruned pointwise conv2d (filters 0-1 keep input channel 0, filters 2-3 channel 1) on a
+// 7x7 plane: its rows of 7 would fill 7 of 8 lanes, and its input (392 bytes) fits the L2, so it
+// runs on its 49 pixels as one row (flat_groups): a plane of 1 x 49, one chunk of 4 vectors and a
+// last one of 3 (2 filters each). With an L2 of 256 bytes it keeps its 7 rows of one vector.
+// CHECK-LABEL: func.func @pointwise_flat
+// CHECK: tensor.expand_shape %{{.*}} output_shape [1, 2, 1, 1, 49]
+// CHECK: scf.for {{.*}} iter_args({{[^)]*}}) -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>) {
+// CHECK: scf.for {{.*}} iter_args({{[^)]*}}) -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>) {
+// CHECK: tensor.expand_shape %{{.*}} output_shape [1, 4, 7, 7]
+// ROWS-LABEL: func.func @pointwise_flat
+// ROWS: tensor.expand_shape %{{.*}} output_shape [1, 2, 1, 7, 7]
+// ROWS-NOT: tensor<1x2x1x1x49xf32>
+// ROWS: return
+func.func @pointwise_flat(%arg0: tensor<1x2x7x7xf32>) -> tensor<1x4x7x7xf32> {
+  %w = arith.constant dense<[1.0, 2.0, 3.0, 4.0]> : tensor<4xf32>
+  %0 = "pconv.conv2d"(%arg0, %w) {activation = "none", dilations = array<i64: 1, 1>, groups = 1 : i64, kernel_pattern = dense<[[0, -1], [0, -1], [-1, 0], [-1, 0]]> : tensor<4x2xi8>, operandSegmentSizes = array<i32: 1, 1, 0>, padding = array<i64: 0, 0, 0, 0>, patterns = dense<true> : tensor<1x1x1xi1>, strides = array<i64: 1, 1>} : (tensor<1x2x7x7xf32>, tensor<4xf32>) -> tensor<1x4x7x7xf32>
   return %0 : tensor<1x4x7x7xf32>
 }
