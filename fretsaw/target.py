@@ -87,7 +87,8 @@ def host_cache(level: int, kinds: tuple[str, ...], default: int,
     cannot be read."""
     try:
         for folder in sorted(root.glob("index*")):
-            if (folder / "level").read_text().strip() == str(level) and (folder / "type").read_text().strip() in kinds:
+            level_of, kind = ((folder / name).read_text().strip() for name in ("level", "type"))
+            if level_of == str(level) and kind in kinds:
                 return cache_bytes((folder / "size").read_text()) or default
     except OSError:
         pass

@@ -17,10 +17,10 @@ from torch_mlir import ir
 from fretsaw.dialect import pconv
 from fretsaw.errors import op_error
 from fretsaw.passes.conv.geometry import ceil_div, output_plane, pointwise
-from fretsaw.passes.cpu.blocks import (CACHE, CACHE_L2, GROUP_FBLOCKS, GROUP_TILE, GROUP_WASTE, RESERVED, SET_ACCUMULATORS,
-                                       block_budget, block_shapes, channel_tile, column_sets, filter_block, group_unit_bytes,
-                                       group_block, lane_shifts, lane_width, register_block, set_accumulators,
-                                       weights_fit, wide_blocks)
+from fretsaw.passes.cpu.blocks import (CACHE, CACHE_L2, GROUP_FBLOCKS, GROUP_TILE, GROUP_WASTE, RESERVED,
+                                       SET_ACCUMULATORS, block_budget, block_shapes, channel_tile, column_sets,
+                                       filter_block, group_block, group_unit_bytes, lane_shifts, lane_width,
+                                       register_block, set_accumulators, weights_fit, wide_blocks)
 from fretsaw.passes.conv.groups import block_waste
 from fretsaw.passes.conv.units import UNITS
 from fretsaw.passes.cpu.staging import Layout, Plane
@@ -173,13 +173,14 @@ def plan_groups(conv: pconv.Conv, target: SimdTarget, weight) -> tuple[Schedule,
     """A conv's schedule on `target` for the kernel-group lowering (passes/conv/groups.py; a 2-D
     conv is the 3-D conv of depth 1): filters in blocks of `fblock` over their kept columns, a
     register block of rows x vectors per filter (group_block: the target's registers are its
-    accumulators and the 6 it leaves for weights and loads), and its channel tiles. All the
-    channels in one tile when a work unit's input rows and weights fit the target's L2
-    (group_unit_bytes): then no block parks and reloads its sums between tiles, which cost 2-D
-    KGS layers 3-36% (bench/RESULTS.md, 2026-12-01). Else tiles whose input rows, over every
-    depth tap, stay within half the target's L1 (the weights and parked sums of a tile's pass
-    stream through the rest): a 3x3x3 conv whose unit's weights outgrow L2 ran fastest so. A conv with no
-    spatial taps (a temporal k x 1 x 1 conv, a pointwise one) takes all its channels in one tile:
+    accumulators and the 6 it leaves for weights and loads), and its channel tiles. A conv of
+    one depth tap (2-D, (1, k, k)) takes all its channels in one tile when a work unit's input
+    rows and weights fit the target's L2 (group_unit_bytes): then no block parks and reloads its
+    sums between tiles, which cost 2-D KGS layers 3-36% of their time (bench/RESULTS.md,
+    2026-12-01). Else tiles whose input rows, over every depth tap, stay within half the
+    target's L1 (the weights and parked sums of a tile's pass stream through the rest): 3x3x3
+    convs ran fastest so even where their unit fit L2 (R3D-18 8% slower with one tile). A conv
+    with no spatial taps (a temporal k x 1 x 1 conv, a pointwise one) takes all its channels in one tile:
     its columns share no input rows, so a tile keeps nothing in L1 for the next column, and each
     further tile only adds a pass that parks and reloads the unit's sums (a pointwise conv's L1
     tiles ran 1.3-2.5x slower). `weight`: the conv's dense weights. Returns the schedule and the
