@@ -19,14 +19,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 
 import torch
 from torch import nn
 
 import fretsaw
-from fretsaw.benchmark import (PEERS, check_peer_names, compare, describe_peaks, interleaved_ms, measured_peaks,
-                               networks_chart, parse_run_arguments, pyplot)
+from fretsaw.benchmark import (PEERS, ROUNDS, check_peer_names, compare, describe_peaks, higher_peaks, interleaved_ms,
+                               measured_peaks, networks_chart, parse_run_arguments, pyplot, read_against)
 from fretsaw import prune
 
 
@@ -146,19 +147,24 @@ def main() -> None:
         pyplot()  # matplotlib missing: say so now, not after the runs
     args.peaks = measured_peaks(cpu.threads)
     torch.set_num_threads(cpu.threads)
+    rows = []
+    for name in names:
+        rows.append(measure(name, args))
+        print(f"{name}: measured", file=sys.stderr, flush=True)
+    args.peaks = higher_peaks(args.peaks, cpu.threads)  # measured again after the runs
+    for row in rows:
+        read_against(row, args.peaks)
     print(f"{cpu.threads} thread(s) each; {cpu.name}; pruning: {args.scheme} at {args.flops:g}x; "
-          f"measured peaks: {describe_peaks(args.peaks, cpu.name)}\n")
+          f"measured peaks (the higher of before and after the runs): {describe_peaks(args.peaks, cpu.name)}; "
+          f"median of {args.repeats} calls in {min(ROUNDS, args.repeats)} rounds\n")
     print("| network | fretsaw (pruned) | PyTorch eager (dense) | torch.compile (dense) | ONNX Runtime (dense) "
           "| IREE llvm-cpu (dense) | speedup over best peer | conv FLOPs cut | useful GFLOP/s | % of FMA peak "
           "| % of matmul peak | compile |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
-    rows = []
-    for name in names:
-        row = measure(name, args)
-        rows.append(row)
+    for row in rows:
         peer = {k: f"{v:.1f} ms" if v is not None else "not installed (make bench)" for k, v in row["peers_ms"].items()}
         peer = {who: peer.get(who, "not run (--peers)") for who in PEERS}
-        print(f"| {name} | {row['fretsaw_ms']:.1f} ms | {peer['pytorch_eager']} | {peer['torch_compile']} | "
+        print(f"| {row['network']} | {row['fretsaw_ms']:.1f} ms | {peer['pytorch_eager']} | {peer['torch_compile']} | "
               f"{peer['onnxruntime']} | {peer['iree']} | "
               f"{row['speedup_over_best_peer']:.2f}x | {row['conv_flops_reduction']:.2f}x | "
               f"{row['useful_gflops']:.1f} | {row['percent_of_fma_peak']:.0f}% | {row['percent_of_matmul_peak']:.0f}% | "

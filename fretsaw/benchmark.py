@@ -46,6 +46,32 @@ def median_ms(fn, repeats: int, settle: float = SETTLE_S) -> float:
     return statistics.median(times)
 
 
+# Rounds `compare` spreads each runtime's timed calls over: this project's shared VMs swing by up to
+# 2x for seconds to minutes, and timing one runtime after the other put whole runtimes in a slow
+# stretch (ONNX Runtime's ResNet-50 read 46 ms in one run and 90 ms in the next)
+ROUNDS = 5
+
+
+def rounds_ms(fns: dict, repeats: int, rounds: int = ROUNDS, settle: float = SETTLE_S) -> dict:
+    """Median wall time in ms of each callable of `fns` (name -> fn) over about `repeats` timed
+    calls, made in `rounds` rounds: each round calls every fn in turn, after a pause of `settle`
+    seconds (the previous runtime's worker threads stop spinning) and a warm-up call, its share
+    of the calls. A slow stretch of a shared machine then falls on every runtime alike instead
+    of on whichever ran during it."""
+    rounds = max(1, min(rounds, repeats))
+    share = -(-repeats // rounds)
+    times = {name: [] for name in fns}
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            time.sleep(settle)
+            fn()  # warm-up
+            for _ in range(share):
+                start = time.perf_counter()
+                fn()
+                times[name].append((time.perf_counter() - start) * 1e3)
+    return {name: statistics.median(kept) for name, kept in times.items()}
+
+
 def interleaved_ms(fns: list, repeats: int) -> list[float]:
     """Median wall time in ms of each of `fns`, called in turn `repeats` times after a warm-up
     call each, so that a swing of the machine (a shared VM's neighbours) falls on all alike."""
@@ -237,10 +263,10 @@ def peers(model, inputs: tuple[np.ndarray, ...], threads: int, names=PEERS, keep
 
 def compare(cm, model, inputs: tuple[np.ndarray, ...], repeats: int, names=PEERS,
             peaks: dict[str, float] | None = None, keep_going: bool = False) -> dict:
-    """Median latency of `cm` and of every installed peer in `names` on `inputs`, each output
-    checked against the first peer's (PyTorch for torch models); speedup over the fastest peer;
-    with `peaks` (name -> GFLOP/s, as from measured_peaks), the useful GFLOP/s as a percentage of
-    each: fields `<name>_peak_gflops` and `percent_of_<name>_peak`. With `keep_going`, a peer that
+    """Median latency of `cm` and of every installed peer in `names` on `inputs` (timed in rounds,
+    rounds_ms), each output checked against the first peer's (PyTorch for torch models); speedup
+    over the fastest peer; with `peaks` (name -> GFLOP/s, as from measured_peaks), the useful
+    GFLOP/s as a percentage of each (read_against): fields `<name>_peak_gflops` and `percent_of_<name>_peak`. With `keep_going`, a peer that
     cannot be built, fails to run or disagrees is left untimed and its reason recorded in
     result["peers_failed"] (bench/video.py: IREE on 3-D pools), not raised."""
     cpu = cm.backend.cpu
@@ -252,8 +278,9 @@ def compare(cm, model, inputs: tuple[np.ndarray, ...], repeats: int, names=PEERS
         scale = float(np.abs(reference).max()) or 1.0
         np.testing.assert_allclose(out, reference, rtol=RTOL, atol=RTOL * scale, err_msg=f"{who} disagrees")
 
-    result = {"threads": cpu.threads, "cpu": cpu.name, "repeats": repeats,
-              "fretsaw_ms": median_ms(lambda: cm(*inputs), repeats), "peers_ms": {}, "peers_failed": {}}
+    result = {"threads": cpu.threads, "cpu": cpu.name, "repeats": repeats, "rounds": min(ROUNDS, repeats),
+              "peers_ms": {}, "peers_failed": {}}
+    timed = {"fretsaw": lambda: cm(*inputs)}
     for name, run in runners.items():
         result["peers_ms"][name] = None
         if isinstance(run, FretsawError):
@@ -270,21 +297,40 @@ def compare(cm, model, inputs: tuple[np.ndarray, ...], repeats: int, names=PEERS
                 raise
             result["peers_failed"][name] = f"{type(error).__name__}: {error}".strip()
             continue
-        result["peers_ms"][name] = median_ms(lambda: run(*inputs), repeats)
+        timed[name] = lambda run=run: run(*inputs)
     if reference is not None:
         check(got, "fretsaw")
+    medians = rounds_ms(timed, repeats)
+    result["fretsaw_ms"] = medians.pop("fretsaw")
+    result["peers_ms"].update(medians)
+    timed.clear()
     runners.clear()
     gc.collect()  # ONNX Runtime's session and its thread pool go now, not during the next measurement
-    timed = [t for t in result["peers_ms"].values() if t is not None]
-    result["best_peer_ms"] = min(timed) if timed else None
-    result["speedup_over_best_peer"] = min(timed) / result["fretsaw_ms"] if timed else None
+    latencies = [t for t in result["peers_ms"].values() if t is not None]
+    result["best_peer_ms"] = min(latencies) if latencies else None
+    result["speedup_over_best_peer"] = min(latencies) / result["fretsaw_ms"] if latencies else None
     stats = cm.stats()
     result["conv_flops_reduction"] = stats["flops_reduction"]
     result["useful_gflops"] = stats["sparse_flops"] / result["fretsaw_ms"] / 1e6
-    for name, gflops in (peaks or {}).items():
+    read_against(result, peaks or {})
+    return result
+
+
+def read_against(result: dict, peaks: dict[str, float]) -> None:
+    """Set `result`'s `<name>_peak_gflops` and `percent_of_<name>_peak` (its useful GFLOP/s) for
+    each of `peaks`."""
+    for name, gflops in peaks.items():
         result[f"{name}_peak_gflops"] = gflops
         result[f"percent_of_{name}_peak"] = 100 * result["useful_gflops"] / gflops
-    return result
+
+
+def higher_peaks(first: dict[str, float], threads: int) -> dict[str, float]:
+    """Each of `first` (measured_peaks before a run) or a reading taken now, whichever is higher:
+    a peak is what the machine can do, and a reading taken while a shared VM gave the threads
+    less than their cores only lowers it (one run's FMA reading was 98 GFLOP/s where the others
+    on the same machine read 193-203)."""
+    now = measured_peaks(threads)
+    return {name: max(gflops, now[name]) for name, gflops in first.items()}
 
 
 def conv_layers(model, inputs: tuple[np.ndarray, ...]) -> list[tuple[str, object, tuple[int, ...]]]:
