@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 
 import torch
@@ -30,8 +31,9 @@ from video_networks import NETWORKS
 
 import fretsaw
 from fretsaw import prune
-from fretsaw.benchmark import (PEAK_NAMES, PEERS, check_peer_names, compare, describe_peaks, layer_breakdown,
-                               measured_peaks, networks_chart, parse_run_arguments, pyplot)
+from fretsaw.benchmark import (PEAK_NAMES, PEERS, ROUNDS, check_peer_names, compare, describe_peaks, higher_peaks,
+                               layer_breakdown, measured_peaks, networks_chart, parse_run_arguments, pyplot,
+                               read_against)
 from fretsaw.errors import FretsawError
 from fretsaw.examples import randomize_batchnorm
 
@@ -187,20 +189,27 @@ def main() -> None:
     args.peak_titles = " | ".join(f"% of {PEAK_NAMES[name]} peak" for name in args.peaks)
     args.percent_keys = [f"percent_of_{name}_peak" for name in args.peaks]  # compare's fields
     torch.set_num_threads(cpu.threads)
-    print(f"{cpu.threads} thread(s) each; {cpu.name}; measured peaks: {describe_peaks(args.peaks, cpu.name)}; "
-          f"median of {args.repeats}\n")
-    print("| network | fretsaw on | fretsaw | " + " | ".join(f"{PEER_TITLES[p]} (dense)" for p in PEERS) +
-          f" | speedup over best dense peer | conv FLOPs cut | useful GFLOP/s | {args.peak_titles} | compile |")
-    print("|---" * (7 + len(PEERS) + len(args.peaks)) + "|")
     results, failed = [], []
     for name in names:
         try:
             results.append(measure(name, args))
         except FretsawError as error:  # a 3-D feature fretsaw lacks: the other networks still run
-            print(f"| {TITLES[name]} | | failed: {cell(str(error).splitlines()[0], 160)} |", flush=True)
             failed.append({"network": name, "error": str(error)})
-            continue
-        print_rows(results[-1], args)
+        print(f"{name}: measured", file=sys.stderr, flush=True)
+    args.peaks = higher_peaks(args.peaks, cpu.threads)  # measured again after the runs
+    for result in results:
+        for row in [*result["variants"], *(r for rows in result["layers"].values() for r in rows)]:
+            read_against(row, args.peaks)
+    print(f"{cpu.threads} thread(s) each; {cpu.name}; measured peaks (the higher of before and after the runs): "
+          f"{describe_peaks(args.peaks, cpu.name)}; median of {args.repeats} calls in "
+          f"{min(ROUNDS, args.repeats)} rounds\n")
+    print("| network | fretsaw on | fretsaw | " + " | ".join(f"{PEER_TITLES[p]} (dense)" for p in PEERS) +
+          f" | speedup over best dense peer | conv FLOPs cut | useful GFLOP/s | {args.peak_titles} | compile |")
+    print("|---" * (7 + len(PEERS) + len(args.peaks)) + "|")
+    for result in results:
+        print_rows(result, args)
+    for failure in failed:
+        print(f"| {TITLES[failure['network']]} | | failed: {cell(failure['error'].splitlines()[0], 160)} |")
     for result in results:
         for row in result["variants"]:
             if row["convs_in_pconv"] < row["convs"]:
