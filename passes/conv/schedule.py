@@ -196,8 +196,8 @@ def plan_groups(conv: pconv.Conv, target: SimdTarget, weight) -> tuple[Schedule,
     cin_g = conv.input_shape[1] // conv.groups
     if conv.patterns.shape[2:] == (1, 1):  # a temporal or pointwise conv: no spatial taps
         tile = cin_g
-    elif depth_taps == 1 and group_unit_bytes(plane, layout, weight, fblock, conv.output_shape[2] * layout.groups,
-                                              UNITS) <= target.l2:
+    elif depth_taps == 1 and group_unit_bytes(plane, layout, weight, fblock, depth_taps,
+                                              conv.output_shape[2] * layout.groups, UNITS) <= target.l2:
         tile = cin_g
     else:
         tile = channel_tile(plane, layout, lanes, target.cache // (2 * depth_taps), GROUP_TILE)

@@ -13,6 +13,7 @@ import numpy as np
 from fretsaw.dialect import pconv
 from fretsaw.passes.conv.geometry import ceil_div, output_plane
 from fretsaw.passes.conv.groups import kept_columns
+from fretsaw.passes.conv.units import block_units
 from fretsaw.passes.cpu.staging import Layout
 
 # Bytes of L1 data cache a channel tile's input rows may take, unless the target says otherwise
@@ -252,19 +253,20 @@ def channel_tile(conv: pconv.Conv, layout: Layout, width: int, budget: int, leas
 
 
 
-def group_unit_bytes(plane, layout: Layout, weight: np.ndarray, fblock: int, row_groups: int, units: int) -> int:
+def group_unit_bytes(plane, layout: Layout, weight: np.ndarray, fblock: int, depth_taps: int, row_groups: int,
+                     units: int) -> int:
     """Bytes a kernel-group lowering's work unit reads again and again when it takes all the
     input channels in one tile: the input rows of its row group (every kept phase plane, depth
     tap and the taps' reach below it, whole rows), which each of its filter blocks reads, and its
     filter blocks' weights and column offsets, which each of its column chunks reads. When they
     stay in L2, one tile wins over L1 channel tiles, whose every further tile parks and reloads
     each block's sums (measured: bench/RESULTS.md, 2026-12-01). `plane`: the conv's (H, W) plane
-    (staging.Plane); `weight`: its dense weights; `row_groups`: (output depth plane, row group)
-    pairs; units: about how many work units the threads share (units.block_units)."""
+    (staging.Plane); `weight`: its dense weights; `depth_taps`: the depth taps its kept columns
+    use; `row_groups`: (output depth plane, row group) pairs; `units`: about how many work units
+    the threads share, cut as the lowering cuts them (units.block_units)."""
     cout, cin_g = weight.shape[:2]
     blocks = cout // fblock
-    per_unit = ceil_div(blocks, min(blocks, max(1, ceil_div(units, row_groups))))
-    depth_taps = max(1, int((weight != 0).any(axis=(0, 1, 3, 4)).sum()))
+    per_unit = int(np.diff(block_units(blocks, row_groups, units)).max())
     taps = zip(*np.nonzero(plane.patterns.any(axis=0)))
     reach = layout.rows + max(layout.tap(kh, kw)[1] for kh, kw in taps)
     inputs = cin_g * depth_taps * len(layout.planes) * reach * layout.row * 4

@@ -290,7 +290,7 @@ def test_kernel_group_convs_of_one_depth_tap_take_one_tile_when_a_unit_fits_l2(c
     op = conv3d(flat, (1, 7, 7))
     s, layout = plan_groups(op, target(AVX2), flat)
     assert s.tile == 256
-    unit = group_unit_bytes(Plane.of(op, flat), layout, flat, s.fblock, op.output_shape[2] * layout.groups, UNITS)
+    unit = group_unit_bytes(Plane.of(op, flat), layout, flat, s.fblock, 1, op.output_shape[2] * layout.groups, UNITS)
     assert 256 * layout.row * 4 < unit <= AVX2.l2  # the rows of every channel, and the weights
     s, _ = plan_groups(op, target(dataclasses.replace(AVX2, l2=unit - 1)), flat)
     assert s.tile < 256
