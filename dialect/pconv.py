@@ -24,7 +24,7 @@ Optional (IRDL here has no optional attributes: the file lists them, this verifi
                   computed together, each input value loaded once for all gOut of them
   filter_order, filter_groups   i32 tables added by pconv-filter-kernel-reorder
   fkw_stride, fkw_index         i32 tables added by pconv-pack-fkw: packed_weights in FKW order
-  fretsaw.schedule     array<i64: rows, vectors, tile, units> from tuning (valid: passes/conv/schedule.py
+  fretsaw.schedule     array<i64: rows, vectors, tile, units, filters> from tuning (valid: passes/conv/schedule.py
                        schedule_problem; checked here against the conv, by pconv-vectorize
                        against its target too)
 `packed_weights` holds only the kept weights, in canonical order: filters in order, inside
@@ -404,18 +404,20 @@ def _check_optional_tables(op) -> None:
 
 
 def _check_schedule(conv: Conv, op) -> None:
-    """A tuned `fretsaw.schedule` must be array<i64: rows, vectors, tile, units> (or the three first,
-    as earlier tunings wrote it) that pconv-vectorize's schedule_problem accepts for this conv (the
-    target's bounds are checked by the pass)."""
-    from fretsaw.passes.conv.schedule import SCHEDULE, schedule_problem  # the schedule means what the lowering does
+    """A tuned `fretsaw.schedule` must be array<i64: rows, vectors, tile, units, filters> (or the
+    three or four first, as earlier tunings wrote it) that pconv-vectorize's schedule_problem
+    accepts for this conv (the target's bounds are checked by the pass). A pointwise conv3d,
+    which pconv-vectorize computes as a 2-D GEMM the tuner does not search, takes none."""
+    from fretsaw.passes.conv.geometry import pointwise  # the schedule means what the lowering does
+    from fretsaw.passes.conv.schedule import SCHEDULE, schedule_problem
 
     if SCHEDULE not in op.attributes:
         return
-    if conv.rank != 2:
-        raise op_error(op, f"{SCHEDULE} is pconv-vectorize's schedule of a 2-D convolution; a {op.name} takes none")
+    if conv.rank != 2 and pointwise(conv):
+        raise op_error(op, f"{SCHEDULE}: a pointwise {op.name} takes no tuned schedule; remove the attribute")
     schedule = op.attributes[SCHEDULE]
-    if not isinstance(schedule, ir.DenseI64ArrayAttr) or len(list(schedule)) not in (3, 4):
-        raise op_error(op, f"{SCHEDULE} must be array<i64: rows, vectors, tile, units>, got {schedule}")
+    if not isinstance(schedule, ir.DenseI64ArrayAttr) or len(list(schedule)) not in (3, 4, 5):
+        raise op_error(op, f"{SCHEDULE} must be array<i64: rows, vectors, tile, units, filters>, got {schedule}")
     problem = schedule_problem(list(schedule), conv)
     if problem:
         raise op_error(op, f"{SCHEDULE} = {schedule}: {problem}; tune again or remove the attribute")

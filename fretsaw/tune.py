@@ -1,13 +1,15 @@
-"""Per-layer tuning of pconv-vectorize's schedule: register block (rows x vectors), input channel
-tile and work units (how the threads split the conv), searched by compiling and timing each conv
-alone, cached on disk.
+"""Per-layer tuning of pconv-vectorize's schedule: register block (rows x vectors, and for the
+kernel-group lowering the filters per block), input channel tile and work units (how the threads
+split the conv), searched by compiling and timing each conv alone, cached on disk.
 
 The cache is a JSON file keyed by the conv's signature (shapes, stride, padding, dilation,
 groups, activation, kept kernels and taps, number of patterns) and the machine (CPU name,
 vector width, threads): a layer tuned once is not searched again on that machine. The chosen
-schedule goes onto the op as `fretsaw.schedule = array<i64: rows, vectors, tile, units>`, which
-pconv-vectorize follows. A conv in the kernel-group lowering (schedule.kernel_groups: KGS or
-Vanilla pruned) takes no such schedule and is not searched. The untuned heuristics are always
+schedule goes onto the op as `fretsaw.schedule = array<i64: rows, vectors, tile, units, filters>`,
+which pconv-vectorize follows: 2-D convs of the pattern loops (filters 0) and convs of the
+kernel-group lowering (schedule.kernel_groups: 3-D convs, KGS / Vanilla Conv2d), whose candidates
+(schedule.group_candidates) are planned on the op as GroupEmitter takes it (group_conv); a
+pointwise conv3d (the 2-D GEMM over its pixels) is not searched. The untuned heuristics are always
 one of the candidates, and another schedule replaces theirs only when it wins a rematch against
 them, the two called in turn, so tuning never picks a schedule it measured as slower. The cache
 is input like any other: an entry that is malformed or whose schedule pconv-vectorize would
@@ -31,18 +33,23 @@ from tqdm.auto import tqdm
 from fretsaw.dialect import pconv
 from fretsaw.errors import FretsawError
 from fretsaw.passes.conv.groups import dense_weights
-from fretsaw.passes.conv.schedule import SCHEDULE, SimdTarget, candidates, kernel_groups, schedule_problem
+from fretsaw.passes.conv.geometry import pointwise
+from fretsaw.passes.conv.schedule import (SCHEDULE, SimdTarget, candidates, group_candidates, kernel_groups,
+                                          schedule_problem)
 from fretsaw.passes.conv.units import UNITS
 from fretsaw.stats import layer_name
 from fretsaw.target import CpuTarget
 
 ENTRY = "main"
 # What a cached schedule means to pconv-vectorize, part of every cache key: 2 since column sets
-# (a wide block's rows x vectors then take up to 3x the accumulators of before), 3 since work units
-SCHEDULE_VERSION = 3
-# A cache entry: what search() returns (the schedule, its time and the heuristic's, candidates tried)
+# (a wide block's rows x vectors then take up to 3x the accumulators of before), 3 since work units,
+# 4 since filter blocks (kernel-group convs searched)
+SCHEDULE_VERSION = 4
+# A cache entry: what search() returns (the schedule, its time and the heuristic's, candidates tried);
+# `filters` (the kernel-group lowering's filters per block) may be left out for 0
 COUNTS = ("rows", "vectors", "tile", "units", "tried")
-SCHEDULE_COUNTS = COUNTS[:4]
+FILTERS = "filters"
+SCHEDULE_COUNTS = ("rows", "vectors", "tile", "units", FILTERS)
 TIMES = ("ms", "default_ms")
 # A searched schedule replaces the heuristic's only when it is at least 1 / MARGIN times as fast in
 # a rematch of the two, called in turn REMATCH times as often as the search timed each candidate
@@ -102,7 +109,7 @@ def build_schedule(op: ir.Operation, schedule: tuple[int, int, int, int], backen
 
     module = standalone(op)
     signature = Signature.of(module, ENTRY)  # now: the stages below lower @main to the LLVM dialect
-    conv = next(iter(pconv.walk_ops(module.operation, pconv.CONV2D)))
+    conv = next(iter(pconv.walk_convs(module.operation)))
     with module.context:
         conv.attributes[SCHEDULE] = ir.DenseI64ArrayAttr.get(list(schedule))
     for stage in backend.stages():  # the backend's stages, after "pconv", which made the op
@@ -126,28 +133,54 @@ def rematch(op: ir.Operation, schedules: list, backend, repeats: int) -> list[fl
     return interleaved_ms([build_schedule(op, schedule, backend) for schedule in schedules], repeats)
 
 
+def block_candidates(op: ir.Operation, cpu: CpuTarget) -> tuple[list[tuple[int, int, int]], list[int]]:
+    """The register blocks (rows, vectors, filters; filters 0 on the pattern loops) and channel
+    tiles the tuner times for `op`, the heuristic's first: a conv of the kernel-group lowering
+    planned on a copy of it as GroupEmitter takes it (group_conv)."""
+    from fretsaw.passes.pconv_vectorize import group_conv
+
+    conv, target = pconv.Conv(op), SimdTarget.of(cpu)
+    weight = dense_weights(conv)
+    if not kernel_groups(conv, weight):
+        blocks, tiles = candidates(conv, target)
+        return [(rows, vectors, 0) for rows, vectors in blocks], tiles
+    module = standalone(op)  # group_conv rewrites the op it is given
+    copy = next(iter(pconv.walk_convs(module.operation)))
+    with module.context, copy.location:
+        grouped, grouped_weight = group_conv(copy, target, weight)
+        return group_candidates(pconv.Conv(grouped), target, grouped_weight)
+
+
 def search(op: ir.Operation, backend, repeats: int) -> dict:
     """Time the heuristic's schedule, the other register blocks with its tile, then the other
     tiles with the best block, then the other work units with the best block and tile
     (unit_candidates); the fastest, if it then also beats the heuristic's in a rematch
     (the two called in turn, REMATCH x `repeats` times each) by MARGIN, wins: timed one after the
     other, a machine's swings pick schedules at random (a tuned ResNet-18 ran 3% slower than
-    untuned on a shared VM). Its time and the heuristic's are then the rematch's."""
-    conv = pconv.Conv(op)
-    blocks, tiles = candidates(conv, SimdTarget.of(backend.cpu))
+    untuned on a shared VM). Its time and the heuristic's are then the rematch's. A schedule is
+    (rows, vectors, tile, units, filters)."""
+    blocks, tiles = block_candidates(op, backend.cpu)
     units = unit_candidates(backend.cpu)
+
+    def schedule(block, tile, count):
+        rows, vectors, filters = block
+        return rows, vectors, tile, count, filters
+
     timed = {}
-    for rows, vectors in blocks:
-        timed[(rows, vectors, tiles[0], units[0])] = time_schedule(op, (rows, vectors, tiles[0], units[0]), backend,
+    for block in blocks:
+        timed[schedule(block, tiles[0], units[0])] = time_schedule(op, schedule(block, tiles[0], units[0]), backend,
                                                                    repeats)
-    best_block = min(timed, key=timed.get)[:2]
-    for tile in tiles[1:]:
-        timed[(*best_block, tile, units[0])] = time_schedule(op, (*best_block, tile, units[0]), backend, repeats)
-    best_tile = min(timed, key=timed.get)[:3]
-    for count in units[1:]:
-        timed[(*best_tile, count)] = time_schedule(op, (*best_tile, count), backend, repeats)
     best = min(timed, key=timed.get)
-    default = (*blocks[0], tiles[0], units[0])
+    best_block = (best[0], best[1], best[4])
+    for tile in tiles[1:]:
+        timed[schedule(best_block, tile, units[0])] = time_schedule(op, schedule(best_block, tile, units[0]), backend,
+                                                                    repeats)
+    best_tile = min(timed, key=timed.get)[2]
+    for count in units[1:]:
+        timed[schedule(best_block, best_tile, count)] = time_schedule(op, schedule(best_block, best_tile, count),
+                                                                      backend, repeats)
+    best = min(timed, key=timed.get)
+    default = schedule(blocks[0], tiles[0], units[0])
     ms, default_ms = timed[best], timed[default]
     if best != default:
         ms, default_ms = rematch(op, [best, default], backend, REMATCH * repeats)
@@ -186,14 +219,21 @@ def entry_problem(entry, conv: pconv.Conv, cpu: CpuTarget) -> str | None:
     missing = [key for key in COUNTS + TIMES if key not in entry]
     if missing:
         return f"lacks {', '.join(missing)}"
-    for key in COUNTS:
+    for key in COUNTS + ((FILTERS,) if FILTERS in entry else ()):
         if type(entry[key]) is not int:
             return f"has {key} = {json.dumps(entry[key])}, not an integer"
     for key in TIMES:
         value = entry[key]
         if type(value) not in (int, float) or not math.isfinite(value) or value < 0:
             return f"has {key} = {json.dumps(value)}, not a time in ms"
-    return schedule_problem([entry[key] for key in SCHEDULE_COUNTS], conv, SimdTarget.of(cpu))
+    return schedule_problem(schedule_counts(entry), conv, SimdTarget.of(cpu))
+
+
+def schedule_counts(entry: dict) -> list[int]:
+    """The `fretsaw.schedule` of a cache entry: rows, vectors, tile, units, and filters when not 0
+    (a 2-D conv of the pattern loops keeps the four-count form)."""
+    counts = [entry[key] for key in SCHEDULE_COUNTS[:4]]
+    return counts + [entry[FILTERS]] if entry.get(FILTERS, 0) else counts
 
 
 def write_cache(path: Path, known: dict) -> str | None:
@@ -208,16 +248,16 @@ def write_cache(path: Path, known: dict) -> str | None:
 
 def tune(module: ir.Module, backend, cache: Path | None = None, repeats: int = 5,
          progress: bool = True) -> list[dict]:
-    """Give every pconv.conv2d of `module` that the pattern loops compute (not kernel_groups) its
-    tuned schedule, searching (and caching) the layers the cache does not know yet. Returns one
-    record per such conv: its layer name, the schedule (rows, vectors, tile, units), its time and
+    """Give every pconv conv of `module` but pointwise conv3d ops its tuned schedule, searching
+    (and caching) the layers the cache does not know yet. Returns one record per such conv: its
+    layer name, the schedule (rows, vectors, tile, units, filters), its time and
     the heuristic's (ms, default_ms), candidates tried, cached. A malformed or invalid cache entry
     is searched again and overwritten, with a warning; a cache that cannot be written is warned
     about once, and the tuned schedules are still used."""
     path = Path(cache) if cache else default_cache()
     known = read_cache(path)
-    ops = [op for op in pconv.walk_ops(module.operation, pconv.CONV2D)
-           if not kernel_groups(conv := pconv.Conv(op), dense_weights(conv))]
+    ops = [op for op in pconv.walk_convs(module.operation)
+           if not (pconv.Conv(op).rank == 3 and pointwise(pconv.Conv(op)))]
     records, saving = [], True
     for op in tqdm(ops, desc="tuning convs", unit="conv", disable=not progress, leave=False):
         conv, layer = pconv.Conv(op), layer_name(op.location)
@@ -231,8 +271,9 @@ def tune(module: ir.Module, backend, cache: Path | None = None, repeats: int = 5
         if not cached:
             known[key] = search(op, backend, repeats)
         entry = {name: known[key][name] for name in COUNTS + TIMES}
+        entry[FILTERS] = known[key].get(FILTERS, 0)
         with module.context:
-            op.attributes[SCHEDULE] = ir.DenseI64ArrayAttr.get([entry[key] for key in SCHEDULE_COUNTS])
+            op.attributes[SCHEDULE] = ir.DenseI64ArrayAttr.get(schedule_counts(entry))
         records.append({"layer": layer, **entry, "cached": cached})
         if cached or not saving:
             continue

@@ -65,7 +65,7 @@ from fretsaw.passes.conv.rewrite import read_by_users
 from fretsaw.passes.pconv_lower import lower_conv
 from fretsaw.passes.conv.runs import PatternRuns
 from fretsaw.passes.conv.groups import FilterColumns, dense_weights
-from fretsaw.passes.conv.schedule import (SCHEDULE, SimdTarget, flat_groups, kernel_groups, plan, plan_groups,
+from fretsaw.passes.conv.schedule import (SimdTarget, check_tuned, flat_groups, kernel_groups, plan, plan_groups,
                                           schedule_problem)
 from fretsaw.passes.conv.units import block_units, filter_units
 from fretsaw.passes.cpu.blocks import CACHE, CACHE_L2
@@ -175,15 +175,15 @@ def as_conv3d(op):
     """A pconv.conv2d over N x C x H x W as the same conv over N x C x 1 x H x W, a pconv.conv3d
     of kernel 1 x KH x KW (reshapes of the input and the result, which bufferization turns into
     views), for the kernel-group lowering (GroupEmitter). Its weights keep their packing: a
-    pattern's taps are the same in either shape. A tuned 2-D schedule does not apply to it and is
-    dropped."""
+    pattern's taps are the same in either shape; its tuned schedule (the kernel-group lowering's:
+    schedule.plan_groups) carries over."""
     conv = pconv.Conv(op)
     n, c, h, w = conv.input_shape
     _, cout, oh, ow = conv.output_shape
     (top, left, bottom, right), element = conv.padding, conv.input.type.element_type
     depth = reassociation([0], [1], [2, 3], [4])  # the depth of 1 beside the rows
     with ir.InsertionPoint(op), op.location:
-        attributes = {name: op.attributes[name] for name in op.attributes if name != SCHEDULE}
+        attributes = {name: op.attributes[name] for name in op.attributes}
         attributes.update(
             patterns=ir.DenseElementsAttr.get(np.ascontiguousarray(conv.patterns[:, None])),
             strides=ir.DenseI64ArrayAttr.get([1, *conv.strides]),
@@ -193,6 +193,16 @@ def as_conv3d(op):
                                  [n, c, 1, h, w]).result
         return replace_conv(op, pconv.CONV3D, x, ir.RankedTensorType.get([n, cout, 1, oh, ow], element),
                             attributes, lambda y: tensor.CollapseShapeOp(op.results[0].type, y, depth).result)
+
+
+def group_conv(op, target: SimdTarget, weight: np.ndarray):
+    """(op, weight) as the kernel-group lowering (GroupEmitter) takes a conv of it whose dense
+    weights are `weight`: a 3-D conv as it is, a 2-D one as the conv3d of depth 1 (as_conv3d),
+    a pointwise one first flattened when flat_groups says so. The tuner plans on the same op."""
+    if pconv.Conv(op).rank == 3:
+        return op, weight
+    flat = flatten_pointwise(op) if flat_groups(pconv.Conv(op), target) else op
+    return as_conv3d(flat), weight[:, :, None]
 
 
 def replace_conv(op, name: str, x: ir.Value, result_type: ir.Type, attributes: dict, restore):
@@ -656,7 +666,7 @@ class GroupEmitter(ConvEmitter):
     parked partial sums, bias and activation as in the 2-D loops, but each channel tile runs over
     all the unit's blocks before the next (unit_columns)."""
 
-    def __init__(self, op, target: SimdTarget, f16: bool, weight: np.ndarray):
+    def __init__(self, op, weight: np.ndarray, target: SimdTarget, f16: bool):
         self.op, self.conv = op, pconv.Conv(op)
         conv = self.conv
         self.schedule, self.layout = plan_groups(conv, target, weight)
@@ -837,9 +847,7 @@ class Vectorize(ModulePass):
                 ConvEmitter(flatten_pointwise(op), self.target, requested, self.f16, read).emit()
             elif weight is None:  # weights computed at run time: the reference loops read them as they are
                 lower_conv(op)
-            elif conv.rank == 2:
-                flat = flatten_pointwise(op) if flat_groups(conv, self.target) else op
-                GroupEmitter(as_conv3d(flat), self.target, self.f16, weight[:, :, None]).emit()
             else:
-                GroupEmitter(op, self.target, self.f16, weight).emit()
+                check_tuned(conv, self.target)
+                GroupEmitter(*group_conv(op, self.target, weight), self.target, self.f16).emit()
         module.verify()

@@ -2,9 +2,10 @@
 load sharing), chosen by one function of (conv, target), `plan`, which pconv-vectorize, the
 tuner (fretsaw/tune.py: `candidates`) and the verifier's check of a tuned schedule all call.
 
-A tuned schedule travels on the op as `fretsaw.schedule = array<i64: rows, vectors, tile, units>`
-(0 = the heuristic's choice; the three-count form of earlier tunings leaves `units` to the
-heuristic); `schedule_problem` is the one definition of a valid one.
+A tuned schedule travels on the op as `fretsaw.schedule = array<i64: rows, vectors, tile, units,
+filters>` (0 = the heuristic's choice; `filters`, the filters per block, is the kernel-group
+lowering's only: plan_groups; the three- and four-count forms of earlier tunings leave the rest
+to the heuristic); `schedule_problem` is the one definition of a valid one.
 """
 
 from __future__ import annotations
@@ -19,15 +20,15 @@ from fretsaw.errors import op_error
 from fretsaw.passes.conv.geometry import ceil_div, output_plane, pointwise
 from fretsaw.passes.cpu.blocks import (CACHE, CACHE_L2, GROUP_FBLOCKS, GROUP_TILE, GROUP_WASTE, RESERVED,
                                        SET_ACCUMULATORS, block_budget, block_shapes, channel_tile, column_sets,
-                                       filter_block, group_block, group_unit_bytes, lane_shifts, lane_width,
-                                       register_block, set_accumulators, weights_fit, wide_blocks)
-from fretsaw.passes.conv.groups import block_waste
+                                       filter_block, group_blocks, group_registers, group_unit_bytes, lane_shifts,
+                                       lane_width, register_block, set_accumulators, weights_fit, wide_blocks)
+from fretsaw.passes.conv.groups import block_waste, dense_weights
 from fretsaw.passes.conv.units import UNITS
 from fretsaw.passes.cpu.staging import Layout, Plane
 
-# A conv's tuned schedule (fretsaw/tune.py): array<i64: rows, vectors, tile[, units]>; 0 = the heuristic's.
+# A conv's tuned schedule (fretsaw/tune.py): array<i64: rows, vectors, tile[, units[, filters]]>; 0 = the heuristic's.
 SCHEDULE = "fretsaw.schedule"
-COUNTS = ("rows", "vectors", "tile", "units")
+COUNTS = ("rows", "vectors", "tile", "units", "filters")
 # Work units a schedule may ask for: more only multiply the units' bookkeeping
 MAX_UNITS = 4096
 # The tuner's search space beside the heuristic's choice: register block shapes tried, and the
@@ -94,17 +95,17 @@ class Schedule:
         return self.rows, self.vectors, self.tile, self.units
 
 
-def counts_of(schedule) -> tuple[int, int, int, int]:
-    """(rows, vectors, tile, units) of a schedule given with or without its units (0 then)."""
+def counts_of(schedule) -> tuple[int, int, int, int, int]:
+    """(rows, vectors, tile, units, filters) of a schedule given with or without its last counts (0 then)."""
     values = [int(value) for value in schedule]
     return tuple(values + [0] * (len(COUNTS) - len(values)))
 
 
-def schedule_of(op) -> tuple[int, int, int, int]:
-    """The (rows, vectors, tile, units) the op's `fretsaw.schedule` attribute asks for, zeros
-    without one (units 0 when it gives three counts)."""
+def schedule_of(op) -> tuple[int, int, int, int, int]:
+    """The (rows, vectors, tile, units, filters) the op's `fretsaw.schedule` attribute asks for,
+    zeros without one (and for the counts it does not give)."""
     if SCHEDULE not in op.attributes:
-        return 0, 0, 0, 0
+        return 0, 0, 0, 0, 0
     return counts_of(ir.DenseI64ArrayAttr(op.attributes[SCHEDULE]))
 
 
@@ -134,7 +135,7 @@ def plan(conv: pconv.Conv, target: SimdTarget, requested: tuple[int, ...] = (0, 
     else the heuristics'. A requested or tuned schedule that does not fit is a FretsawError
     naming the op and what to do."""
     rows, vectors, tile, units = fitted(conv, requested, target)
-    tuned_rows, tuned_vectors, tuned_tile, tuned_units = schedule_of(conv.op)
+    tuned_rows, tuned_vectors, tuned_tile, tuned_units, _ = schedule_of(conv.op)
     if not (rows and vectors):
         rows, vectors = tuned_rows, tuned_vectors
     return heuristic(conv, target, rows, vectors, tile or tuned_tile, units or tuned_units)
@@ -172,8 +173,9 @@ def flat_groups(conv: pconv.Conv, target: SimdTarget) -> bool:
 def plan_groups(conv: pconv.Conv, target: SimdTarget, weight) -> tuple[Schedule, Layout]:
     """A conv's schedule on `target` for the kernel-group lowering (passes/conv/groups.py; a 2-D
     conv is the 3-D conv of depth 1): filters in blocks of `fblock` over their kept columns, a
-    register block of rows x vectors per filter (group_block: the target's registers are its
-    accumulators and the 6 it leaves for weights and loads), and its channel tiles. A conv of
+    register block of rows x vectors per filter (group_blocks' first: the target's registers are
+    its accumulators and the 6 it leaves for weights and loads), and its channel tiles, each count
+    the op's tuned `fretsaw.schedule` gives (rows, vectors and filters together) instead. A conv of
     one depth tap (2-D, (1, k, k)) takes all its channels in one tile when a work unit's input
     rows and weights fit the target's L2 (group_unit_bytes): then no block parks and reloads its
     sums between tiles, which cost 2-D KGS layers 3-36% of their time (bench/RESULTS.md,
@@ -188,20 +190,89 @@ def plan_groups(conv: pconv.Conv, target: SimdTarget, weight) -> tuple[Schedule,
     plane = Plane.of(conv, weight)
     _, _, oh, ow = plane.output_shape
     lanes = lane_width(ow, target.width)
-    cout_g = conv.output_shape[1] // conv.groups
-    waste = {f: block_waste(weight, f) for f in GROUP_FBLOCKS if cout_g % f == 0}
-    fblock, rows, vectors = group_block(oh, ow, lanes, target.accumulators + RESERVED, waste)
+    cin_g = conv.input_shape[1] // conv.groups
+    rows, vectors, tile, units, fblock = schedule_of(conv.op)  # checked by pconv-vectorize (check_tuned)
+    if not fblock:
+        fblock, rows, vectors = group_blocks(oh, ow, lanes, target.accumulators + RESERVED,
+                                             group_waste(conv, weight))[0]
+    units = units or UNITS
     depth_taps = max(1, int((weight != 0).any(axis=(0, 1, 3, 4)).sum()))
     layout = Layout.of(plane, lanes, rows, vectors)
-    cin_g = conv.input_shape[1] // conv.groups
-    if conv.patterns.shape[2:] == (1, 1):  # a temporal or pointwise conv: no spatial taps
+    if tile:  # tuned
+        tile = min(tile, cin_g)
+    elif conv.patterns.shape[2:] == (1, 1):  # a temporal or pointwise conv: no spatial taps
         tile = cin_g
     elif depth_taps == 1 and group_unit_bytes(plane, layout, weight, fblock, depth_taps,
-                                              conv.output_shape[2] * layout.groups, UNITS) <= target.l2:
+                                              conv.output_shape[2] * layout.groups, units) <= target.l2:
         tile = cin_g
     else:
         tile = channel_tile(plane, layout, lanes, target.cache // (2 * depth_taps), GROUP_TILE)
-    return Schedule(rows, vectors, tile, lanes, False, fblock, ()), layout
+    return Schedule(rows, vectors, tile, lanes, False, fblock, (), units=units), layout
+
+
+def group_plane(conv: pconv.Conv, target: SimdTarget) -> tuple[int, int]:
+    """(rows, columns) of output the kernel-group lowering computes for `conv` on `target`: one
+    row of H*W for a pointwise 2-D conv it flattens (flat_groups), else the output's (H, W)."""
+    if conv.rank == 2 and flat_groups(conv, target):
+        return output_plane(conv)
+    return tuple(conv.output_shape[-2:])
+
+
+def group_waste(conv: pconv.Conv, weight) -> dict[int, float]:
+    """The filter blocks a kernel-group conv may take (GROUP_FBLOCKS dividing its filters per
+    group) -> multiply-adds per kept weight of each (groups.block_waste)."""
+    cout_g = conv.output_shape[1] // conv.groups
+    return {f: block_waste(weight, f) for f in GROUP_FBLOCKS if cout_g % f == 0}
+
+
+def group_problem(schedule, plane: tuple[int, int] | None, conv: pconv.Conv, target: SimdTarget | None) -> str | None:
+    """What makes `schedule` (rows, vectors, tile, units, filters) invalid for a conv of the
+    kernel-group lowering, or None: a register block of rows x vectors per filter of `filters`
+    filters (the three go together), filters one of GROUP_FBLOCKS dividing the filters per group,
+    tile at most the input channels per group; on the output `plane` (rows, columns) the lowering
+    computes and a `target`: at most its rows and vector columns, within the target's registers
+    (group_registers: the accumulators and the RESERVED ones)."""
+    rows, vectors, tile, units, fblock = counts_of(schedule)
+    if len({rows == 0, vectors == 0, fblock == 0}) > 1:
+        return (f"rows={rows}, vectors={vectors} and filters={fblock} go together for a kernel-group conv: "
+                f"all >= 1 (a register block of filters) or all 0 (the heuristic's)")
+    cout_g, cin_g = conv.output_shape[1] // conv.groups, conv.input_shape[1] // conv.groups
+    if tile > cin_g:
+        return f"tile={tile} exceeds the conv's {cin_g} input channels per group"
+    if fblock and (fblock not in GROUP_FBLOCKS or cout_g % fblock):
+        allowed = ", ".join(str(f) for f in GROUP_FBLOCKS if cout_g % f == 0)
+        return f"filters={fblock} is not a block size for {cout_g} filters per group (one of {allowed})"
+    if plane is None or target is None or not rows:
+        return None
+    oh, ow = plane
+    row_vectors = ceil_div(ow, lane_width(ow, target.width))
+    if rows > oh:
+        return f"rows={rows} exceeds the {oh} output row(s) the kernel-group lowering computes"
+    if vectors > row_vectors:
+        return f"vectors={vectors} exceeds the {row_vectors} vector(s) an output row of {ow} takes"
+    registers = target.accumulators + RESERVED
+    if group_registers(fblock, rows * vectors) > registers:
+        return (f"a block of {fblock} filters x {rows} x {vectors} vectors takes "
+                f"{group_registers(fblock, rows * vectors)} vector registers, more than the {registers} of "
+                f"accumulators={target.accumulators}")
+    return None
+
+
+def group_candidates(conv: pconv.Conv, target: SimdTarget, weight) -> tuple[list[tuple[int, int, int]], list[int]]:
+    """What the tuner times for a conv of the kernel-group lowering (`conv` as pconv-vectorize
+    hands it to GroupEmitter, `weight` its dense weights): register blocks as (rows, vectors,
+    filters), the heuristic's first, then the next best by group_blocks' score; channel tiles, the
+    heuristic's first, then half, double and all the channels."""
+    first, _ = plan_groups(conv, target, weight)
+    _, _, oh, ow = Plane.of(conv, weight).output_shape
+    ranked = [(rows, vectors, fblock) for fblock, rows, vectors in
+              group_blocks(oh, ow, first.lanes, target.accumulators + RESERVED, group_waste(conv, weight))]
+    heuristic_block = (first.rows, first.vectors, first.fblock)
+    blocks = [heuristic_block] + [block for block in ranked if block != heuristic_block]
+    cin_g = conv.input_shape[1] // conv.groups
+    tile = first.tile
+    tiles = [tile] + sorted({t for t in (tile // 2, tile * 2, cin_g) if 0 < t <= cin_g and t != tile})
+    return blocks[:BLOCKS], tiles
 
 
 def candidates(conv: pconv.Conv, target: SimdTarget) -> tuple[list[tuple[int, int]], list[int]]:
@@ -232,8 +303,8 @@ def schedule_problem(schedule, conv: pconv.Conv | None = None, target: SimdTarge
     most the accumulators the block search gives the conv (block_shapes: `accumulators`, shared
     by a dense layer's filter block, SET_ACCUMULATORS with column sets). Unchecked, negative
     counts computed NaNs and a 1000-row block did not finish compiling."""
-    rows, vectors, tile, units = counts_of(schedule)
-    for name, value in zip(COUNTS, (rows, vectors, tile, units)):
+    rows, vectors, tile, units, fblock = counts_of(schedule)
+    for name, value in zip(COUNTS, (rows, vectors, tile, units, fblock)):
         if value < 0:
             return f"{name}={value} is negative: give a count >= 1, or 0 for the heuristic's choice"
     if units > MAX_UNITS:
@@ -243,6 +314,12 @@ def schedule_problem(schedule, conv: pconv.Conv | None = None, target: SimdTarge
                 f"(the heuristic's block)")
     if conv is None:
         return None
+    weight = dense_weights(conv)
+    if kernel_groups(conv, weight):
+        return group_problem(schedule, group_plane(conv, target) if target else None, conv, target)
+    if fblock:
+        return (f"filters={fblock} is the kernel-group lowering's filter block (KGS / Vanilla convs); "
+                f"this conv runs on the pattern loops: give filters=0")
     oh, ow = output_plane(conv)
     cin_g = conv.input_shape[1] // conv.groups
     if tile > cin_g:
@@ -278,18 +355,24 @@ def _block_problem(conv: pconv.Conv, target: SimdTarget, rows: int, vectors: int
     return None
 
 
+def check_tuned(conv: pconv.Conv, target: SimdTarget) -> None:
+    """A FretsawError naming the op, its `fretsaw.schedule` and what to do when the schedule does
+    not fit the conv on `target` (schedule_problem; either lowering)."""
+    problem = schedule_problem(schedule_of(conv.op), conv, target)
+    if problem:
+        raise op_error(conv.op, f"{SCHEDULE} = {conv.op.attributes[SCHEDULE]} does not fit width={target.width} "
+                                f"accumulators={target.accumulators}: {problem}; tune it again on this target or "
+                                f"remove it")
+
+
 def fitted(conv: pconv.Conv, requested: tuple[int, ...], target: SimdTarget) -> tuple[int, int, int, int]:
     """pconv-vectorize's (rows, vectors, tile, units) options for this conv: rows, vectors and tile
     cut to its output rows, row vectors and input channels (the options apply to every conv; rows
     past those would compute nothing stored), once they and the op's `fretsaw.schedule` pass
     schedule_problem at this target. A FretsawError names the op, the schedule and what to do."""
-    op, width, accumulators = conv.op, target.width, target.accumulators
-    tuned = schedule_of(op)
-    problem = schedule_problem(tuned, conv, target)
-    if problem:
-        raise op_error(op, f"{SCHEDULE} = {op.attributes[SCHEDULE]} does not fit width={width} "
-                           f"accumulators={accumulators}: {problem}; tune it again on this target or remove it")
-    rows, vectors, tile, units = counts_of(requested)
+    op, width = conv.op, target.width
+    check_tuned(conv, target)
+    rows, vectors, tile, units = counts_of(requested)[:4]
     oh, ow = output_plane(conv)
     cut = (min(rows, oh), min(vectors, ceil_div(ow, lane_width(ow, width))),
            min(tile, conv.input_shape[1] // conv.groups), units)

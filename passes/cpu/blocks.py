@@ -310,15 +310,15 @@ def group_speed(oh: int, ow: int, width: int, fblock: int, rows: int, vectors: i
     return fblock * oh * ow / width / (ceil_div(oh, rows) * slots)
 
 
-def group_block(oh: int, ow: int, width: int, registers: int, waste: dict[int, float]) -> tuple[int, int, int]:
-    """(fblock, rows, vectors) of a kernel-group lowering's register block: the block of the most
-    useful work per issue slot (group_speed), over the filter blocks of `waste` (fblock ->
-    multiply-adds per kept weight, groups.block_waste) and the register blocks that fit in
-    `registers` vector registers (group_registers); among near equals, the fewest loads per FMA
-    (an input vector and a broadcast weight a column step each, which the model counts as free
-    while they stay under the FMAs: an L1-resident column loop says otherwise, bench/RESULTS.md
-    2026-12-01), then the fewest registers."""
-    best, choice = (-1.0, 0.0, 0), (1, 1, 1)
+def group_blocks(oh: int, ow: int, width: int, registers: int, waste: dict[int, float]) -> list[tuple[int, int, int]]:
+    """Every (fblock, rows, vectors) register block of a kernel-group lowering that fits in
+    `registers` vector registers (group_registers), over the filter blocks of `waste` (fblock ->
+    multiply-adds per kept weight, groups.block_waste), best first: the most useful work per
+    issue slot (group_speed); among near equals, the fewest loads per FMA (an input vector and a
+    broadcast weight a column step each, which the model counts as free while they stay under
+    the FMAs: an L1-resident column loop says otherwise, bench/RESULTS.md 2026-12-01), then the
+    fewest registers. The tuner times the first few (schedule.group_candidates)."""
+    scored = []
     for fblock, extra in sorted(waste.items()):
         for rows in range(1, oh + 1):
             if group_registers(fblock, rows) > registers:  # no taller block fits either
@@ -329,6 +329,11 @@ def group_block(oh: int, ow: int, width: int, registers: int, waste: dict[int, f
                     break
                 score = (round(group_speed(oh, ow, width, fblock, rows, vectors) / extra, 2),
                          -(accumulators + fblock) / (fblock * accumulators), -group_registers(fblock, accumulators))
-                if score > best:
-                    best, choice = score, (fblock, rows, vectors)
-    return choice
+                scored.append((score, (fblock, rows, vectors)))
+    ranked = [block for _, block in sorted(scored, key=lambda item: item[0], reverse=True)]
+    return ranked or [(1, 1, 1)]
+
+
+def group_block(oh: int, ow: int, width: int, registers: int, waste: dict[int, float]) -> tuple[int, int, int]:
+    """(fblock, rows, vectors) of a kernel-group lowering's register block: the first of group_blocks."""
+    return group_blocks(oh, ow, width, registers, waste)[0]

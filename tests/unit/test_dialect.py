@@ -152,11 +152,16 @@ def test_verifier_checks_reorder_and_fkw_attributes(attributes, message):
 @pytest.mark.parametrize("value,message", [
     (ir.DenseI64ArrayAttr.get, None),                                  # rows, vectors, tile (earlier tunings)
     (lambda v: ir.DenseI64ArrayAttr.get(v + [8]), None),                # and units
-    (lambda v: ir.DenseI32ArrayAttr.get(v), r"fretsaw.schedule must be array<i64: rows, vectors, tile, units>, "
-                                            r"got array<i32"),
-    (lambda v: ir.DenseI64ArrayAttr.get(v[:2]), r"must be array<i64: rows, vectors, tile, units>, got array<i64: 3, 1>"),
-    (lambda v: ir.DenseI64ArrayAttr.get(v + [8, 1]), r"must be array<i64: rows, vectors, tile, units>, got array<i64: 3, 1, 2, 8, 1>"),
-    (lambda v: ir.StringAttr.get("3x1"), r"must be array<i64: rows, vectors, tile, units>, got \"3x1\""),
+    (lambda v: ir.DenseI64ArrayAttr.get(v + [8, 0]), None),             # and filters (0: not a kernel-group conv)
+    (lambda v: ir.DenseI32ArrayAttr.get(v), r"fretsaw.schedule must be array<i64: rows, vectors, tile, units, "
+                                            r"filters>, got array<i32"),
+    (lambda v: ir.DenseI64ArrayAttr.get(v[:2]), r"must be array<i64: rows, vectors, tile, units, filters>, "
+                                                r"got array<i64: 3, 1>"),
+    (lambda v: ir.DenseI64ArrayAttr.get(v + [8, 1, 1]), r"must be array<i64: rows, vectors, tile, units, filters>, "
+                                                        r"got array<i64: 3, 1, 2, 8, 1, 1>"),
+    (lambda v: ir.DenseI64ArrayAttr.get(v + [8, 4]), r"filters=4 is the kernel-group lowering's filter block .* "
+                                                     r"give filters=0"),
+    (lambda v: ir.StringAttr.get("3x1"), r"must be array<i64: rows, vectors, tile, units, filters>, got \"3x1\""),
     (lambda v: ir.DenseI64ArrayAttr.get(v + [-2]), r"fretsaw.schedule = array<i64: 3, 1, 2, -2>: units=-2 is negative"),
     (lambda v: ir.DenseI64ArrayAttr.get([-1, 1, 1]), r"fretsaw.schedule = array<i64: -1, 1, 1>: rows=-1 is negative"),
     (lambda v: ir.DenseI64ArrayAttr.get([4, 1, 1]), r"rows=4 exceeds the 3 output row"),

@@ -330,3 +330,50 @@ def test_temporal_convs_take_all_their_channels_in_one_tile(context):
     cube = rng.standard_normal((8, 144, 3, 3, 3)).astype(np.float32)
     s, _ = plan_groups(conv3d(cube, (4, 14, 14)), target(AVX2), cube)
     assert s.tile < 144
+
+
+@pytest.mark.parametrize("cpu", [AVX2, NEON], ids=["avx2", "neon"])
+def test_kernel_group_candidates_are_valid_and_followed(context, cpu):
+    """The tuner's candidates for a kernel-group conv (group_candidates) start with the
+    heuristic's plan, are distinct, fit the target (schedule_problem), and plan_groups follows
+    each as the op's tuned schedule: its filter block, register block, tile and units."""
+    from fretsaw.passes.conv.schedule import SCHEDULE, group_candidates, plan_groups
+    from fretsaw.passes.conv.units import UNITS
+
+    rng = np.random.default_rng(0)
+    weight = rng.standard_normal((8, 16, 3, 3, 3)).astype(np.float32)
+    weight[:, :, :, 0] = 0
+    op = conv3d(weight, (4, 14, 14))
+    tgt = target(cpu)
+    first, _ = plan_groups(op, tgt, weight)
+    blocks, tiles = group_candidates(op, tgt, weight)
+    assert blocks[0] == (first.rows, first.vectors, first.fblock) and tiles[0] == first.tile
+    assert len(set(blocks)) == len(blocks) >= 2 and len(set(tiles)) == len(tiles) >= 2
+    for (rows, vectors, filters), tile in zip(blocks, tiles * len(blocks)):
+        schedule = [rows, vectors, tile, 2 * UNITS, filters]
+        assert schedule_problem(schedule, op, tgt) is None, schedule
+        op.op.attributes[SCHEDULE] = ir.DenseI64ArrayAttr.get(schedule)
+        s, _ = plan_groups(op, tgt, weight)
+        assert (s.rows, s.vectors, s.tile, s.units, s.fblock) == tuple(schedule)
+    del op.op.attributes[SCHEDULE]
+
+
+def test_kernel_group_schedule_problems(context):
+    """What makes a kernel-group schedule invalid, each named: rows, vectors and filters apart, a
+    filter block that does not divide the filters, too many registers or rows for the target."""
+    rng = np.random.default_rng(0)
+    weight = rng.standard_normal((12, 16, 3, 3, 3)).astype(np.float32)
+    op = conv3d(weight, (4, 14, 14))
+    avx2 = target(AVX2)
+    assert schedule_problem([1, 1, 0, 0, 4], op, avx2) is None
+    assert schedule_problem([0, 0, 8, 0, 0], op, avx2) is None  # the heuristic's block, a tuned tile
+    assert "go together for a kernel-group conv" in schedule_problem([1, 1, 0, 0, 0], op, avx2)
+    assert "go together for a kernel-group conv" in schedule_problem([0, 0, 0, 0, 4], op)
+    assert "filters=8 is not a block size for 12 filters per group (one of 1, 2, 3, 4, 6)" in \
+        schedule_problem([1, 1, 0, 0, 8], op)
+    assert "tile=17 exceeds the conv's 16 input channels" in schedule_problem([1, 1, 17, 0, 4], op)
+    assert "4 filters x 4 x 1 vectors takes 21 vector registers, more than the 16 of accumulators=10" in \
+        schedule_problem([4, 1, 0, 0, 4], op, avx2)
+    assert "rows=15 exceeds the 14 output row(s)" in schedule_problem([15, 1, 0, 0, 1], op, avx2)
+    assert "vectors=3 exceeds the 2 vector(s) an output row of 14 takes" in \
+        schedule_problem([1, 3, 0, 0, 1], op, avx2)

@@ -150,8 +150,8 @@ func.func @too_many_patterns(%x: tensor<1x1x3x3xf32>, %w: tensor<18xf32>) -> ten
 
 // -----
 
-// A tuned schedule (fretsaw/tune.py) is array<i64: rows, vectors, tile, units> (or its first three).
-// CHECK: error: {{.*}}'pconv.conv2d' op: fretsaw.schedule must be array<i64: rows, vectors, tile, units>, got array<i32: 1, 1, 1>
+// A tuned schedule (fretsaw/tune.py) is array<i64: rows, vectors, tile, units, filters> (or its first three or four).
+// CHECK: error: {{.*}}'pconv.conv2d' op: fretsaw.schedule must be array<i64: rows, vectors, tile, units, filters>, got array<i32: 1, 1, 1>
 func.func @schedule_kind(%x: tensor<1x1x3x3xf32>, %w: tensor<4xf32>) -> tensor<1x2x2x2xf32> {
   %0 = "pconv.conv2d"(%x, %w) {patterns = dense<[[[true, false], [false, true]]]> : tensor<1x2x2xi1>, kernel_pattern = dense<[[0], [0]]> : tensor<2x1xi8>, strides = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>, groups = 1 : i64, activation = "none", operandSegmentSizes = array<i32: 1, 1, 0>, fretsaw.schedule = array<i32: 1, 1, 1>} : (tensor<1x1x3x3xf32>, tensor<4xf32>) -> tensor<1x2x2x2xf32>
   return %0 : tensor<1x2x2x2xf32>
@@ -159,7 +159,7 @@ func.func @schedule_kind(%x: tensor<1x1x3x3xf32>, %w: tensor<4xf32>) -> tensor<1
 
 // -----
 
-// CHECK: error: {{.*}}'pconv.conv2d' op: fretsaw.schedule must be array<i64: rows, vectors, tile, units>, got array<i64: 1, 1>
+// CHECK: error: {{.*}}'pconv.conv2d' op: fretsaw.schedule must be array<i64: rows, vectors, tile, units, filters>, got array<i64: 1, 1>
 func.func @schedule_length(%x: tensor<1x1x3x3xf32>, %w: tensor<4xf32>) -> tensor<1x2x2x2xf32> {
   %0 = "pconv.conv2d"(%x, %w) {patterns = dense<[[[true, false], [false, true]]]> : tensor<1x2x2xi1>, kernel_pattern = dense<[[0], [0]]> : tensor<2x1xi8>, strides = array<i64: 1, 1>, padding = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>, groups = 1 : i64, activation = "none", operandSegmentSizes = array<i32: 1, 1, 0>, fretsaw.schedule = array<i64: 1, 1>} : (tensor<1x1x3x3xf32>, tensor<4xf32>) -> tensor<1x2x2x2xf32>
   return %0 : tensor<1x2x2x2xf32>

@@ -75,7 +75,8 @@ func.func @group_shape_value(%x: tensor<1x1x3x3x3xf32>, %w: tensor<16xf32>) -> t
 
 // -----
 
-// CHECK: error: {{.*}}'pconv.conv3d' op: fretsaw.schedule is pconv-vectorize's schedule of a 2-D convolution; a pconv.conv3d takes none
+// A conv3d's tuned schedule (the kernel-group lowering's) gives rows, vectors and filters together.
+// CHECK: error: {{.*}}'pconv.conv3d' op: fretsaw.schedule = array<i64: 1, 1, 1>: rows=1, vectors=1 and filters=0 go together for a kernel-group conv
 func.func @schedule(%x: tensor<1x1x3x3x3xf32>, %w: tensor<16xf32>) -> tensor<1x2x2x2x2xf32> {
   %0 = "pconv.conv3d"(%x, %w) {patterns = dense<true> : tensor<1x2x2x2xi1>, kernel_pattern = dense<0> : tensor<2x1xi8>, fretsaw.schedule = array<i64: 1, 1, 1>, strides = array<i64: 1, 1, 1>, padding = array<i64: 0, 0, 0, 0, 0, 0>, dilations = array<i64: 1, 1, 1>, groups = 1 : i64, activation = "none", operandSegmentSizes = array<i32: 1, 1, 0>} : (tensor<1x1x3x3x3xf32>, tensor<16xf32>) -> tensor<1x2x2x2x2xf32>
   return %0 : tensor<1x2x2x2x2xf32>
@@ -87,4 +88,13 @@ func.func @schedule(%x: tensor<1x1x3x3x3xf32>, %w: tensor<16xf32>) -> tensor<1x2
 func.func @filter_order_kind(%x: tensor<1x1x3x3x3xf32>, %w: tensor<16xf32>) -> tensor<1x2x2x2x2xf32> {
   %0 = "pconv.conv3d"(%x, %w) {patterns = dense<true> : tensor<1x2x2x2xi1>, kernel_pattern = dense<0> : tensor<2x1xi8>, filter_order = "0, 1", strides = array<i64: 1, 1, 1>, padding = array<i64: 0, 0, 0, 0, 0, 0>, dilations = array<i64: 1, 1, 1>, groups = 1 : i64, activation = "none", operandSegmentSizes = array<i32: 1, 1, 0>} : (tensor<1x1x3x3x3xf32>, tensor<16xf32>) -> tensor<1x2x2x2x2xf32>
   return %0 : tensor<1x2x2x2x2xf32>
+}
+
+// -----
+
+// A pointwise conv3d is computed as the 2-D GEMM over its pixels, which tuning does not search.
+// CHECK: error: {{.*}}'pconv.conv3d' op: fretsaw.schedule: a pointwise pconv.conv3d takes no tuned schedule; remove the attribute
+func.func @pointwise_schedule(%x: tensor<1x1x3x3x3xf32>, %w: tensor<2xf32>) -> tensor<1x2x3x3x3xf32> {
+  %0 = "pconv.conv3d"(%x, %w) {patterns = dense<true> : tensor<1x1x1x1xi1>, kernel_pattern = dense<0> : tensor<2x1xi8>, fretsaw.schedule = array<i64: 1, 1, 1>, strides = array<i64: 1, 1, 1>, padding = array<i64: 0, 0, 0, 0, 0, 0>, dilations = array<i64: 1, 1, 1>, groups = 1 : i64, activation = "none", operandSegmentSizes = array<i32: 1, 1, 0>} : (tensor<1x1x3x3x3xf32>, tensor<2xf32>) -> tensor<1x2x3x3x3xf32>
+  return %0 : tensor<1x2x3x3x3xf32>
 }
