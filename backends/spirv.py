@@ -11,7 +11,6 @@ runtime runs the plan's dispatches in order, a barrier between each two.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -25,6 +24,7 @@ from fretsaw.backends.cpu import BUFFERIZE
 from fretsaw.dialect.pconv import elements_to_numpy
 from fretsaw.errors import FretsawError, op_error
 from fretsaw.passes.match import constant_int
+from fretsaw.stats import layer_label
 from fretsaw.target import GPU_PRESETS, GpuTarget
 
 # element type -> numpy dtype of the buffers a plan may hold
@@ -91,15 +91,6 @@ class Plan:
         if buffer in dict(self.outputs):
             return "output"
         return "constant" if buffer in self.constants else "temporary"
-
-
-def layer_label(location: ir.Location) -> str:
-    """'name (kind)' of a layer's source location: the torch module's name and its source file's
-    stem (conv, pooling, linear, ...), or what of it the location has."""
-    text = str(location)
-    name = re.match(r'loc\("([^"]*)"', text)
-    kind = re.search(r'/(\w+)\.py"', text)
-    return " ".join(part for part in (name and name.group(1), kind and f"({kind.group(1)})") if part) or "?"
 
 
 def element_dtype(op, mtype: ir.MemRefType):

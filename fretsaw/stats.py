@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 
 import numpy as np
@@ -19,6 +20,16 @@ def layer_name(location) -> str:
     if isinstance(location, ir.NameLoc):
         return location.name_str
     return str(location)
+
+
+def layer_label(location: ir.Location) -> str:
+    """'name (kind)' of a layer's source location: the torch module's name and its source file's
+    stem (conv, pooling, linear, ...), or what of it the location has ('?' for none: a bare
+    file:line:col location names a file, not a layer)."""
+    text = str(location)
+    name = re.match(r'loc\("([^"]*)"(?!:)', text)
+    kind = re.search(r'/(\w+)\.py"', text)
+    return " ".join(part for part in (name and name.group(1), kind and f"({kind.group(1)})") if part) or "?"
 
 
 def layer_stats(op) -> dict:
