@@ -21,11 +21,12 @@ from fretsaw.passes.pconv_raise import Raise
 from fretsaw.passes.pconv_vectorize import Vectorize
 from fretsaw.passes.pconv_verify import Verify
 from fretsaw.passes.persistent_workspace import PersistentWorkspace
+from fretsaw.passes.profile_ops import ProfileOps
 from fretsaw.passes.spirv_target import SpirvTarget
 
 # pipeline name -> pass class; the pipeline parser looks names up here first.
 REGISTRY: dict[str, type[ModulePass]] = {p.name: p for p in (
     Raise, FoldConstantChannels, DropDeadFilters, Verify, FilterKernelReorder, PackFkw, Lower, Vectorize,
-    DenseVectorize, CheckBufferReads, DistinctResults, PersistentWorkspace, McaRegions, Gpu, GpuMatmul, MapLoops, SpirvTarget)}
+    DenseVectorize, CheckBufferReads, DistinctResults, PersistentWorkspace, ProfileOps, McaRegions, Gpu, GpuMatmul, MapLoops, SpirvTarget)}
 
 __all__ = ["REGISTRY", "ModulePass"]
