@@ -58,9 +58,11 @@ def conv_options(cpu: CpuTarget, f16: bool = False) -> str:
             f"shifts={str(simd.shifts).lower()}")
 
 
-def cpu_stages(cpu: CpuTarget, f16: bool = False, mca_regions: bool = False) -> tuple[Stage, ...]:
+def cpu_stages(cpu: CpuTarget, f16: bool = False, mca_regions: bool = False,
+               profile: bool = False) -> tuple[Stage, ...]:
     """The CPU stages after pconv, read top to bottom. `mca_regions` marks the convs' SIMD inner
-    loops for llvm-mca (the mca-regions pass, for `fretsaw bench --target aarch64`)."""
+    loops for llvm-mca (the mca-regions pass, for `fretsaw bench --target aarch64`); `profile`
+    stamps a clock between the entry's top-level loops (profile-ops, for the host's cm.profile)."""
     width = cpu.vector_width
     loops = [f"dense-vectorize{{width={width} elementwise=false}}", "linalg-fuse-elementwise-ops",
              f"dense-vectorize{{width={width}}}", f"pconv-vectorize{{{conv_options(cpu, f16)}}}", "canonicalize"]
@@ -81,7 +83,7 @@ def cpu_stages(cpu: CpuTarget, f16: bool = False, mca_regions: bool = False) -> 
         Stage("bufferized", f"builtin.module(check-buffer-reads, distinct-results, {BUFFERIZE}, persistent-workspace)"),
         # linalg to loops; scf.parallel loops to OpenMP threads; then everything to the LLVM dialect
         # with C-callable wrappers (memref lowering must precede scf-to-cf for OpenMP's alloca scopes)
-        Stage("llvm", f"builtin.module(func.func(llvm-request-c-wrappers), func.func(convert-linalg-to-loops), "
+        Stage("llvm", f"builtin.module({'profile-ops, ' if profile else ''}func.func(llvm-request-c-wrappers), func.func(convert-linalg-to-loops), "
                       f"convert-scf-to-openmp{{num-threads={cpu.threads}}}, lower-affine, convert-vector-to-llvm, "
                       "expand-strided-metadata, finalize-memref-to-llvm, convert-scf-to-cf, convert-cf-to-llvm, "
                       "convert-openmp-to-llvm, convert-math-to-llvm, convert-math-to-libm, convert-arith-to-llvm, "

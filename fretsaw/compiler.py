@@ -48,10 +48,13 @@ class CompiledModel:
         return self._executable.save(directory, name)
 
     def profile(self, *inputs) -> list[tuple[str, float]]:
-        """spirv: one run on `inputs`, timed on the device: (layer, milliseconds) per dispatch."""
+        """One run on `inputs`, timed where each step runs: (layer, milliseconds) per step. spirv:
+        per dispatch, on the device; host compiled with profile=True: per top-level loop of the
+        network (a conv's input staging and its loops are two steps of its layer), wall clock."""
         if not hasattr(self._executable, "profile"):
-            raise FretsawError(f"profile() times the dispatches of a target='spirv' model; this one was compiled "
-                               f"for target='{self.backend.name}' (fretsaw bench --layers times a host model's convs)")
+            raise FretsawError(f"profile() times a target='spirv' model's dispatches or a target='host' model "
+                               f"compiled with profile=True; this one was compiled for target='{self.backend.name}' "
+                               f"(run it under qemu with run_emulated; its llvm-mca estimate is in `fretsaw bench`)")
         return self._executable.profile(*self._check_inputs(inputs))
 
     def assembly(self, name: str = "model") -> str:
