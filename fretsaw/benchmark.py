@@ -366,6 +366,37 @@ def layer_breakdown(model, inputs: tuple[np.ndarray, ...], threads: int, repeats
     return rows
 
 
+def network_profile(cm, inputs: tuple[np.ndarray, ...], repeats: int, peaks: dict[str, float] | None = None) -> list[dict]:
+    """Where a host model compiled with profile=True spends a call, layer by layer inside the
+    network: the median over `repeats` profiled calls of each step (cm.profile), a layer's steps
+    (a conv's input staging and its loops: `steps_ms`) added up, in the order the network runs them. A conv
+    layer gets its useful GFLOP/s (its sparse FLOPs from cm.stats()) and, with `peaks`, their
+    percentage of each peak."""
+    for _ in range(2):  # warm-up: first-touch of the buffers, the threads started
+        cm.profile(*inputs)
+    runs = [cm.profile(*inputs) for _ in range(repeats)]
+    steps = [statistics.median(run[k][1] for run in runs) for k in range(len(runs[0]))]
+    total = sum(steps)
+    flops: dict[str, float] = {}
+    for layer in cm.stats()["layers"]:  # a conv module called twice: both calls' FLOPs under its one name
+        flops[layer["name"]] = flops.get(layer["name"], 0) + layer["sparse_flops"]
+    rows: dict[str, dict] = {}
+    for (label, _), ms in zip(runs[0], steps):
+        row = rows.setdefault(label, {"layer": label, "steps": 0, "ms": 0.0, "steps_ms": []})
+        row["steps"] += 1
+        row["ms"] += ms
+        row["steps_ms"].append(ms)
+    for row in rows.values():
+        row["percent"] = 100 * row["ms"] / total if total else 0.0
+        name = next((name for name in flops if row["layer"] == name or row["layer"].startswith(name + " (")), None)
+        if name is not None and row["ms"] > 0:
+            row["conv"] = name
+            row["useful_gflops"] = flops[name] / row["ms"] / 1e6
+            for peak, gflops in (peaks or {}).items():
+                row[f"percent_of_{peak}_peak"] = 100 * row["useful_gflops"] / gflops
+    return list(rows.values())
+
+
 def pyplot():
     """matplotlib's pyplot on the file-only Agg backend, or a FretsawError saying how to get it."""
     try:

@@ -11,7 +11,7 @@ import time
 import numpy as np
 
 from fretsaw.benchmark import (INSTALL, PEAK_NAMES, PEERS, chart, check_peer_names, compare, describe_peaks,
-                               layer_breakdown, measured_peaks, median_ms, pyplot)
+                               layer_breakdown, measured_peaks, median_ms, network_profile, pyplot)
 from fretsaw.errors import FretsawError
 
 
@@ -171,7 +171,7 @@ def bench_aarch64(args) -> int:
     if args.model.endswith(".onnx"):
         raise FretsawError("--target aarch64 estimates each conv of a torch model (.pt) alone: an ONNX file's "
                            "convs cannot be cut out here; compile it with `fretsaw compile --target aarch64`")
-    for flag in ("layers", "chart", "peers", "tune"):
+    for flag in ("layers", "profile", "chart", "peers", "tune"):
         if getattr(args, flag):
             raise FretsawError(f"--{flag} times on this machine and does not apply to --target aarch64, "
                                f"which estimates cycles with llvm-mca")
@@ -243,7 +243,7 @@ def bench_spirv(args) -> int:
     """`fretsaw bench --target spirv`: the model on the Vulkan device beside IREE's vulkan-spirv on the
     same device (the dense peer; skipped by --peers without iree), checked against PyTorch; with
     --layers each dispatch's device time."""
-    for flag in ("threads", "tune", "chart"):
+    for flag in ("threads", "tune", "chart", "profile"):
         if getattr(args, flag):
             raise FretsawError(f"--{flag} does not apply to --target spirv (the Vulkan device schedules its own "
                                f"threads; per-layer device times: --layers)")
@@ -356,6 +356,8 @@ def bench_command(args) -> int:
                   f"{row['kernel'][0]}/{row['stride'][0]}/{row['groups']:<3} {row['fretsaw_ms']:6.3f} ms {peers_ms} "
                   f"{speedup} {row['conv_flops_reduction']:8.2f}x {row['useful_gflops']:8.1f} "
                   f"{row['percent_of_fma_peak']:5.0f}% {row['percent_of_matmul_peak']:7.0f}%")
+    if args.profile:
+        result["profile"] = profile_network(args, inputs, result, peaks)
     if args.json:
         with open(args.json, "w") as out:
             json.dump(result, out, indent=2)
@@ -363,6 +365,23 @@ def bench_command(args) -> int:
         chart(result, args.chart)
         print(f"\nchart written to {args.chart}")
     return 0
+
+
+def profile_network(args, inputs: tuple[np.ndarray, ...], result: dict, peaks: dict[str, float]) -> list[dict]:
+    """`fretsaw bench --profile`: a second build with profile=True, each layer timed inside the
+    network (network_profile), printed in the order the network runs them."""
+    _, profiled = _compile(args, inputs, threads=args.threads, profile=True)
+    rows = network_profile(profiled, inputs, args.repeats, peaks)
+    total = sum(row["ms"] for row in rows)
+    convs = sum(row["ms"] for row in rows if "conv" in row)
+    print(f"\nlayers timed inside the network (a profile=True build, median of {args.repeats}; "
+          f"{total:.2f} ms in all, the uninstrumented build {result['fretsaw_ms']:.2f} ms):")
+    print(f"  {'layer':36} {'steps':>5} {'ms':>9} {'share':>6} {'GFLOP/s':>8} {'% FMA':>6}")
+    for row in rows:
+        speed = (f"{row['useful_gflops']:8.1f} {row['percent_of_fma_peak']:5.0f}%" if "conv" in row else "")
+        print(f"  {row['layer'][:36]:36} {row['steps']:5} {row['ms']:9.3f} {row['percent']:5.1f}% {speed}")
+    print(f"convs {convs:.2f} ms ({100 * convs / total if total else 0:.0f}%), the rest {total - convs:.2f} ms")
+    return rows
 
 
 def prune_command(args) -> int:
@@ -462,6 +481,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--peers", help=f"comma-separated subset of {','.join(PEERS)} (default: all)")
     b.add_argument("--layers", action="store_true",
                    help="also compile and time every conv layer alone beside the peers (torch models)")
+    b.add_argument("--profile", action="store_true",
+                   help="also time each layer inside the network (host: a second build with profile=True)")
     b.add_argument("--json", metavar="FILE", help="write the figures as JSON")
     b.add_argument("--chart", metavar="FILE.png", help="draw the latencies (and with --layers each layer's "
                                                        "speedup and FLOPs cut) as a PNG; needs matplotlib")

@@ -134,7 +134,8 @@ def test_cli_bench_torch_model(tmp_path):
                                                nn.Conv2d(16, 16, 3, padding=1)).eval(), skip_first=False)
     torch.save(model, tmp_path / "m.pt")
     result = run(["fretsaw.cli", "bench", str(tmp_path / "m.pt"), "--input-shape", "1,3,16,16", "--repeats", "2",
-                  "--threads", "1", "--peers", "pytorch_eager,onnxruntime", "--layers", "--json", str(tmp_path / "b.json")])
+                  "--threads", "1", "--peers", "pytorch_eager,onnxruntime", "--layers", "--profile",
+                  "--json", str(tmp_path / "b.json")])
     assert result.returncode == 0, result.stderr
     figures = json.loads((tmp_path / "b.json").read_text())
     assert figures["threads"] == 1 and figures["fretsaw_ms"] > 0 and figures["peers_ms"]["pytorch_eager"] > 0
@@ -155,6 +156,11 @@ def test_cli_bench_torch_model(tmp_path):
     assert all(layer[f"{name}_peak_gflops"] == peak and layer[f"percent_of_{name}_peak"] > 0
                for layer in layers for name, peak in peaks.items())
     assert "conv layers compiled and timed alone" in result.stdout
+    profile = figures["profile"]  # --profile: each layer timed inside the network, in its order
+    assert [row["layer"] for row in profile if "conv" in row] == ["0 (conv)", "2 (conv)"]
+    assert all(row["ms"] >= 0 and row["steps"] >= 1 for row in profile)
+    assert sum(row["percent"] for row in profile) == pytest.approx(100)
+    assert "layers timed inside the network" in result.stdout and "convs " in result.stdout
 
 
 def test_cli_bench_onnx_without_runtime_says_what_to_install(tmp_path):
@@ -173,6 +179,17 @@ def test_cli_bench_layers_needs_a_torch_model(tmp_path):
     result = run(["fretsaw.cli", "bench", str(tmp_path / "net.onnx"), "--input-shape", "1,3,8,8", "--repeats", "1",
                   "--layers"])
     assert result.returncode == 1 and "--layers needs a torch model (.pt)" in result.stderr
+
+
+@pytest.mark.parametrize("target", ["aarch64", "spirv"])
+def test_cli_bench_profile_is_for_the_host(tmp_path, target):
+    torch.save(torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3)).eval(), tmp_path / "m.pt")
+    # checked before the compile: aarch64 estimates cycles with llvm-mca, spirv's per-dispatch
+    # device times are --layers
+    result = run(["fretsaw.cli", "bench", str(tmp_path / "m.pt"), "--input-shape", "1,3,8,8", "--target", target,
+                  "--profile"])
+    assert result.returncode == 1 and f"--profile" in result.stderr and f"--target {target}" in result.stderr
+    assert "fretsaw bench" not in result.stdout
 
 
 def test_cli_bench_unknown_peer(tmp_path):
