@@ -43,8 +43,9 @@ from fretsaw.target import CpuTarget
 ENTRY = "main"
 # What a cached schedule means to pconv-vectorize, part of every cache key: 2 since column sets
 # (a wide block's rows x vectors then take up to 3x the accumulators of before), 3 since work units,
-# 4 since filter blocks (kernel-group convs searched)
-SCHEDULE_VERSION = 4
+# 4 since filter blocks (kernel-group convs searched), 5 since a strided unpadded 1x1 conv runs
+# flat over its decimated input (one row of its output pixels)
+SCHEDULE_VERSION = 5
 # A cache entry: what search() returns (the schedule, its time and the heuristic's, candidates tried);
 # `filters` (the kernel-group lowering's filters per block) may be left out for 0
 COUNTS = ("rows", "vectors", "tile", "units", "tried")

@@ -26,8 +26,10 @@ Vanilla: schedule.kernel_groups; as the conv3d of depth 1, as_conv3d), (GroupEmi
 filters in blocks over their kept (input channel, kernel position) columns
 (passes/conv/groups.py): inside an RT3D kernel group the kernels share their kept positions, so a
 block of the group's filters is a small dense GEMM over those columns, each input vector loaded
-once for every filter of the block; removed groups and positions give no column. Its input is staged per depth plane, every column one offset into it. A 1x1x1 stride-1
-conv3d is the 2-D pointwise GEMM over D*H*W pixels (flatten_pointwise).
+once for every filter of the block; removed groups and positions give no column. Its input is staged per depth plane, every column one offset into it. A 1x1x1 unpadded
+conv3d is the 2-D pointwise GEMM over D*H*W pixels (flatten_pointwise). A strided 1x1 (1x1x1)
+unpadded conv first copies the input rows and columns it reads and is then the stride-1 conv over
+that copy (decimate).
 
 Before:
   %y = "pconv.conv2d"(%x, %w) {patterns = dense<...> : tensor<2x3x3xi1>, ...}
@@ -56,11 +58,11 @@ from fretsaw.dialect import fkw as fkw_tables
 from fretsaw.dialect import pconv
 from fretsaw.errors import op_error
 from fretsaw.passes.base import ModulePass, verify_pconv
-from fretsaw.passes.builders import (add, convert, guarded, index, lane_mask, load, load_index, loop, masked_vload,
+from fretsaw.passes.builders import (add, convert, guarded, index, lane_mask, load, load_index, loop, loops, masked_vload,
                                      mul, parallel, read_buffer, reassociation, splat, table, vector_type, vload,
                                      vstore, weight_constant)
 from fretsaw.passes.conv.epilogue import activate
-from fretsaw.passes.conv.geometry import ceil_div, pointwise, unit_1x1
+from fretsaw.passes.conv.geometry import ceil_div, decimates, pointwise, unit_1x1
 from fretsaw.passes.conv.rewrite import read_by_users
 from fretsaw.passes.pconv_lower import lower_conv
 from fretsaw.passes.conv.runs import PatternRuns
@@ -70,7 +72,7 @@ from fretsaw.passes.conv.schedule import (SimdTarget, check_tuned, flat_groups, 
 from fretsaw.passes.conv.units import block_units, filter_units
 from fretsaw.passes.cpu.blocks import CACHE, CACHE_L2
 from fretsaw.passes.cpu.load_sharing import ColumnSets, block_reads, read_vectors
-from fretsaw.passes.cpu.staging import Layout, flat_input, stage_slice
+from fretsaw.passes.cpu.staging import Layout, copy_plane_row, flat_input, stage_slice
 
 
 # Bytes of a pointwise conv's column chunk (all input channels) a work unit copies into a buffer of
@@ -169,6 +171,40 @@ def flatten_pointwise(op):
         return replace_conv(op, pconv.CONV2D, reshape(conv.input, [n, c, 1, pixels]),
                             ir.RankedTensorType.get([n, cout, 1, pixels], element), attributes,
                             lambda y: reshape(y, [n, cout, *out]))
+
+
+def decimate(op, width: int):
+    """A 1x1 unpadded conv at a stride above 1 (`decimates`: a ResNet's downsampling shortcut, 2-D
+    or 3-D) becomes the stride-1 conv over a copy of the input rows and columns it reads, laid
+    densely (N x C x output's spatial shape; only the channels some kept kernel reads are copied:
+    the others are never read), which flatten_pointwise then computes as one GEMM over the
+    output's pixels. Computed over the strided input instead, its blocks lose the lanes past each
+    short output row (7 columns in 8 lanes, 14 in 16) and its loops run per row, not per pixel:
+    the shortcuts of a pruned ResNet-50 ran at 20-35% of the FMA peak where its stride-1 1x1
+    convs run at 50-65% (bench/RESULTS.md, 2026-12-02). A tuned schedule carries over: the tuner
+    plans on output_plane, the same flattened plane."""
+    conv = pconv.Conv(op)
+    if not decimates(conv):
+        return op
+    n, c, *spatial = conv.input_shape
+    out, strides = conv.output_shape[2:], conv.strides
+    element = conv.input.type.element_type
+    with ir.InsertionPoint(op), op.location:
+        source = read_buffer(conv.input)
+        copy = memref.AllocOp(ir.MemRefType.get([n, c, *out], element), [], [], alignment=64).result
+        read = conv.read_channels()
+        channels = table(read) if len(read) < c else None
+        with loop(0, n) as i_n, parallel(0, len(read)) as k:
+            ch = load_index(channels, k) if channels is not None else k
+            with loops(out[:-1]) as outer:  # the output's depth and rows
+                row_at = [i_n, ch, *(mul(o, s) for o, s in zip(outer, strides))]
+                copy_plane_row(width, source, copy, row_at, [i_n, ch, *outer], index(0), spatial[-1], 0, 0,
+                               strides[-1])
+        x = bufferization.ToTensorOp(ir.RankedTensorType.get([n, c, *out], element), copy, restrict=True,
+                                     writable=True).result
+        attributes = {name: op.attributes[name] for name in op.attributes}
+        attributes["strides"] = ir.DenseI64ArrayAttr.get([1] * len(strides))
+        return replace_conv(op, op.name, x, op.results[0].type, attributes, lambda y: y)
 
 
 def as_conv3d(op):
@@ -840,6 +876,7 @@ class Vectorize(ModulePass):
         verify_pconv(module)
         requested = (self.rows, self.vectors, self.tile, self.units)
         for op in pconv.walk_convs(module):  # in order: a conv's users are still pconv ops
+            op = decimate(op, self.width)
             read = read_by_users(op)
             conv = pconv.Conv(op)
             weight = dense_weights(conv)

@@ -16,9 +16,19 @@ def unit_1x1(conv: pconv.Conv) -> bool:
     return all(k == 1 for k in conv.patterns.shape[1:]) and all(s == 1 for s in conv.strides)
 
 
+def decimates(conv: pconv.Conv) -> bool:
+    """A 1x1 (1x1x1) unpadded conv at a stride above 1 (a ResNet's downsampling shortcut): it reads
+    only every stride-th input row and column, so pconv-vectorize first copies those (decimate) and
+    computes the stride-1 conv over the copy, a pointwise conv over its output's pixels."""
+    return (all(k == 1 for k in conv.patterns.shape[1:]) and not any(conv.padding)
+            and any(s > 1 for s in conv.strides))
+
+
 def pointwise(conv: pconv.Conv) -> bool:
-    """A 1x1 (1x1x1), stride-1, unpadded conv over more than one row: one GEMM over the pixels."""
-    return unit_1x1(conv) and not any(conv.padding) and int(np.prod(conv.input_shape[2:-1])) > 1
+    """A 1x1 (1x1x1), unpadded conv over more than one output row, at stride 1 or decimated
+    (`decimates`): one GEMM over the output's pixels."""
+    return (all(k == 1 for k in conv.patterns.shape[1:]) and not any(conv.padding)
+            and int(np.prod(conv.output_shape[2:-1])) > 1)
 
 
 def output_plane(conv: pconv.Conv) -> tuple[int, int]:

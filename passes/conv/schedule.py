@@ -166,7 +166,7 @@ def flat_groups(conv: pconv.Conv, target: SimdTarget) -> bool:
     Its work units then split the filters only, each reading the whole input, which from L2
     costs little; a 28x28 x 512-channel input (1.6 MB) read so made ResNet-50 slower (measured:
     bench/RESULTS.md, 2026-12-01)."""
-    _, c, h, w = conv.input_shape
+    c, (h, w) = conv.input_shape[1], conv.output_shape[2:]  # a decimated conv's input: its output's plane
     return pointwise(conv) and w % lane_width(w, target.width) != 0 and c * h * w * 4 <= target.l2
 
 
@@ -325,7 +325,7 @@ def schedule_problem(schedule, conv: pconv.Conv | None = None, target: SimdTarge
     if tile > cin_g:
         return f"tile={tile} exceeds the conv's {cin_g} input channels per group"
     if rows > oh:
-        flat = " (a 1x1 stride-1 conv is computed as one row of H*W)" if pointwise(conv) else ""
+        flat = " (an unpadded 1x1 conv is computed as one row of H*W output pixels)" if pointwise(conv) else ""
         return f"rows={rows} exceeds the {oh} output row(s) pconv-vectorize computes{flat}"
     if vectors > ow:
         return f"vectors={vectors} exceeds the {ow} output columns"

@@ -271,6 +271,26 @@ def test_pointwise_chunk_copies_whatever_the_shape(monkeypatch, size, batch, cin
 
 
 @settings(max_examples=15, deadline=None)
+@given(strides=st.tuples(st.integers(1, 3), st.integers(1, 3)), size=st.tuples(st.integers(1, 30), st.integers(1, 30)),
+       batch=st.integers(1, 2), cin=st.integers(1, 20), cout=st.integers(1, 24), groups=st.sampled_from([1, 2]),
+       keep=st.sampled_from([0.3, 1.0]), bias=st.booleans(), activation=st.sampled_from(["none", "relu", "relu6"]),
+       seed=st.integers(0, 9))
+def test_strided_pointwise_convs_compute_over_their_decimated_input(strides, size, batch, cin, cout, groups, keep,
+                                                                    bias, activation, seed):
+    # An unpadded 1x1 conv at a stride (a ResNet's downsampling shortcut) is computed as the
+    # stride-1 pointwise conv over a copy of the rows and columns it reads (decimate; the IR: lit
+    # pconv-vectorize/decimate.mlir): any stride per axis, odd sizes whose last row or column is
+    # read, one output row or column, grouped, connectivity-pruned (unread channels not copied).
+    assume(max(strides) > 1)
+    conv = connectivity_pruned_1x1(cin * groups, cout * groups, keep, seed, groups)
+    conv.stride = strides
+    if not bias:
+        conv.bias = None
+    assume(conv.weight.abs().sum() > 0)
+    check_against_torch(conv_net(conv, activation), torch.randn(batch, cin * groups, *size))
+
+
+@settings(max_examples=15, deadline=None)
 @given(channels=st.integers(1, 12), multiplier=st.sampled_from([1, 2]), size=st.integers(3, 30),
        kernel=st.sampled_from([3, 5]), stride=st.integers(1, 3), padding=st.integers(0, 3),
        dilation=st.integers(1, 2), batch=st.integers(1, 2), keep=st.sampled_from([0.5, 1.0]))

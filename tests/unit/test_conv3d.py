@@ -221,10 +221,33 @@ def test_flat_kernel_group_pointwise_conv2d_matches_torch(size):
     bias = rng.standard_normal(8).astype(np.float32)
     x = rng.standard_normal((2, 12, *size)).astype(np.float32)
     args = ((1, 1), (0, 0, 0, 0), (1, 1), 1, "relu")
-    conv = types.SimpleNamespace(input_shape=list(x.shape), patterns=np.ones((1, 1, 1), bool), strides=[1, 1],
-                                 padding=[0] * 4, rank=2, kernel_shape=(1, 1))
+    conv = types.SimpleNamespace(input_shape=list(x.shape), output_shape=[2, 8, *size], patterns=np.ones((1, 1, 1), bool),
+                                 strides=[1, 1], padding=[0] * 4, rank=2, kernel_shape=(1, 1))
     assert flat_groups(conv, SimdTarget(8, 10))
     (got,) = compile_conv3d(weight, bias, x.shape, *args)(x)
+    np.testing.assert_allclose(got, torch_conv3d(x, weight, bias, *args), rtol=RTOL, atol=ATOL)
+
+
+@settings(max_examples=15, deadline=None)
+@given(data=st.data())
+def test_strided_pointwise_kernel_group_convs_match_torch(data):
+    # a KGS / Vanilla 1x1 (2-D) or 1x1x1 (3-D) conv at a stride, unpadded (a video ResNet's
+    # downsampling shortcut), is the stride-1 pointwise conv over its decimated input (decimate),
+    # then flattened: strides per axis, odd sizes, batch, bias, activation, every target
+    rank = data.draw(st.sampled_from([2, 3]))
+    strides = data.draw(st.tuples(*[st.integers(1, 3)] * rank))
+    assume(max(strides) > 1)
+    size = data.draw(st.tuples(*[st.integers(1, 12)] * rank))
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**16)))
+    cout, cin = 4 * data.draw(st.integers(1, 4)), data.draw(st.integers(1, 16))
+    weight = kgs_weight(rng, cout, cin, (1,) * rank, 4, data.draw(st.integers(1, 4)), keep=1,
+                        removed=data.draw(st.sampled_from([0.0, 0.4])))
+    assume(np.count_nonzero(weight) > 0)
+    bias = rng.standard_normal(cout).astype(np.float32) if data.draw(st.booleans()) else None
+    activation = data.draw(st.sampled_from(sorted(ACTIVATIONS)))
+    x = rng.standard_normal((data.draw(st.integers(1, 2)), cin, *size)).astype(np.float32)
+    args = (strides, (0,) * (2 * rank), (1,) * rank, 1, activation)
+    (got,) = compile_conv3d(weight, bias, x.shape, *args, cpu=data.draw(st.sampled_from(TARGETS)))(x)
     np.testing.assert_allclose(got, torch_conv3d(x, weight, bias, *args), rtol=RTOL, atol=ATOL)
 
 
