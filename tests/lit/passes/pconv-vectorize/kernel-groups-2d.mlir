@@ -13,6 +13,12 @@
 // CHECK: tensor.expand_shape %{{.*}} {{\[}}[0], [1], [2, 3], [4]] output_shape [1, 2, 1, 6, 6]
 // CHECK: memref.collapse_shape %{{.*}} {{\[}}[0, 1, 2, 3, 4]] : memref<1x2x1x1x72xf32> into memref<144xf32>
 // CHECK: scf.for {{.*}} iter_args({{.*}}) -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>)
+// each column step prefetches the weights and offset of the column 64 ahead, clamped to the last (3)
+// CHECK: %[[NEXT:.*]] = arith.addi %{{.*}}, %c64 : index
+// CHECK-NEXT: %[[AHEAD:.*]] = arith.minui %[[NEXT]], %c3 : index
+// CHECK-NEXT: %[[W:.*]] = arith.muli %[[AHEAD]], %c2 : index
+// CHECK-NEXT: memref.prefetch %{{.*}}[%[[W]]], read, locality<3>, data : memref<8xf32>
+// CHECK-NEXT: memref.prefetch %{{.*}}[%[[AHEAD]]], read, locality<3>, data : memref<4xi32>
 // CHECK-COUNT-2: vector.broadcast
 // CHECK: %[[V:.*]] = vector.load %{{.*}}[%{{.*}}] : memref<144xf32>, vector<8xf32>
 // CHECK-NEXT: vector.fma %{{.*}}, %[[V]], %{{.*}} : vector<8xf32>
