@@ -85,10 +85,12 @@ CHUNK_BYTES = 1 << 18
 CHUNK_READS = 16
 # Bytes of a depthwise conv's row-group slice of one channel (sliced) a unit stages on its stack
 SLICE_BYTES = 1 << 18
-# Columns ahead whose weights and input offset the kernel-group loops prefetch: a deep layer's
-# columns each feed few outputs (49 at 7x7), and in a network its weights have left the cache by
-# the next call, so without it they stream in at the loads' pace (KGS ResNet-18's 512 @7x7 convs
-# 0.8 ms warm, 1.4-1.8 ms cold; the network 8-18% faster with it; 32 to 128 alike: bench/RESULTS.md,
+# Columns ahead whose weights and input offset the kernel-group loops prefetch, in a conv whose
+# weights and offsets outgrow the target's L2: a deep layer's columns each feed few outputs (49 at
+# 7x7) and its weights come from L3 or memory at every call, so without it the loop waits on them
+# (KGS ResNet-18's 512 @7x7 convs 0.8 ms warm, 1.4-1.8 ms cold; the network 7-23% faster with it,
+# ResNet-50 3-8%; 32 to 128 columns alike). Convs whose weights fit the L2 gain nothing and pay the
+# prefetches' issue slots (MobileNet-V2 KGS 5% slower when every conv prefetched: bench/RESULTS.md,
 # 2026-12-02)
 PREFETCH_COLUMNS = 64
 
@@ -724,6 +726,8 @@ class GroupEmitter(ConvEmitter):
         self.bounds = block_units(self.cols.blocks, self.od * self.row_units, s.units)
         self.f16 = f16
         self.depth = []
+        # weights and offsets that cannot stay in the L2 between calls are prefetched (PREFETCH_COLUMNS)
+        self.prefetch = self.cols.weights.size * (2 if f16 else 4) + 4 * len(self.cols.channel) > target.l2
 
     def offsets(self) -> np.ndarray:
         """Each column's flat input offset from its block's corner."""
@@ -821,10 +825,10 @@ class GroupEmitter(ConvEmitter):
             k = loop_op.induction_variable
             at = add(blk.corner, load_index(self.offset, k))
             base = mul(k, fblock)
-            # the column PREFETCH_COLUMNS ahead (the last one past the tables' end): its weights and offset
-            ahead = arith.MinUIOp(add(k, PREFETCH_COLUMNS), index(max(len(self.cols.channel) - 1, 0))).result
-            memref.PrefetchOp(self.w, [mul(ahead, fblock)], False, 3, True)
-            memref.PrefetchOp(self.offset, [ahead], False, 3, True)
+            if self.prefetch:  # the column PREFETCH_COLUMNS ahead (the last one past the tables' end)
+                ahead = arith.MinUIOp(add(k, PREFETCH_COLUMNS), index(max(len(self.cols.channel) - 1, 0))).result
+                memref.PrefetchOp(self.w, [mul(ahead, fblock)], False, 3, True)
+                memref.PrefetchOp(self.offset, [ahead], False, 3, True)
             carried = list(loop_op.inner_iter_args)
 
             def weight(f: int):

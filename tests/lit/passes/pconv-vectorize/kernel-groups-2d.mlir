@@ -1,5 +1,6 @@
 // RUN: fretsaw-opt %s --pass-pipeline='builtin.module(pconv-vectorize{width=8 accumulators=10}, canonicalize, cse)' | filecheck %s
 // RUN: fretsaw-opt %s --pass-pipeline='builtin.module(pconv-vectorize{width=8 accumulators=10 l2=256}, canonicalize, cse)' | filecheck %s --check-prefix=ROWS
+// RUN: fretsaw-opt %s --pass-pipeline='builtin.module(pconv-vectorize{width=8 accumulators=10 l2=32}, canonicalize, cse)' | filecheck %s --check-prefix=PREFETCH
 
 // A KGS-pruned conv2d (group_shape 2x2 of RT3D's KGS on a Conv2d): filters 0-1 keep positions 0
 // and 4 of input channel 0, filters 2-3 positions 4 and 8 of channel 1, every other kernel is
@@ -13,17 +14,23 @@
 // CHECK: tensor.expand_shape %{{.*}} {{\[}}[0], [1], [2, 3], [4]] output_shape [1, 2, 1, 6, 6]
 // CHECK: memref.collapse_shape %{{.*}} {{\[}}[0, 1, 2, 3, 4]] : memref<1x2x1x1x72xf32> into memref<144xf32>
 // CHECK: scf.for {{.*}} iter_args({{.*}}) -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>)
-// each column step prefetches the weights and offset of the column 64 ahead, clamped to the last (3)
-// CHECK: %[[NEXT:.*]] = arith.addi %{{.*}}, %c64 : index
-// CHECK-NEXT: %[[AHEAD:.*]] = arith.minui %[[NEXT]], %c3 : index
-// CHECK-NEXT: %[[W:.*]] = arith.muli %[[AHEAD]], %c2 : index
-// CHECK-NEXT: memref.prefetch %{{.*}}[%[[W]]], read, locality<3>, data : memref<8xf32>
-// CHECK-NEXT: memref.prefetch %{{.*}}[%[[AHEAD]]], read, locality<3>, data : memref<4xi32>
+// its 48 bytes of weights and offsets fit the L2: no prefetch (with l2=32, PREFETCH below)
+// CHECK-NOT: memref.prefetch
 // CHECK-COUNT-2: vector.broadcast
 // CHECK: %[[V:.*]] = vector.load %{{.*}}[%{{.*}}] : memref<144xf32>, vector<8xf32>
 // CHECK-NEXT: vector.fma %{{.*}}, %[[V]], %{{.*}} : vector<8xf32>
 // CHECK-NEXT: vector.fma %{{.*}}, %[[V]], %{{.*}} : vector<8xf32>
 // CHECK: tensor.collapse_shape %{{.*}} {{\[}}[0], [1], [2, 3], [4]] : tensor<1x4x1x6x6xf32> into tensor<1x4x6x6xf32>
+// Weights and offsets past the L2: each column step prefetches those of the column 64 ahead,
+// clamped to the last (3)
+// PREFETCH-LABEL: func.func @kgs2d
+// PREFETCH: scf.for {{.*}} iter_args
+// PREFETCH: %[[NEXT:.*]] = arith.addi %{{.*}}, %c64 : index
+// PREFETCH-NEXT: %[[AHEAD:.*]] = arith.minui %[[NEXT]], %c3 : index
+// PREFETCH-NEXT: %[[W:.*]] = arith.muli %[[AHEAD]], %c2 : index
+// PREFETCH-NEXT: memref.prefetch %{{.*}}[%[[W]]], read, locality<3>, data : memref<8xf32>
+// PREFETCH-NEXT: memref.prefetch %{{.*}}[%[[AHEAD]]], read, locality<3>, data : memref<4xi32>
+// PREFETCH: vector.fma
 // CHECK-NOT: pconv.conv
 func.func @kgs2d(%arg0: tensor<1x2x6x6xf32>) -> tensor<1x4x6x6xf32> {
   %w = arith.constant dense<[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0]> : tensor<8xf32>
