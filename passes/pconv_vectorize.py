@@ -825,7 +825,7 @@ class GroupEmitter(ConvEmitter):
             k = loop_op.induction_variable
             at = add(blk.corner, load_index(self.offset, k))
             base = mul(k, fblock)
-            if self.prefetch:  # the column PREFETCH_COLUMNS ahead (the last one past the tables' end)
+            if self.prefetch:  # the column PREFETCH_COLUMNS ahead, clamped to the last column
                 ahead = arith.MinUIOp(add(k, PREFETCH_COLUMNS), index(max(len(self.cols.channel) - 1, 0))).result
                 memref.PrefetchOp(self.w, [mul(ahead, fblock)], False, 3, True)
                 memref.PrefetchOp(self.offset, [ahead], False, 3, True)
