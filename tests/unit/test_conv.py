@@ -249,10 +249,12 @@ def connectivity_pruned_1x1(cin: int, cout: int, keep: float, seed: int, groups:
 @pytest.mark.parametrize("size,batch", [(56, 1), (57, 2)])
 def test_pointwise_units_copy_their_chunk(size, batch):
     # A pointwise conv whose units take one column chunk each, with enough filters to read each
-    # copied vector 16 times (64 filters, 40% of 8 channels kept: ~26), copies the chunk into a
-    # buffer of its own (a memref.alloca per unit; the IR: lit pconv-vectorize/pointwise-chunks.mlir):
-    # 56x56 in whole chunks, 57x57 (3249 pixels) with a partial last vector, batches of two.
-    cm = check_against_torch(conv_net(connectivity_pruned_1x1(8, 64, 0.4, size), "relu"),
+    # copied vector 16 times (128 filters, 40% of 8 channels kept: ~26 a unit where the chunks'
+    # units take two ranges of filters (AVX-512: 28 chunks of 7 x 16 lanes for 32 units), ~51 on
+    # AVX2 (56 chunks, one range)), copies the chunk into a buffer of its own (a memref.alloca per
+    # unit; the IR: lit pconv-vectorize/pointwise-chunks.mlir): 56x56 in whole chunks, 57x57
+    # (3249 pixels) with a partial last vector, batches of two.
+    cm = check_against_torch(conv_net(connectivity_pruned_1x1(8, 128, 0.4, size), "relu"),
                              torch.randn(batch, 8, size, size))
     assert "memref.alloca()" in cm.ir("loops")
 
