@@ -19,7 +19,7 @@ from fretsaw.dialect import pconv
 from fretsaw.errors import op_error
 from fretsaw.passes.conv.geometry import ceil_div, output_plane, pointwise
 from fretsaw.passes.cpu.blocks import (CACHE, CACHE_L2, GROUP_FBLOCKS, GROUP_TILE, GROUP_WASTE, RESERVED,
-                                       SET_ACCUMULATORS, block_budget, block_shapes, channel_tile, column_sets,
+                                       SET_ACCUMULATORS, WHOLE_TILE_GROUPS, block_budget, block_shapes, channel_tile, column_sets,
                                        filter_block, group_blocks, group_registers, group_unit_bytes, lane_shifts,
                                        lane_width, register_block, set_accumulators, weights_fit, wide_blocks)
 from fretsaw.passes.conv.groups import block_waste, dense_weights
@@ -111,7 +111,9 @@ def schedule_of(op) -> tuple[int, int, int, int, int]:
 
 def heuristic(conv: pconv.Conv, target: SimdTarget, rows: int = 0, vectors: int = 0, tile: int = 0,
               units: int = 0) -> Schedule:
-    """The schedule with the given counts, the heuristics' choice where they are 0."""
+    """The schedule with the given counts, the heuristics' choice where they are 0: the register
+    block (register_block), then the channel tile: L1 tiles (channel_tile), but all the
+    channels for the pattern loops of a small plane (WHOLE_TILE_GROUPS)."""
     oh, ow = output_plane(conv)
     lanes, shifts = lane_width(ow, target.width), lane_shifts(ow, target.width, target.shifts)
     fblock = filter_block(conv)
@@ -122,10 +124,13 @@ def heuristic(conv: pconv.Conv, target: SimdTarget, rows: int = 0, vectors: int 
         rows, vectors = register_block(oh, ow, lanes, budget, wide_blocks(conv, shifts), columns, rows_share)
     taps_first = fblock > 1 and not weights_fit(fblock, taps, fblock * rows * vectors, target.accumulators)
     cin_g = conv.input_shape[1] // conv.groups
+    layout = Layout.of(conv, lanes, rows, vectors)
     if tile:
         tile = min(tile, cin_g)
+    elif fblock == 1 and layout.groups <= WHOLE_TILE_GROUPS and conv.patterns.shape[1:] != (1, 1):
+        tile = cin_g  # a small plane's pattern runs: one tile (WHOLE_TILE_GROUPS)
     else:
-        tile = channel_tile(conv, Layout.of(conv, lanes, rows, vectors), lanes, target.cache)
+        tile = channel_tile(conv, layout, lanes, target.cache)
     return Schedule(rows, vectors, tile, lanes, shifts, fblock, columns, taps_first, units or UNITS)
 
 
