@@ -33,8 +33,8 @@ MIN_TILE = 32
 # in one tile (a conv with spatial taps): its work units then split the filters into ranges of
 # few filters each (16 to 32 at 14x14 and 7x7), too few to pay for re-reading an L1 tile, while
 # every further tile adds a pass per filter that parks its sums and restarts a loop per pattern
-# for two or three kernels. ResNet-18 pattern 13% faster, ResNet-50 8%; planes of 28x28 and more
-# ran faster with L1 tiles (bench/RESULTS.md, 2026-12-02)
+# for two or three kernels; planes of 28x28 and more ran faster with L1 tiles (measured:
+# bench/RESULTS.md, 2026-12-02)
 WHOLE_TILE_GROUPS = 2
 # Input channels a kernel-group lowering's tile takes at least: its column loop runs over a
 # tile's kept (channel, position) columns (RT3D's KGS keeps ~8 of 27 positions: 64 steps at 8

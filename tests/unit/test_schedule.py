@@ -229,6 +229,26 @@ def conv3d(weight: np.ndarray, size: tuple[int, int, int]) -> pconv.Conv:
     return pconv.Conv(op)
 
 
+def test_pattern_convs_of_small_planes_take_all_their_channels_in_one_tile(context):
+    """A pattern conv whose output plane takes at most WHOLE_TILE_GROUPS row groups (7x7, and 14x14
+    where its blocks are tall enough) takes all its input channels in one tile: its units split
+    the filters into short ranges that do not pay for L1 tiles. Larger planes keep the L1 tiles,
+    and so do a dense layer's filter blocks at any size."""
+    from fretsaw.passes.conv.schedule import plan
+    from fretsaw.passes.cpu.blocks import WHOLE_TILE_GROUPS
+    from fretsaw.passes.cpu.staging import Layout
+
+    for cpu in (AVX2, AVX512):
+        groups = {}
+        for size in (7, 14, 28, 56):
+            c = pattern_conv(cin=256, cout=16, size=size)
+            s = plan(c, target(cpu))
+            groups[size] = Layout.of(c, s.lanes, s.rows, s.vectors).groups
+            assert (s.tile == 256) == (groups[size] <= WHOLE_TILE_GROUPS), (cpu.name, size, s)
+        assert groups[7] <= WHOLE_TILE_GROUPS < groups[56], (cpu.name, groups)
+        assert plan(conv(256, 4, 7), target(cpu)).tile < 256  # a dense layer's filter blocks
+
+
 @pytest.mark.parametrize("cpu", [AVX2, NEON], ids=["avx2", "neon"])
 def test_kernel_group_blocks_fit_the_registers(cpu):
     """A kernel-group lowering's register block fits the target's registers with the side it
