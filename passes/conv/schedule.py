@@ -17,12 +17,12 @@ from torch_mlir import ir
 
 from fretsaw.dialect import pconv
 from fretsaw.errors import op_error
-from fretsaw.passes.conv.geometry import ceil_div, output_plane, pointwise
+from fretsaw.passes.conv.geometry import ceil_div, output_plane, pointwise, unit_1x1
 from fretsaw.passes.cpu.blocks import (CACHE, CACHE_L2, GROUP_FBLOCKS, GROUP_TILE, GROUP_WASTE, RESERVED,
                                        SET_ACCUMULATORS, WHOLE_TILE_GROUPS, block_budget, block_shapes, channel_tile,
                                        column_sets, filter_block, group_blocks, group_registers, group_unit_bytes,
-                                       lane_shifts, lane_width, register_block, set_accumulators, weights_fit,
-                                       wide_blocks)
+                                       lane_shifts, lane_width, pointwise_vectors, register_block, set_accumulators,
+                                       weights_fit, wide_blocks)
 from fretsaw.passes.conv.groups import block_waste, dense_weights
 from fretsaw.passes.conv.units import UNITS
 from fretsaw.passes.cpu.staging import Layout, Plane
@@ -123,6 +123,8 @@ def heuristic(conv: pconv.Conv, target: SimdTarget, rows: int = 0, vectors: int 
     if not (rows and vectors):
         rows_share = fblock == 1 or weights_fit(fblock, taps, fblock * budget, target.accumulators)
         rows, vectors = register_block(oh, ow, lanes, budget, wide_blocks(conv, shifts), columns, rows_share)
+        if fblock == 1 and unit_1x1(conv) and not any(conv.padding):  # pointwise, as pconv-vectorize flattens it
+            vectors = pointwise_vectors(conv, lanes, vectors, target.cache)
     taps_first = fblock > 1 and not weights_fit(fblock, taps, fblock * rows * vectors, target.accumulators)
     cin_g = conv.input_shape[1] // conv.groups
     layout = Layout.of(conv, lanes, rows, vectors)

@@ -36,6 +36,10 @@ MIN_TILE = 32
 # for two or three kernels; planes of 28x28 and more ran faster with L1 tiles (measured:
 # bench/RESULTS.md, 2026-12-02)
 WHOLE_TILE_GROUPS = 2
+# Vectors a pruned pointwise conv's block keeps at least when it shrinks to take all its input
+# channels in one tile (pointwise_vectors): 2 and 3 ran slower than the tiled larger block on
+# ResNet-50's 256 -> 64 @56x56 (measured: bench/RESULTS.md, 2026-12-02, Intel AVX-512)
+POINTWISE_VECTORS = 4
 # Input channels a kernel-group lowering's tile takes at least: its column loop runs over a
 # tile's kept (channel, position) columns (RT3D's KGS keeps ~8 of 27 positions: 64 steps at 8
 # channels), and a 3x3x3 conv's rows of 32 channels (3 depth taps) take twice a 32 KiB L1
@@ -257,6 +261,35 @@ def channel_tile(conv: pconv.Conv, layout: Layout, width: int, budget: int, leas
     lines = len(layout.planes) * reach_rows * (ceil_div(reach_cols * 4, 64) + 1)
     cin_g = conv.input_shape[1] // conv.groups
     return min(cin_g, max(least, budget // (lines * 64)))
+
+
+
+def pointwise_vectors(conv: pconv.Conv, width: int, vectors: int, budget: int) -> int:
+    """The vectors of a pruned (one filter per block) pointwise conv's block: `vectors`, or when its
+    input chunk of every channel does not fit one channel tile (channel_tile, `budget` bytes of
+    L1), the most vectors from POINTWISE_VECTORS up that does. A filter keeps a quarter of its
+    kernels or so, and every further tile makes each (filter, chunk) park its sums in the output
+    and reload them, and makes a chunk's channels come from L2 (ResNet-50's 64 -> 256 @56x56 and
+    MobileNet-V2's 96 -> 576 @14x14: 1.4-1.5x faster in one tile). A block that tiles the row
+    exactly (the input read in place) only gives way to one that does too, unless the conv has
+    at least as many filters as input channels: then staging its input is cheap beside the
+    outputs (128 -> 512 @28x28: 5 vectors, staged, 1.57x faster than 7 in place in two tiles);
+    with fewer filters the staging copy costs more than the tiles (144 -> 32 @28x28: 2x slower)."""
+    cin_g = conv.input_shape[1] // conv.groups
+    _, ow = output_plane(conv)
+
+    def fits(v: int) -> bool:
+        return channel_tile(conv, Layout.of(conv, width, 1, v), width, budget, least=1) >= cin_g
+
+    if fits(vectors):
+        return vectors
+    smaller = [v for v in range(vectors - 1, POINTWISE_VECTORS - 1, -1) if fits(v)]
+    in_place = [v for v in smaller if ow % (v * width) == 0]
+    if ow % (vectors * width) == 0 and in_place:
+        return in_place[0]
+    if smaller and (ow % (vectors * width) or conv.output_shape[1] >= conv.input_shape[1]):
+        return smaller[0]
+    return vectors
 
 
 

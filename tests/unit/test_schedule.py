@@ -249,6 +249,32 @@ def test_pattern_convs_of_small_planes_take_all_their_channels_in_one_tile(conte
         assert plan(conv(256, 4, 7), target(cpu)).tile < 256  # a dense layer's filter blocks
 
 
+def test_pruned_pointwise_convs_shrink_their_block_to_take_their_channels_in_one_tile(context):
+    """A connectivity-pruned 1x1 conv whose block's input chunk of every channel outgrows one L1
+    tile takes fewer vectors (at least POINTWISE_VECTORS) and all its channels in one tile
+    (pointwise_vectors): ResNet-50's 64 -> 256 @56x56 and 128 -> 512 @28x28 on AVX-512, where the
+    block was 14 and 7 vectors over two tiles. A block that reads its input in place stays in
+    place, and a conv with fewer filters than channels keeps it over several tiles rather than
+    stage its input (144 -> 32 @28x28); one whose chunk fits keeps its block (every target)."""
+    from fretsaw.passes.conv.schedule import plan
+    from fretsaw.passes.cpu.blocks import POINTWISE_VECTORS
+
+    def pruned(cin, cout, size):
+        return conv(cin, cout, size, kernel=1, padding=0, patterns=np.ones((1, 1, 1), bool),
+                    pattern_of=lambda co, ci: 0 if (co + 3 * ci) % 4 == 0 else -1)
+
+    avx512 = target(CpuTarget("avx512", 16, 2, registers=32, shifts=True, l1=48 << 10))  # Zen 5, Sapphire Rapids
+    for cin, cout, size in ((64, 256, 56), (128, 512, 28), (96, 576, 14)):
+        s = plan(pruned(cin, cout, size), avx512)
+        assert s.tile == cin and POINTWISE_VECTORS <= s.vectors < 13, (cin, cout, size, s)
+    assert (56 * 56) % (plan(pruned(64, 256, 56), avx512).vectors * 16) == 0  # still read in place
+    few = plan(pruned(144, 32, 28), avx512)
+    assert few.vectors == 7 and few.tile < 144, few  # 49 vectors a row: 7 read in place
+    for cpu in (AVX2, AVX512, NEON):
+        s = plan(pruned(16, 96, 112), target(cpu))
+        assert s.tile == 16 and s.vectors >= 8, (cpu.name, s)
+
+
 @pytest.mark.parametrize("cpu", [AVX2, NEON], ids=["avx2", "neon"])
 def test_kernel_group_blocks_fit_the_registers(cpu):
     """A kernel-group lowering's register block fits the target's registers with the side it
