@@ -10,9 +10,21 @@ from fretsaw.errors import FretsawError
 from fretsaw.passes.conv.schedule import SimdTarget
 from fretsaw.target import CpuTarget
 
-BUFFERIZE = ("one-shot-bufferize{bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map}, "
-             "buffer-results-to-out-params{hoist-static-allocs modify-public-functions}, "
-             "buffer-deallocation-pipeline, convert-bufferization-to-memref, canonicalize, cse")
+
+
+def bufferize(fold_copies: bool = False) -> str:
+    """Tensors to buffers, function results to caller-owned out-parameters (a returned alloc
+    becomes its out-parameter), frees inserted. `fold_copies` (the CPU targets): a result that is
+    a reshape of an alloc is computed into its out-parameter too (fold-result-copies), not
+    copied there at the end of every call (the SPIR-V target keeps the copy: its dispatch plan
+    binds device buffers of its own, and the fold is not tried there)."""
+    fold = "fold-result-copies, " if fold_copies else ""
+    return ("one-shot-bufferize{bufferize-function-boundaries function-boundary-type-conversion=identity-layout-map}, "
+            f"buffer-results-to-out-params{{hoist-static-allocs modify-public-functions}}, {fold}"
+            "buffer-deallocation-pipeline, convert-bufferization-to-memref, canonicalize, cse")
+
+
+BUFFERIZE = bufferize()
 
 
 @dataclass(frozen=True)
@@ -78,9 +90,11 @@ def cpu_stages(cpu: CpuTarget, f16: bool = False, mca_regions: bool = False,
         Stage("loops", f"builtin.module({', '.join(loops)})"),
         # every memref read of a tensor is used before any tensor op that may overwrite it (checked);
         # a tensor returned twice is copied (one buffer per result); tensors become buffers; function
-        # results become caller-owned out-parameters; frees inserted; large per-call buffers become
-        # globals allocated once (no page faults on every call)
-        Stage("bufferized", f"builtin.module(check-buffer-reads, distinct-results, {BUFFERIZE}, persistent-workspace)"),
+        # results become caller-owned out-parameters (a reshaped result too: fold-result-copies);
+        # frees inserted; large per-call buffers become globals allocated once (no page faults
+        # on every call)
+        Stage("bufferized", f"builtin.module(check-buffer-reads, distinct-results, {bufferize(True)}, "
+                            "persistent-workspace)"),
         # linalg to loops; scf.parallel loops to OpenMP threads; then everything to the LLVM dialect
         # with C-callable wrappers (memref lowering must precede scf-to-cf for OpenMP's alloca scopes)
         Stage("llvm", f"builtin.module({'profile-ops, ' if profile else ''}func.func(llvm-request-c-wrappers), func.func(convert-linalg-to-loops), "

@@ -8,6 +8,7 @@ from fretsaw.passes.base import ModulePass
 from fretsaw.passes.check_buffer_reads import CheckBufferReads
 from fretsaw.passes.dense_vectorize import DenseVectorize
 from fretsaw.passes.distinct_results import DistinctResults
+from fretsaw.passes.fold_result_copies import FoldResultCopies
 from fretsaw.passes.gpu_map_loops import MapLoops
 from fretsaw.passes.gpu_matmul import GpuMatmul
 from fretsaw.passes.mca_regions import McaRegions
@@ -27,6 +28,6 @@ from fretsaw.passes.spirv_target import SpirvTarget
 # pipeline name -> pass class; the pipeline parser looks names up here first.
 REGISTRY: dict[str, type[ModulePass]] = {p.name: p for p in (
     Raise, FoldConstantChannels, DropDeadFilters, Verify, FilterKernelReorder, PackFkw, Lower, Vectorize,
-    DenseVectorize, CheckBufferReads, DistinctResults, PersistentWorkspace, ProfileOps, McaRegions, Gpu, GpuMatmul, MapLoops, SpirvTarget)}
+    DenseVectorize, CheckBufferReads, DistinctResults, FoldResultCopies, PersistentWorkspace, ProfileOps, McaRegions, Gpu, GpuMatmul, MapLoops, SpirvTarget)}
 
 __all__ = ["REGISTRY", "ModulePass"]

@@ -404,3 +404,36 @@ def test_calls_reuse_descriptors_not_outputs():
     with torch.no_grad():
         np.testing.assert_allclose(first, model(x).numpy(), rtol=RTOL, atol=ATOL)
         np.testing.assert_allclose(second, model(wide).numpy(), rtol=RTOL, atol=ATOL)
+
+
+class PointwiseHeads(nn.Module):
+    """Two results from one pruned 1x1 conv, whose output pconv-vectorize computes as one row of
+    H*W pixels and reshapes to H x W: the conv itself and its ReLU, which reads it."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(16, 32, 1)
+        with torch.no_grad():
+            self.conv.weight *= (torch.rand_like(self.conv.weight) < 0.3).float()
+
+    def forward(self, x):
+        y = self.conv(x)
+        return y, torch.relu(y)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_reshaped_conv_results_are_computed_in_the_callers_buffers(threads):
+    """fold-result-copies: a model ending in a 1x1 conv writes its result straight into the
+    caller's output (no memref.copy of the whole output left in the bufferized IR), with the right
+    values, also when another result reads it, and on every call (the output buffers change)."""
+    x = torch.randn(1, 16, 20, 20)
+    for model in (nn.Sequential(PointwiseHeads().conv), PointwiseHeads()):
+        cm = check_against_torch(model, x, threads=threads)
+        assert "memref.copy" not in cm.ir("bufferized")
+        x2 = torch.randn(1, 16, 20, 20)
+        with torch.no_grad():
+            want = model(x2)
+        got = cm(x2.numpy())
+        want, got = ((want,), (got,)) if isinstance(want, torch.Tensor) else (want, got)
+        for g, w in zip(got, want):
+            np.testing.assert_allclose(g, w.numpy(), rtol=RTOL, atol=ATOL)
