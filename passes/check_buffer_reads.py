@@ -41,6 +41,7 @@ from torch_mlir import ir
 
 from fretsaw.errors import FretsawError
 from fretsaw.passes.base import ModulePass
+from fretsaw.passes.match import memref_users
 
 # Ops with tensor operands and results that only view or read them, never write a buffer.
 NON_WRITING = {"tensor.expand_shape", "tensor.collapse_shape", "tensor.cast", "tensor.extract_slice",
@@ -139,34 +140,6 @@ def written_roots(op: ir.Operation) -> set:
         written = []
     return set().union(*(buffer_roots(v) for v in written if is_tensor(v)))
 
-
-def ancestor_in(op: ir.Operation, block: ir.Block) -> ir.Operation | None:
-    """`op` or the ancestor of it that lies in `block`; None when it is outside `block`."""
-    while op.block != block:
-        parent = op.parent
-        if parent is None or parent.name == "builtin.module":
-            return None
-        op = parent.operation
-    return op
-
-
-def memref_users(value: ir.Value, block: ir.Block) -> list[ir.Operation]:
-    """The ops of `block` that use `value`, directly or nested, or through ops producing memrefs
-    from it (views, casts); deallocs do not count."""
-    users, pending, seen = [], [value], set()
-    while pending:
-        for use in pending.pop().uses:
-            owner = use.owner.operation if hasattr(use.owner, "operation") else use.owner
-            if owner.name == "memref.dealloc":
-                continue
-            top = ancestor_in(owner, block)
-            if top is not None:
-                users.append(top)
-            for result in owner.results:
-                if isinstance(result.type, ir.MemRefType) and result not in seen:
-                    seen.add(result)
-                    pending.append(result)
-    return users
 
 
 def first_writer_between(block_ops: list[ir.Operation], start: int, end: int, roots: set,

@@ -36,6 +36,7 @@ from torch_mlir.dialects import memref
 
 from fretsaw.dialect import pconv
 from fretsaw.passes.base import ModulePass
+from fretsaw.passes.match import memref_users
 
 RESHAPES = ("memref.collapse_shape", "memref.expand_shape")
 
@@ -68,36 +69,14 @@ def inverse(value: ir.Value, reshape: ir.Operation) -> ir.Value:
     return memref.ExpandShapeOp(source, value, reassociation, [], source.shape).result
 
 
-def ancestor_in(op: ir.Operation, block: ir.Block) -> ir.Operation | None:
-    """`op` or the op enclosing it that lies in `block`, None when it lies outside."""
-    while op is not None and op.block != block:
-        parent = op.parent
-        op = parent.operation if parent is not None else None
-    return op
-
-
-def users(value: ir.Value) -> list[ir.Operation]:
-    """The ops that use `value` or a memref derived from it (its reshapes, views, casts), the
-    deriving ops among them."""
-    found, values = [], [value]
-    while values:
-        for use in values.pop().uses:
-            owner = use.owner.operation
-            found.append(owner)
-            values.extend(r for r in owner.results if isinstance(r.type, ir.MemRefType))
-    return found
-
-
 def fold(copy: ir.Operation, out: ir.BlockArgument, order: dict) -> bool:
     """Fold `copy` (of a reshaped alloc into out-parameter `out`) away; whether it did. `order`:
     the position of each op of the function's entry block."""
     alloc, chain = reshape_chain(copy.operands[0])
     if alloc is None or alloc.block != copy.block or not identity(ir.MemRefType(out.type)):
         return False
-    for owner in users(alloc.results[0]):  # every user of the buffer or its views is done by the copy
-        top = ancestor_in(owner, copy.block)
-        if top is None or (top != copy and order[top] > order[copy]):
-            return False
+    if any(order[top] > order[copy] for top in memref_users(alloc.results[0], copy.block)):
+        return False  # the buffer or a view of it is used after the copy
     with ir.InsertionPoint(alloc), alloc.location:
         value = out
         for reshape in reversed(chain):

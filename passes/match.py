@@ -1,6 +1,7 @@
 """Queries on IR values shared by fretsaw's passes: the op producing a value, its single user,
-the numbers of a (reshaped) constant, the scalar of a fill, whether shapes are static, the
-strides and dilations of a windowed read's affine map."""
+the ops of a block that use a buffer or its views (memref_users), the numbers of a (reshaped)
+constant, the scalar of a fill, whether shapes are static, the strides and dilations of a
+windowed read's affine map."""
 
 from __future__ import annotations
 
@@ -34,6 +35,36 @@ def through_reshapes(value: ir.Value) -> ir.Value:
         value = op.operands[0]
         op = producer(value)
     return value
+
+
+
+def ancestor_in(op: ir.Operation, block: ir.Block) -> ir.Operation | None:
+    """`op` or the ancestor of it that lies in `block`; None when it is outside `block`."""
+    while op.block != block:
+        parent = op.parent
+        if parent is None or parent.name == "builtin.module":
+            return None
+        op = parent.operation
+    return op
+
+
+def memref_users(value: ir.Value, block: ir.Block) -> list[ir.Operation]:
+    """The ops of `block` that use `value`, directly or nested, or through ops producing memrefs
+    from it (views, casts); deallocs do not count."""
+    users, pending, seen = [], [value], set()
+    while pending:
+        for use in pending.pop().uses:
+            owner = use.owner.operation if hasattr(use.owner, "operation") else use.owner
+            if owner.name == "memref.dealloc":
+                continue
+            top = ancestor_in(owner, block)
+            if top is not None:
+                users.append(top)
+            for result in owner.results:
+                if isinstance(result.type, ir.MemRefType) and result not in seen:
+                    seen.add(result)
+                    pending.append(result)
+    return users
 
 
 
