@@ -378,7 +378,8 @@ class ConvEmitter:
     def slice_length(self) -> int:
         """Floats of a unit's slice per phase plane: its rows, then what the last row's blocks
         read past its end (their last vectors and the taps' column reach), and a vector more for
-        the aligned neighbours of lane shifts, in whole vectors."""
+        the aligned neighbours of lane shifts and the staging's whole-vector stores past the last
+        row (stage_slice), in whole vectors."""
         layout, width = self.layout, self.width
         taps = zip(*np.nonzero(self.conv.patterns.any(axis=0)))
         reach = (self.slice_rows() - 1) * layout.row + layout.out_cols(width) + max(
@@ -426,14 +427,39 @@ class ConvEmitter:
         each_filter(lambda body: self.each_chunk(i_n, y0, body))
 
     def each_chunk(self, i_n, y0, body) -> None:
-        """body(block) for the block of every chunk of the row group from y0."""
+        """body(block) for the block of every chunk of the row group from y0: the partial last
+        chunk first, so that the whole last vectors of its rows (whole_tail) spill into columns
+        of the next rows that the full chunks write afterwards."""
         chunk = self.layout.vectors * self.width
         full_chunks, rest = divmod(self.ow, chunk)
+        if rest:
+            body(self.block_at(i_n, y0, index(full_chunks * chunk), ceil_div(rest, self.width), rest % self.width))
         if full_chunks:
             with loop(0, full_chunks) as j:
                 body(self.block_at(i_n, y0, mul(j, chunk), self.layout.vectors, 0))
-        if rest:
-            body(self.block_at(i_n, y0, index(full_chunks * chunk), ceil_div(rest, self.width), rest % self.width))
+
+    def whole_tail(self, r: int) -> bool:
+        """Whether row r of a block stores its partial last vector whole instead of masked: a
+        masked store (vmaskmovps) measured about 20 cycles on Zen 3, a plain one 1-2, and NEON has
+        none (LLVM scalarises it); a conv of 7, 14 or 28 output columns stores one per row, filter
+        and pass. The lanes past the row's end land in the next output row's first columns,
+        which must be written afterwards by the same thread with nothing reading them between:
+        row r + 1 is in the block (r + 1 < rows) and stored (not past the output's edge:
+        first_spill), and its columns there belong to this block (one chunk a row) or to the
+        row group's full chunks, which each_chunk runs after the partial one, each starting
+        with a store of its own (stores_first), and the lanes past the row's end are no more
+        than a row (1 output column in 4 lanes would reach past row r + 1). Not for units that
+        spread over one row's chunks (another unit writes the other chunks)."""
+        return (not self.spread and r + 1 < min(self.rows, self.first_spill)
+                and self.width - self.ow % self.width <= self.ow
+                and (self.layout.chunks == 1 or self.stores_first))
+
+    @property
+    def stores_first(self) -> bool:
+        """Whether a block's passes (tiled: bias, channel tiles, activation) all run before the
+        next block's, so that a block's first access to its outputs is a store: the pattern
+        loops' blocks run their passes block by block."""
+        return True
 
     def spread_chunks(self, i_n, outer, each_filter, at) -> None:
         """A unit that takes one column chunk of the output row (spreads): its one chunk, a full one
@@ -683,7 +709,7 @@ class ConvEmitter:
             with guarded(arith.CmpIOp(arith.CmpIPredicate.ult, blk.ys[r], index(self.oh)).result) if spill \
                     else nullcontext():
                 value = convert(acc, ir.F32Type.get())
-                if blk.mask is not None and v == len(blk.xs) - 1:
+                if blk.mask is not None and v == len(blk.xs) - 1 and not self.whole_tail(r):
                     vector.MaskedStoreOp(self.out, [index(j) for j in indices], blk.mask, value)
                 else:
                     vstore(value, self.out, indices)
@@ -809,6 +835,13 @@ class GroupEmitter(ConvEmitter):
 
     def block_corner(self, y0, x0):
         return add(self.base, add(mul(y0, self.layout.row), x0))
+
+    @property
+    def stores_first(self) -> bool:
+        """A channel tile runs over all the unit's blocks before the next tile: with more than
+        one tile a block's pass reads the sums the previous tile parked, which a spill of the
+        partial chunk before it would have overwritten."""
+        return self.tiles == 1
 
     @contextmanager
     def filters(self):

@@ -4,6 +4,12 @@ The input is copied into a buffer whose rows are laid end to end (split into pha
 the stride, see Layout), so that every output position reads tap (kh, kw) at a fixed flat
 offset: one vector load per input vector, whatever the image width or stride. Only the borders
 around the copied rows are zeroed, and only the channels some kept kernel reads are copied.
+
+Row tails and zero spans are stored as whole vectors wherever what lies past them is padding or
+is written afterwards (`whole`): a masked store (vmaskmovps) measured about 20 cycles on Zen 3
+against 1-2 for a plain one, and NEON has none (LLVM scalarises it), while the staging stores a
+masked tail per row and per zero span (bench/RESULTS.md, 2026-12-02). The tail is loaded masked,
+so the lanes past the data are zeros.
 """
 
 from __future__ import annotations
@@ -76,9 +82,11 @@ class Layout:
 
 
 
-def copy_rows(width: int, source, target, rows: int, length: int, source_at, target_at) -> None:
+def copy_rows(width: int, source, target, rows: int, length: int, source_at, target_at, whole: bool = False) -> None:
     """Copy `rows` rows of `length` floats with full vectors and one masked tail, converting
-    to the target's float type."""
+    to the target's float type. `whole`: the tail is loaded masked (zeros past the row) but
+    stored as a whole vector, zeros up to width - 1 floats past the row's end, where the caller
+    wants zeros or writes afterwards (the module docstring)."""
     full, tail = divmod(length, width)
     to = element_of(target)
     with loop(0, rows) as r:
@@ -89,14 +97,21 @@ def copy_rows(width: int, source, target, rows: int, length: int, source_at, tar
             mask = lane_mask(width, tail)
             x = index(full * width)
             value = masked_vload(width, source, source_at(r, x), mask)
-            vector.MaskedStoreOp(target, [index(i) for i in target_at(r, x)], mask, convert(value, to))
+            if whole:
+                vstore(convert(value, to), target, target_at(r, x))
+            else:
+                vector.MaskedStoreOp(target, [index(i) for i in target_at(r, x)], mask, convert(value, to))
 
 
 
-def zero_span(width: int, target, plane, start, length: int) -> None:
+def zero_span(width: int, target, plane, start, length: int, whole: bool = False) -> None:
     """Zero `length` floats of `target` from flat position `start` of `plane` (full vectors, the
-    last one masked): nothing past them is written."""
+    last one masked): nothing past them is written. `whole`: the last vector is stored whole,
+    zeroing up to width - 1 floats past the span, which the caller writes afterwards or wants
+    zero (the module docstring)."""
     zeros = splat(vector_type(width, element_of(target)), 0.0)
+    if whole:
+        length = ceil_div(length, width) * width
     full, tail = divmod(length, width)
     if full:
         with loop(0, full) as j:
@@ -109,20 +124,23 @@ def zero_span(width: int, target, plane, start, length: int) -> None:
 
 def zero_around(width: int, target, plane, pitch: int, length: int, rows: tuple[int, int],
                 cols: tuple[int, int]) -> None:
-    """Zero a flat plane of `length` floats (rows of `pitch`) except where the copy puts the data:
-    columns cols[0] .. cols[1] - 1 of rows rows[0] .. rows[1] - 1. What is zeroed: before the first
-    data row's columns, between each data row's last column and the next one's first, and after
-    the last data row's."""
+    """Zero a flat plane of `length` floats (rows of `pitch`; `length` whole vectors) except
+    where the copy puts the data: columns cols[0] .. cols[1] - 1 of rows rows[0] .. rows[1] - 1,
+    which the copy writes afterwards. What is zeroed: before the first data row's columns, between
+    each data row's last column and the next one's first, and after the last data row's, in
+    whole vectors (the module docstring): the first spans' last vectors reach into the data the
+    copy overwrites, and the last span starts on the vector that ends the plane."""
     (r0, r1), (c0, c1) = rows, cols
     if r1 <= r0 or c1 <= c0:
         zero_span(width, target, plane, index(0), length)
         return
     first, end = r0 * pitch + c0, (r1 - 1) * pitch + c1
-    zero_span(width, target, plane, index(0), first)
+    zero_span(width, target, plane, index(0), first, whole=True)
     if pitch > c1 - c0 and r1 - r0 > 1:
         with loop(r0, r1 - 1) as q:
-            zero_span(width, target, plane, add(mul(q, pitch), c1), pitch - (c1 - c0))
-    zero_span(width, target, plane, index(end), length - end)
+            zero_span(width, target, plane, add(mul(q, pitch), c1), pitch - (c1 - c0), whole=True)
+    start = min(end, length - ceil_div(length - end, width) * width)
+    zero_span(width, target, plane, index(start), length - start)
 
 
 
@@ -175,18 +193,20 @@ def plane_columns(w: int, left: int, px: int, sw: int) -> tuple[int, int]:
 
 
 def copy_plane_row(width: int, source, target, row_at: list, plane: list, base, w: int, left: int, px: int,
-                   sw: int) -> None:
+                   sw: int, whole: bool = False) -> None:
     """Copy the input row `row_at` (its leading indices; `w` columns, the padding `left` before it)
     into the phase-plane row of column phase px starting at target[*plane, base]: the columns of
     plane_columns, converted to the target's float type (stride 1: whole vectors; 2: pick_columns;
-    else element by element). The columns around them are left as they are."""
+    else element by element). The columns around them are left as they are, but with `whole`:
+    then the row's last vector is stored whole, zeros past the row's columns (the module
+    docstring)."""
     first_col, end_col = plane_columns(w, left, px, sw)
     if sw == 1:
         copy_rows(width, source, target, 1, w, source_at=lambda _, x: [*row_at, x],
-                  target_at=lambda _, x: [*plane, add(add(base, left), x)])
+                  target_at=lambda _, x: [*plane, add(add(base, left), x)], whole=whole)
     elif sw == 2:
         pick_columns(width, source, target, row_at, 2 * first_col + px - left, w, plane, add(base, first_col),
-                     end_col - first_col)
+                     end_col - first_col, whole)
     else:
         with loop(first_col, end_col) as qx:
             value = load(source, [*row_at, add(mul(qx, sw), px - left)])
@@ -198,21 +218,29 @@ def stage_planes(width: int, source, flat, layout: Layout, src: list, dst: list,
     """Copy one input plane (source[*src, row, column], `size` rows x columns) into its phase planes
     flat[*dst, plane, offset], the padding `low` (top, left) before it, the borders zeroed."""
     (h, w), (top, left), (sh, sw) = size, low, layout.strides
+
+    def whole(last_row: int, first_col: int, end_col: int) -> bool:
+        """Whether the rows' tails may be stored whole: the last data row's last vector stays in
+        the plane (another channel's plane follows, staged by another thread); the other rows'
+        spill into padding or into the next row, which the copy writes afterwards."""
+        return last_row * layout.row + first_col + ceil_div(end_col - first_col, width) * width <= layout.in_length
+
     if (sh, sw) == (1, 1):
         zero_around(width, flat, [*dst, 0], layout.row, layout.in_length, (top, top + h), (left, left + w))
         copy_rows(width, source, flat, h, w,
                   source_at=lambda r, x: [*src, r, x],
-                  target_at=lambda r, x: [*dst, 0, add(mul(add(r, top), layout.row), add(x, left))])
+                  target_at=lambda r, x: [*dst, 0, add(mul(add(r, top), layout.row), add(x, left))],
+                  whole=whole(top + h - 1, left, left + w))
         return
     # deinterleave: plane (py, px) row q, column qx holds input row q*sh + py - top, column qx*sw + px - left
     for p, (py, px) in enumerate(layout.planes):
         first_row = ceil_div(max(0, top - py), sh)
         end_row = max(first_row, (h - 1 + top - py) // sh + 1)
-        zero_around(width, flat, [*dst, index(p)], layout.row, layout.in_length, (first_row, end_row),
-                    plane_columns(w, left, px, sw))
+        columns = plane_columns(w, left, px, sw)
+        zero_around(width, flat, [*dst, index(p)], layout.row, layout.in_length, (first_row, end_row), columns)
         with loop(first_row, end_row) as q:
             copy_plane_row(width, source, flat, [*src, add(mul(q, sh), py - top)], [*dst, p], mul(q, layout.row), w,
-                           left, px, sw)
+                           left, px, sw, whole(end_row - 1, *columns))
 
 
 def stage_slice(width: int, source, target, layout: Layout, src: list, y0, rows: int, length: int,
@@ -222,7 +250,10 @@ def stage_slice(width: int, source, target, layout: Layout, src: list, y0, rows:
     + column], slice row s = plane row y0 + s: what a row group from output row y0 reads, laid as
     the flat layout lays the whole plane (flat_input), zeros where the padding is; then zeros up to
     `length` floats a plane, for the reads of the last blocks past their row's end. y0 is known at
-    run time only, so each row tests whether it lies in the input."""
+    run time only, so each row tests whether it lies in the input. Every store is a whole vector
+    (the module docstring): a row's zeros and tail reach into its data, copied afterwards, or
+    into the next row, written afterwards, or into the zeros after the last row (`length` holds
+    a vector more than the rows)."""
     (h, w), (top, left), (sh, sw) = size, low, layout.strides
     pitch, lt, ge = layout.row, arith.CmpIPredicate.slt, arith.CmpIPredicate.sge
     for p, (py, px) in enumerate(layout.planes):
@@ -231,26 +262,30 @@ def stage_slice(width: int, source, target, layout: Layout, src: list, y0, rows:
         with loop(0, rows) as s:
             padded = add(mul(add(y0, s), sh), py)  # the padded input's row
             base = mul(s, pitch)
-            zero_span(width, target, plane, base, first_col)
-            zero_span(width, target, plane, add(base, end_col), pitch - end_col)
+            zero_span(width, target, plane, base, first_col, whole=True)
+            zero_span(width, target, plane, add(base, end_col), pitch - end_col, whole=True)
             inside = arith.AndIOp(arith.CmpIOp(ge, padded, index(top)).result,
                                   arith.CmpIOp(lt, padded, index(top + h)).result).result
             branch = scf.IfOp(inside, has_else=True)
             with ir.InsertionPoint(branch.then_block):
-                copy_plane_row(width, source, target, [*src, add(padded, -top)], plane, base, w, left, px, sw)
+                copy_plane_row(width, source, target, [*src, add(padded, -top)], plane, base, w, left, px, sw,
+                               whole=True)
                 scf.YieldOp([])
             with ir.InsertionPoint(branch.else_block):
-                zero_span(width, target, plane, add(base, first_col), end_col - first_col)
+                zero_span(width, target, plane, add(base, first_col), end_col - first_col, whole=True)
                 scf.YieldOp([])
         zero_span(width, target, plane, index(rows * pitch), length - rows * pitch)
 
 
-def pick_columns(width: int, source, target, row, first: int, length: int, plane, at, count: int) -> None:
+def pick_columns(width: int, source, target, row, first: int, length: int, plane, at, count: int,
+                 whole: bool = False) -> None:
     """Store `count` source columns first, first + 2, ... of the source row (`row`: its leading
     indices; `length` columns) at target[*plane, at ...], converted to the target's float type:
     per vector two loads and one shuffle of the even lanes (a stride-2 phase plane row), instead
     of an element-by-element copy, which costs cheap strided convs such as depthwise ones a
-    visible share of their time. The loads that would reach past the source row are masked."""
+    visible share of their time. The loads that would reach past the source row are masked;
+    with `whole` the last vector is stored whole, zeros past the `count` columns (the module
+    docstring)."""
     to = element_of(target)
     evens = list(range(0, 2 * width, 2))
 
@@ -259,20 +294,23 @@ def pick_columns(width: int, source, target, row, first: int, length: int, plane
             return vload(width, source, [*row, column])
         return masked_vload(width, source, [*row, column], lane_mask(width, lanes))
 
-    whole = 0  # vectors whose two loads stay inside the row
-    while (whole + 1) * width <= count and first + 2 * (whole + 1) * width <= length:
-        whole += 1
-    if whole:
-        with loop(0, whole) as j:
+    inside = 0  # vectors whose two loads stay inside the row
+    while (inside + 1) * width <= count and first + 2 * (inside + 1) * width <= length:
+        inside += 1
+    if inside:
+        with loop(0, inside) as j:
             column = add(mul(j, 2 * width), first)
             picked = vector.ShuffleOp(half(column, width), half(add(column, width), width), evens).result
             vstore(convert(picked, to), target, [*plane, add(at, mul(j, width))])
-    for j in range(whole, ceil_div(count, width)):
+    for j in range(inside, ceil_div(count, width)):
         column = first + 2 * j * width
         picked = vector.ShuffleOp(half(index(column), length - column),
                                   half(index(column + width), length - column - width), evens).result
-        vector.MaskedStoreOp(target, [index(v) for v in (*plane, add(at, j * width))],
-                             lane_mask(width, min(width, count - j * width)), convert(picked, to))
+        if whole:
+            vstore(convert(picked, to), target, [*plane, add(at, j * width)])
+        else:
+            vector.MaskedStoreOp(target, [index(v) for v in (*plane, add(at, j * width))],
+                                 lane_mask(width, min(width, count - j * width)), convert(picked, to))
 
 
 

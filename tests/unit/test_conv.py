@@ -437,3 +437,40 @@ def test_reshaped_conv_results_are_computed_in_the_callers_buffers(threads):
         want, got = ((want,), (got,)) if isinstance(want, torch.Tensor) else (want, got)
         for g, w in zip(got, want):
             np.testing.assert_allclose(g, w.numpy(), rtol=RTOL, atol=ATOL)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(kind=st.sampled_from(["pattern", "groups", "depthwise"]), cin=st.integers(1, 72), cout=st.integers(1, 6),
+       height=st.integers(2, 16), width=st.integers(3, 40), stride=st.sampled_from([1, 2]),
+       padding=st.sampled_from([0, 1]), batch=st.integers(1, 2), small_caches=st.booleans(),
+       threads=st.sampled_from([1, 2]), seed=st.integers(0, 2**16))
+def test_whole_vector_row_tails(monkeypatch, kind, cin, cout, height, width, stride, padding, batch, small_caches,
+                                threads, seed):
+    # Row tails stored as whole vectors instead of masked (ConvEmitter.whole_tail; the staging's
+    # `whole` stores, passes/cpu/staging.py; the IR: lit pconv-vectorize/blocks.mlir): the lanes
+    # past a row land in the next row, stored afterwards by the same thread, or in padding. Over
+    # widths that are not whole vectors (8 lanes), rows in one chunk or several (the partial one
+    # first), channel tiles that park sums in the output (small caches: an L1 of 4 KiB, an L2 of 8),
+    # the kernel-group lowering with one tile and several (blocks of 2 filters sharing their
+    # kept columns), depthwise slices, unpadded inputs whose last staged row ends its plane, and
+    # batches and threads whose planes follow each other in memory.
+    from fretsaw.target import CpuTarget
+
+    l1, l2 = (4096, 8192) if small_caches else (32768, 256 << 10)
+    monkeypatch.setattr("fretsaw.backends.host.host_target",
+                        lambda: CpuTarget("x86-64-avx2", 8, threads, l1=l1, l2=l2))
+    assume(height + 2 * padding >= 3 and width + 2 * padding >= 3)
+    rng = np.random.default_rng(seed)
+    if kind == "depthwise":
+        conv = nn.Conv2d(cin, cin, 3, stride, padding, groups=cin)
+        prune_(conv, rng, 0.8)
+    else:
+        conv = nn.Conv2d(cin, 2 * cout, 3, stride, padding)
+        if kind == "pattern":
+            prune_(conv, rng, 0.6)
+        else:  # KGS-like: each pair of filters keeps the same (channel, position) columns
+            kept = rng.random((cout, cin, 3, 3)) < 0.35
+            with torch.no_grad():
+                conv.weight.mul_(torch.from_numpy(np.repeat(kept, 2, axis=0)).float())
+    assume(conv.weight.abs().sum() > 0)
+    check_against_torch(conv_net(conv, "relu"), torch.randn(batch, cin, height, width))

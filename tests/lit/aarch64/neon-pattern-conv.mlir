@@ -6,16 +6,21 @@
 //
 // @pattern: 2 filters x 4 input channels, one 4-tap pattern; filter 0 keeps kernels 0, 2, 3,
 // filter 1 only kernel 1; register blocks of 2 output rows x 2 vectors (fretsaw.schedule).
-// The kernel loop is one branch-free block: each weight broadcast once (ld1r), 4 taps x 2 rows
-// x 2 vectors = 16 vector FMAs on .4s and no more -- the 5 taps outside the pattern and the 4
-// removed kernels emit no instruction (the loop visits kept kernels only).
+// Each kernel loop is one branch-free block: each weight broadcast once (ld1r), 4 taps x 2 rows
+// x its vectors of vector FMAs on .4s and no more -- the 5 taps outside the pattern and the 4
+// removed kernels emit no instruction (the loop visits kept kernels only). The rows' partial
+// last chunk (columns 8-9, one vector: 8 FMAs) runs first, then the full chunk (2 vectors: 16).
 // CHECK-LABEL: {{^}}pattern..omp_par
+// CHECK: ld1r { v{{[0-9]+}}.4s }
+// CHECK-COUNT-8: fmla v{{[0-9]+}}.4s, v{{[0-9]+}}.4s, v{{[0-9]+}}.{{4s|s\[0\]}}
+// CHECK-NOT: fmla
+// CHECK: b.ne .LBB
 // CHECK: ld1r { v{{[0-9]+}}.4s }
 // CHECK-COUNT-16: fmla v{{[0-9]+}}.4s, v{{[0-9]+}}.4s, v{{[0-9]+}}.{{4s|s\[0\]}}
 // CHECK-NOT: fmla
 // CHECK: b.ne .LBB
-// With fp16 convs (fretsaw.compile(..., fp16=True)) the same loop runs on 8 fp16 lanes (.8h):
-// the same 16 FMAs cover twice the outputs.
+// With fp16 convs (fretsaw.compile(..., fp16=True)) the loop runs on 8 fp16 lanes (.8h): a
+// row's 10 columns are one chunk of 2 vectors, 16 FMAs.
 // FP16-LABEL: {{^}}pattern..omp_par
 // FP16: ld1r { v{{[0-9]+}}.8h }
 // FP16-COUNT-16: fmla v{{[0-9]+}}.8h, v{{[0-9]+}}.8h, v{{[0-9]+}}.{{8h|h\[0\]}}

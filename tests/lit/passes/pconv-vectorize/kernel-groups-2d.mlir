@@ -71,12 +71,13 @@ func.func @short_last(%arg0: tensor<1x2x7x7xf32>) -> tensor<1x4x7x7xf32> {
 
 // A KGS-pruned pointwise conv2d (filters 0-1 keep input channel 0, filters 2-3 channel 1) on a
 // 7x7 plane: its rows of 7 would fill 7 of 8 lanes, and its input (392 bytes) fits the L2, so it
-// runs on its 49 pixels as one row (flat_groups): a plane of 1 x 49, one chunk of 4 vectors and a
-// last one of 3 (2 filters each). With an L2 of 256 bytes it keeps its 7 rows of one vector.
+// runs on its 49 pixels as one row (flat_groups): a plane of 1 x 49, a partial last chunk of 3
+// vectors (run first: each_chunk) and one of 4 (2 filters each). With an L2 of 256 bytes it
+// keeps its 7 rows of one vector.
 // CHECK-LABEL: func.func @pointwise_flat
 // CHECK: tensor.expand_shape %{{.*}} output_shape [1, 2, 1, 1, 49]
-// CHECK: scf.for {{.*}} iter_args({{[^)]*}}) -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>) {
 // CHECK: scf.for {{.*}} iter_args({{[^)]*}}) -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>) {
+// CHECK: scf.for {{.*}} iter_args({{[^)]*}}) -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>) {
 // CHECK: tensor.expand_shape %{{.*}} output_shape [1, 4, 7, 7]
 // ROWS-LABEL: func.func @pointwise_flat
 // ROWS: tensor.expand_shape %{{.*}} output_shape [1, 2, 1, 7, 7]
