@@ -441,8 +441,8 @@ class ConvEmitter:
     def whole_tail(self, r: int) -> bool:
         """Whether row r of a block stores its partial last vector whole instead of masked: a
         masked store (vmaskmovps) measured about 20 cycles on Zen 3, a plain one 1-2, and NEON has
-        none (LLVM scalarises it); a conv of 7, 14 or 28 output columns stores one per row, filter
-        and pass. The lanes past the row's end land in the next output row's first columns,
+        none (LLVM scalarises it); a conv of 7, 14 or 28 output columns stored one per row, filter
+        and pass (bench/RESULTS.md, 2026-12-02). The lanes past the row's end land in the next output row's first columns,
         which must be written afterwards by the same thread with nothing reading them between:
         row r + 1 is in the block (r + 1 < rows) and stored (not past the output's edge:
         first_spill), and its columns there belong to this block (one chunk a row) or to the
