@@ -147,8 +147,12 @@ def convert(value: ir.Value, element: ir.Type) -> ir.Value:
 
 
 
-def vstore(value, buffer, indices) -> None:
-    vector.StoreOp(value, buffer, [index(i) for i in indices])
+def vstore(value, buffer, indices, mask=None) -> None:
+    """Store a vector at `indices`: only the lanes of `mask` when one is given, else whole."""
+    if mask is None:
+        vector.StoreOp(value, buffer, [index(i) for i in indices])
+    else:
+        vector.MaskedStoreOp(buffer, [index(i) for i in indices], mask, value)
 
 
 

@@ -442,8 +442,9 @@ class ConvEmitter:
         """Whether row r of a block stores its partial last vector whole instead of masked: a
         masked store (vmaskmovps) measured about 20 cycles on Zen 3, a plain one 1-2, and NEON has
         none (LLVM scalarises it); a conv of 7, 14 or 28 output columns stored one per row, filter
-        and pass (bench/RESULTS.md, 2026-12-02). The lanes past the row's end land in the next output row's first columns,
-        which must be written afterwards by the same thread with nothing reading them between:
+        and pass (bench/RESULTS.md, 2026-12-02). The lanes past the row's end land in the next
+        output row's first columns, which must be written afterwards by the same thread with
+        nothing reading them between:
         row r + 1 is in the block (r + 1 < rows) and stored (not past the output's edge:
         first_spill), and its columns there belong to this block (one chunk a row) or to the
         row group's full chunks, which each_chunk runs after the partial one, each starting
@@ -709,10 +710,8 @@ class ConvEmitter:
             with guarded(arith.CmpIOp(arith.CmpIPredicate.ult, blk.ys[r], index(self.oh)).result) if spill \
                     else nullcontext():
                 value = convert(acc, ir.F32Type.get())
-                if blk.mask is not None and v == len(blk.xs) - 1 and not self.whole_tail(r):
-                    vector.MaskedStoreOp(self.out, [index(j) for j in indices], blk.mask, value)
-                else:
-                    vstore(value, self.out, indices)
+                masked = blk.mask is not None and v == len(blk.xs) - 1 and not self.whole_tail(r)
+                vstore(value, self.out, indices, blk.mask if masked else None)
 
     def load_block(self, blk: Block, cos: list) -> list:
         values = []

@@ -97,10 +97,7 @@ def copy_rows(width: int, source, target, rows: int, length: int, source_at, tar
             mask = lane_mask(width, tail)
             x = index(full * width)
             value = masked_vload(width, source, source_at(r, x), mask)
-            if whole:
-                vstore(convert(value, to), target, target_at(r, x))
-            else:
-                vector.MaskedStoreOp(target, [index(i) for i in target_at(r, x)], mask, convert(value, to))
+            vstore(convert(value, to), target, target_at(r, x), None if whole else mask)
 
 
 
@@ -306,11 +303,8 @@ def pick_columns(width: int, source, target, row, first: int, length: int, plane
         column = first + 2 * j * width
         picked = vector.ShuffleOp(half(index(column), length - column),
                                   half(index(column + width), length - column - width), evens).result
-        if whole:
-            vstore(convert(picked, to), target, [*plane, add(at, j * width)])
-        else:
-            vector.MaskedStoreOp(target, [index(v) for v in (*plane, add(at, j * width))],
-                                 lane_mask(width, min(width, count - j * width)), convert(picked, to))
+        mask = None if whole else lane_mask(width, min(width, count - j * width))
+        vstore(convert(picked, to), target, [*plane, add(at, j * width)], mask)
 
 
 
