@@ -19,7 +19,7 @@ from fretsaw.dialect import pconv
 from fretsaw.errors import op_error
 from fretsaw.passes.conv.geometry import ceil_div, output_plane, pointwise, unit_1x1
 from fretsaw.passes.cpu.blocks import (CACHE, CACHE_L2, GROUP_FBLOCKS, GROUP_TILE, GROUP_WASTE, RESERVED,
-                                       SET_ACCUMULATORS, WHOLE_TILE_GROUPS, block_budget, block_shapes, channel_tile,
+                                       SET_ACCUMULATORS, WHOLE_TILE_GROUPS, WHOLE_TILE_L1, block_budget, block_shapes, channel_tile,
                                        column_sets, filter_block, group_blocks, group_registers, group_unit_bytes,
                                        lane_shifts, lane_width, pointwise_vectors, register_block, set_accumulators,
                                        weights_fit, wide_blocks)
@@ -114,7 +114,7 @@ def heuristic(conv: pconv.Conv, target: SimdTarget, rows: int = 0, vectors: int 
               units: int = 0) -> Schedule:
     """The schedule with the given counts, the heuristics' choice where they are 0: the register
     block (register_block), then the channel tile: L1 tiles (channel_tile), but all the
-    channels for the pattern loops of a small plane (WHOLE_TILE_GROUPS)."""
+    channels for the pattern loops of a small plane on a core of an L1 larger than WHOLE_TILE_L1."""
     oh, ow = output_plane(conv)
     lanes, shifts = lane_width(ow, target.width), lane_shifts(ow, target.width, target.shifts)
     fblock = filter_block(conv)
@@ -130,8 +130,9 @@ def heuristic(conv: pconv.Conv, target: SimdTarget, rows: int = 0, vectors: int 
     layout = Layout.of(conv, lanes, rows, vectors)
     if tile:
         tile = min(tile, cin_g)
-    elif fblock == 1 and layout.groups <= WHOLE_TILE_GROUPS and conv.patterns.shape[1:] != (1, 1):
-        tile = cin_g  # a small plane's pattern runs: one tile (WHOLE_TILE_GROUPS)
+    elif fblock == 1 and layout.groups <= WHOLE_TILE_GROUPS and conv.patterns.shape[1:] != (1, 1) and \
+            target.cache > WHOLE_TILE_L1:
+        tile = cin_g  # a small plane's pattern runs on a core of a large L1: one tile (WHOLE_TILE_GROUPS)
     else:
         tile = channel_tile(conv, layout, lanes, target.cache)
     return Schedule(rows, vectors, tile, lanes, shifts, fblock, columns, taps_first, units or UNITS)

@@ -30,12 +30,18 @@ CACHE_L2 = 256 << 10
 # (stride-2 convs, whose phase planes multiply the rows a channel takes, would get 4-8 channels)
 MIN_TILE = 32
 # Row groups of an output plane up to which the pattern loops take all of a conv's input channels
-# in one tile (a conv with spatial taps): its work units then split the filters into ranges of
-# few filters each (16 to 32 at 14x14 and 7x7), too few to pay for re-reading an L1 tile, while
-# every further tile adds a pass per filter that parks its sums and restarts a loop per pattern
-# for two or three kernels; planes of 28x28 and more ran faster with L1 tiles (measured:
-# bench/RESULTS.md, 2026-12-02)
+# in one tile (a conv with spatial taps), on cores whose L1 data cache is larger than
+# WHOLE_TILE_L1: its work units then split the filters into ranges of few filters each (16 to 32
+# at 14x14 and 7x7), too few to pay for re-reading an L1 tile, while every further tile adds a
+# pass per filter that parks its sums and restarts a loop per pattern for two or three kernels;
+# planes of 28x28 and more ran faster with L1 tiles (measured: bench/RESULTS.md, 2026-12-02)
 WHOLE_TILE_GROUPS = 2
+# L1 data cache bytes above which small planes take one tile (WHOLE_TILE_GROUPS). A whole tile
+# streams a filter's every input channel from L2: on Zen 5 (48 KiB L1, 64-byte L2-to-L1 path)
+# ResNet-18 ran 8% faster so, on Zen 4 (32 KiB L1, a 32-byte path) 10-18% slower, its 512 @7x7
+# convs 15-22% (bench/RESULTS.md, 2026-12-02); cores of a 32 KiB L1 (Zen 2-4, Skylake) keep
+# the L1 tiles. The L1's size stands in for the L2 bandwidth, which no description gives.
+WHOLE_TILE_L1 = 32768
 # Vectors a pruned pointwise conv's block keeps at least when it shrinks to take all its input
 # channels in one tile (pointwise_vectors): 2 and 3 ran slower than the tiled larger block on
 # ResNet-50's 256 -> 64 @56x56 (measured: bench/RESULTS.md, 2026-12-02, Intel AVX-512)

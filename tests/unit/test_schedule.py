@@ -229,24 +229,30 @@ def conv3d(weight: np.ndarray, size: tuple[int, int, int]) -> pconv.Conv:
     return pconv.Conv(op)
 
 
-def test_pattern_convs_of_small_planes_take_all_their_channels_in_one_tile(context):
-    """A pattern conv whose output plane takes at most WHOLE_TILE_GROUPS row groups (7x7, and 14x14
+def test_pattern_convs_of_small_planes_take_all_their_channels_in_one_tile_on_large_l1_cores(context):
+    """On a core whose L1 data cache is larger than WHOLE_TILE_L1 (48 KiB: Zen 5, Golden Cove), a
+    pattern conv whose output plane takes at most WHOLE_TILE_GROUPS row groups (7x7, and 14x14
     where its blocks are tall enough) takes all its input channels in one tile: its units split
     the filters into short ranges that do not pay for L1 tiles. Larger planes keep the L1 tiles,
-    and so do a dense layer's filter blocks at any size."""
+    and so do a dense layer's filter blocks at any size, and every plane on a core of a 32 KiB
+    L1 (Zen 4, where one tile ran slower)."""
+    import dataclasses
+
     from fretsaw.passes.conv.schedule import plan
-    from fretsaw.passes.cpu.blocks import WHOLE_TILE_GROUPS
+    from fretsaw.passes.cpu.blocks import WHOLE_TILE_GROUPS, WHOLE_TILE_L1
     from fretsaw.passes.cpu.staging import Layout
 
     for cpu in (AVX2, AVX512):
+        large, small = (dataclasses.replace(cpu, l1=l1) for l1 in (48 << 10, WHOLE_TILE_L1))
         groups = {}
         for size in (7, 14, 28, 56):
             c = pattern_conv(cin=256, cout=16, size=size)
-            s = plan(c, target(cpu))
+            s = plan(c, target(large))
             groups[size] = Layout.of(c, s.lanes, s.rows, s.vectors).groups
             assert (s.tile == 256) == (groups[size] <= WHOLE_TILE_GROUPS), (cpu.name, size, s)
+            assert plan(c, target(small)).tile < 256, (cpu.name, size)
         assert groups[7] <= WHOLE_TILE_GROUPS < groups[56], (cpu.name, groups)
-        assert plan(conv(256, 4, 7), target(cpu)).tile < 256  # a dense layer's filter blocks
+        assert plan(conv(256, 4, 7), target(large)).tile < 256  # a dense layer's filter blocks
 
 
 def test_pruned_pointwise_convs_shrink_their_block_to_take_their_channels_in_one_tile(context):
