@@ -39,6 +39,7 @@ bench-video: setup
 # The SPIR-V target on this machine's Vulkan device: pruned vs dense vs IREE vulkan-spirv (README: Benchmark).
 bench-spirv: setup
 	.venv/bin/pip install -q -r bench/requirements.txt
+	.venv/bin/python bench/vulkan_loads.py
 	cd bench && ../.venv/bin/python spirv.py --layers --json spirv.json
 
 # The pruning methods compared on scikit-learn's bundled digits (results: bench/RESULTS.md).

@@ -4,6 +4,7 @@ PyTorch, every kernel accepted by spirv-val, the saved plan, and errors that say
 import json
 import shutil
 import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -203,3 +204,20 @@ def test_cli_compile_save_and_bench(tmp_path):
     wrong = subprocess.run([*cli, "bench", str(tmp_path / "m.pt"), "--input-shape", "1,3,12,12", "--target", "spirv",
                             "--threads", "2"], capture_output=True, text=True)
     assert wrong.returncode != 0 and "--threads does not apply to --target spirv" in wrong.stderr
+
+
+def test_vulkan_loads_benchmark_checks_every_kind_of_read():
+    # bench/vulkan_loads.py times a read from each kind of binding on the device (storage, uniform
+    # and texel buffers, shared memory, subgroup broadcasts) and exits non-zero when a kernel's
+    # sums differ from numpy's: every kind must run and be right on lavapipe
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[2] / "bench" / "vulkan_loads.py"
+    result = subprocess.run([sys.executable, str(script), "--groups", "2", "--repeats", "1"],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    rows = [line.split(" | ")[:2] for line in result.stdout.splitlines()
+            if line.startswith("| ") and not line.startswith("| read from")]
+    kinds = ["none", "storage buffer", "uniform buffer", "texel buffer", "shared memory",
+             "storage buffer, subgroup broadcast"]
+    assert rows == [[f"| {kind}", address] for kind in kinds for address in ("lane", "uniform")]
