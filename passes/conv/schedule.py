@@ -19,10 +19,11 @@ from fretsaw.dialect import pconv
 from fretsaw.errors import op_error
 from fretsaw.passes.conv.geometry import ceil_div, output_plane, pointwise, unit_1x1
 from fretsaw.passes.cpu.blocks import (CACHE, CACHE_L2, GROUP_FBLOCKS, GROUP_TILE, GROUP_WASTE, RESERVED,
-                                       SET_ACCUMULATORS, WHOLE_TILE_GROUPS, WHOLE_TILE_L1, block_budget, block_shapes, channel_tile,
-                                       column_sets, filter_block, group_blocks, group_registers, group_unit_bytes,
-                                       lane_shifts, lane_width, pointwise_vectors, register_block, set_accumulators,
-                                       weights_fit, wide_blocks)
+                                       SET_ACCUMULATORS, WHOLE_TILE_GROUPS, WHOLE_TILE_L1, block_budget,
+                                       block_shapes, channel_tile, column_sets, filter_block, group_blocks,
+                                       group_registers, group_unit_bytes, lane_shifts, lane_width,
+                                       pointwise_vectors, register_block, set_accumulators, weights_fit,
+                                       wide_blocks)
 from fretsaw.passes.conv.groups import block_waste, dense_weights
 from fretsaw.passes.conv.units import UNITS
 from fretsaw.passes.cpu.staging import Layout, Plane
