@@ -178,6 +178,26 @@ class VulkanDevice:
                     return i
         raise FretsawError(f"{self.name} has no host-visible, host-coherent memory type for a storage buffer")
 
+    def mapped_buffer(self, size: int, usage: int):
+        """A buffer of `size` bytes for `usage` (VkBufferUsageFlags), bound to memory of
+        memory_type and mapped for good: (buffer, memory, a uint8 numpy view of the mapping).
+        On failure nothing it created is left behind."""
+        dev, buffer, memory = self.device, None, None
+        try:
+            buffer = vk.vkCreateBuffer(dev, vk.VkBufferCreateInfo(size=size, usage=usage,
+                                                                  sharingMode=vk.VK_SHARING_MODE_EXCLUSIVE), None)
+            need = vk.vkGetBufferMemoryRequirements(dev, buffer)
+            memory = vk.vkAllocateMemory(dev, vk.VkMemoryAllocateInfo(
+                allocationSize=need.size, memoryTypeIndex=self.memory_type(need.memoryTypeBits)), None)
+            vk.vkBindBufferMemory(dev, buffer, memory, 0)
+            return buffer, memory, np.frombuffer(vk.vkMapMemory(dev, memory, 0, size, 0), dtype=np.uint8)
+        except BaseException:
+            if memory is not None:
+                vk.vkFreeMemory(dev, memory, None)
+            if buffer is not None:
+                vk.vkDestroyBuffer(dev, buffer, None)
+            raise
+
     def close(self):
         """Close every program still open on this device, then destroy the device and instance."""
         for program in list(getattr(self, "programs", ())):
@@ -367,20 +387,12 @@ class Program:
         self._submit = self._record(timestamps=False)
 
     def _create_buffers(self):
-        dev = self.device.device
         usage = (vk.VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | vk.VK_BUFFER_USAGE_TRANSFER_SRC_BIT
                  | vk.VK_BUFFER_USAGE_TRANSFER_DST_BIT)
         for size in self.sizes:
-            info = vk.VkBufferCreateInfo(size=size, usage=usage, sharingMode=vk.VK_SHARING_MODE_EXCLUSIVE)
-            buffer = vk.vkCreateBuffer(dev, info, None)
+            buffer, memory, view = self.device.mapped_buffer(size, usage)
             self._buffers.append(buffer)
-            need = vk.vkGetBufferMemoryRequirements(dev, buffer)
-            allocate = vk.VkMemoryAllocateInfo(allocationSize=need.size,
-                                               memoryTypeIndex=self.device.memory_type(need.memoryTypeBits))
-            memory = vk.vkAllocateMemory(dev, allocate, None)
             self._memories.append(memory)
-            vk.vkBindBufferMemory(dev, buffer, memory, 0)
-            view = np.frombuffer(vk.vkMapMemory(dev, memory, 0, size, 0), dtype=np.uint8)  # mapped for good
             view[:] = 0
             self._views.append(view)
 

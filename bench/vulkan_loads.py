@@ -42,6 +42,7 @@ DECLARATIONS = {
 }
 BROADCAST = "storage buffer, subgroup broadcast"
 ADDRESSES = {"lane": f"(g * 7u + i * 61u) & {TABLE - 1}u", "uniform": f"(wg * 5u + i * 61u) & {TABLE - 1}u"}
+VARIANTS = [(kind, address) for kind in [*DECLARATIONS, BROADCAST] for address in ADDRESSES]
 
 
 def source(kind: str, address: str, subgroup: int) -> str:
@@ -116,29 +117,19 @@ class Runner:
         usage = (vk.VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | vk.VK_BUFFER_USAGE_UNIFORM_BUFFER_BIT
                  | vk.VK_BUFFER_USAGE_UNIFORM_TEXEL_BUFFER_BIT)
         self.table = np.random.default_rng(0).random(TABLE, dtype=np.float32)
-        self.source, view = self.buffer(TABLE * 4, usage)
+        self.source, _, view = self.d.mapped_buffer(TABLE * 4, usage)
         view[:] = self.table.view(np.uint8)
-        self.sums, self.sums_view = self.buffer(groups * LOCAL * 4, vk.VK_BUFFER_USAGE_STORAGE_BUFFER_BIT)
+        self.sums, _, self.sums_view = self.d.mapped_buffer(groups * LOCAL * 4, vk.VK_BUFFER_USAGE_STORAGE_BUFFER_BIT)
         self.texels = vk.vkCreateBufferView(dev, vk.VkBufferViewCreateInfo(
             buffer=self.source, format=vk.VK_FORMAT_R32_SFLOAT, offset=0, range=TABLE * 4), None)
         kinds = (vk.VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, vk.VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER,
                  vk.VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER)
-        sizes = [vk.VkDescriptorPoolSize(type=t, descriptorCount=32) for t in kinds]
-        self.pool = vk.vkCreateDescriptorPool(dev, vk.VkDescriptorPoolCreateInfo(
-            maxSets=16, poolSizeCount=len(sizes), pPoolSizes=sizes), None)
+        sizes = [vk.VkDescriptorPoolSize(type=t, descriptorCount=2 * len(VARIANTS)) for t in kinds]
+        self.pool = vk.vkCreateDescriptorPool(dev, vk.VkDescriptorPoolCreateInfo(  # a set per kernel
+            maxSets=len(VARIANTS), poolSizeCount=len(sizes), pPoolSizes=sizes), None)
         self.commands = vk.vkCreateCommandPool(dev, vk.VkCommandPoolCreateInfo(queueFamilyIndex=self.d.queue_family),
                                                None)
         self.fence = vk.vkCreateFence(dev, vk.VkFenceCreateInfo(), None)
-
-    def buffer(self, size: int, usage: int):
-        vk, dev = self.vk, self.d.device
-        buffer = vk.vkCreateBuffer(dev, vk.VkBufferCreateInfo(size=size, usage=usage,
-                                                              sharingMode=vk.VK_SHARING_MODE_EXCLUSIVE), None)
-        need = vk.vkGetBufferMemoryRequirements(dev, buffer)
-        memory = vk.vkAllocateMemory(dev, vk.VkMemoryAllocateInfo(
-            allocationSize=need.size, memoryTypeIndex=self.d.memory_type(need.memoryTypeBits)), None)
-        vk.vkBindBufferMemory(dev, buffer, memory, 0)
-        return buffer, np.frombuffer(vk.vkMapMemory(dev, memory, 0, size, 0), dtype=np.uint8)
 
     def time(self, kind: str, spirv: bytes, repeats: int) -> tuple[float, np.ndarray]:
         """Median ms of a dispatch of `spirv` with the table bound as `kind`, and its sums."""
@@ -212,8 +203,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         floor = {}
         subgroup = runner.d.properties.subgroup_size
-        variants = [(kind, address) for kind in [*DECLARATIONS, BROADCAST] for address in ADDRESSES]
-        for k, (kind, address) in enumerate(variants):
+        for k, (kind, address) in enumerate(VARIANTS):
             spirv = compile_glsl(source(kind, address, subgroup), Path(scratch), f"kernel{k}")
             ms, sums = runner.time(kind, spirv, args.repeats)
             want = expected(kind, address, runner.table, args.groups, subgroup)
