@@ -439,18 +439,17 @@ class ConvEmitter:
                 body(self.block_at(i_n, y0, mul(j, chunk), self.layout.vectors, 0))
 
     def whole_tail(self, r: int) -> bool:
-        """Whether row r of a block stores its partial last vector whole instead of masked: a
-        masked store (vmaskmovps) measured about 20 cycles on Zen 3, a plain one 1-2, and NEON has
-        none (LLVM scalarises it); a conv of 7, 14 or 28 output columns stored one per row, filter
-        and pass (bench/RESULTS.md, 2026-12-02). The lanes past the row's end land in the next
-        output row's first columns, which must be written afterwards by the same thread with
-        nothing reading them between:
-        row r + 1 is in the block (r + 1 < rows) and stored (not past the output's edge:
-        first_spill), and its columns there belong to this block (one chunk a row) or to the
-        row group's full chunks, which each_chunk runs after the partial one, each starting
-        with a store of its own (stores_first), and the lanes past the row's end are no more
-        than a row (1 output column in 4 lanes would reach past row r + 1). Not for units that
-        spread over one row's chunks (another unit writes the other chunks)."""
+        """Whether row r of a block stores its partial last vector whole instead of masked (masked
+        stores are slow on x86 and scalarised on NEON: passes/cpu/staging.py's docstring); a conv
+        of 7, 14 or 28 output columns stored one per row, filter and pass. The lanes past the
+        row's end land in the next output row's first columns, which must be written afterwards
+        by the same thread with nothing reading them between: row r + 1 is in the block
+        (r + 1 < rows) and stored (not past the output's edge: first_spill), and its columns
+        there belong to this block (one chunk a row) or to the row group's full chunks, which
+        each_chunk runs after the partial one, each starting with a store of its own
+        (stores_first), and the lanes past the row's end are no more than a row (1 output column
+        in 4 lanes would reach past row r + 1). Not for units that spread over one row's chunks
+        (another unit writes the other chunks)."""
         return (not self.spread and r + 1 < min(self.rows, self.first_spill)
                 and self.width - self.ow % self.width <= self.ow
                 and (self.layout.chunks == 1 or self.stores_first))

@@ -37,10 +37,10 @@ MIN_TILE = 32
 # planes of 28x28 and more ran faster with L1 tiles (measured: bench/RESULTS.md, 2026-12-02)
 WHOLE_TILE_GROUPS = 2
 # L1 data cache bytes above which small planes take one tile (WHOLE_TILE_GROUPS). A whole tile
-# streams a filter's every input channel from L2: on Zen 5 (48 KiB L1, 64-byte L2-to-L1 path)
-# ResNet-18 ran 8% faster so, on Zen 4 (32 KiB L1, a 32-byte path) 10-18% slower, its 512 @7x7
-# convs 15-22% (bench/RESULTS.md, 2026-12-02); cores of a 32 KiB L1 (Zen 2-4, Skylake) keep
-# the L1 tiles. The L1's size stands in for the L2 bandwidth, which no description gives.
+# streams a filter's every input channel from L2: ResNet-18 ran faster so on Zen 5 (48 KiB L1,
+# 64-byte L2-to-L1 path), slower on Zen 4 (32 KiB L1, a 32-byte path; measured:
+# bench/RESULTS.md, 2026-12-02); cores of a 32 KiB L1 (Zen 2-4, Skylake) keep the L1 tiles. The
+# L1's size stands in for the L2 bandwidth, which no description gives.
 WHOLE_TILE_L1 = 32768
 # Vectors a pruned pointwise conv's block keeps at least when it shrinks to take all its input
 # channels in one tile (pointwise_vectors): 2 and 3 ran slower than the tiled larger block on
