@@ -20,10 +20,10 @@ from fretsaw.errors import op_error
 from fretsaw.passes.conv.geometry import ceil_div, output_plane, pointwise, unit_1x1
 from fretsaw.passes.cpu.blocks import (CACHE, CACHE_L2, GROUP_FBLOCKS, GROUP_TILE, GROUP_WASTE, RESERVED,
                                        SET_ACCUMULATORS, WHOLE_TILE_GROUPS, WHOLE_TILE_L1, block_budget,
-                                       block_shapes, channel_tile, column_sets, filter_block, group_blocks,
-                                       group_registers, group_unit_bytes, lane_shifts, lane_width,
-                                       pointwise_vectors, register_block, set_accumulators, weights_fit,
-                                       wide_blocks)
+                                       block_shapes, channel_tile, column_sets, depthwise, depthwise_block,
+                                       filter_block, group_blocks, group_registers, group_unit_bytes, lane_shifts,
+                                       lane_width, pointwise_vectors, register_block, set_accumulators,
+                                       weights_fit, wide_blocks)
 from fretsaw.passes.conv.groups import block_waste, dense_weights
 from fretsaw.passes.conv.units import UNITS
 from fretsaw.passes.cpu.staging import Layout, Plane
@@ -114,7 +114,7 @@ def schedule_of(op) -> tuple[int, int, int, int, int]:
 def heuristic(conv: pconv.Conv, target: SimdTarget, rows: int = 0, vectors: int = 0, tile: int = 0,
               units: int = 0) -> Schedule:
     """The schedule with the given counts, the heuristics' choice where they are 0: the register
-    block (register_block), then the channel tile: L1 tiles (channel_tile), but all the
+    block (register_block; depthwise_block for a depthwise conv), then the channel tile: L1 tiles (channel_tile), but all the
     channels for the pattern loops of a small plane on a core of an L1 larger than WHOLE_TILE_L1."""
     oh, ow = output_plane(conv)
     lanes, shifts = lane_width(ow, target.width), lane_shifts(ow, target.width, target.shifts)
@@ -123,7 +123,10 @@ def heuristic(conv: pconv.Conv, target: SimdTarget, rows: int = 0, vectors: int 
     budget, taps = block_budget(target.accumulators, fblock), int(conv.patterns[0].sum())
     if not (rows and vectors):
         rows_share = fblock == 1 or weights_fit(fblock, taps, fblock * budget, target.accumulators)
-        rows, vectors = register_block(oh, ow, lanes, budget, wide_blocks(conv, shifts), columns, rows_share)
+        if depthwise(conv):
+            rows, vectors = depthwise_block(oh, ow, lanes, budget, wide_blocks(conv, shifts))
+        else:
+            rows, vectors = register_block(oh, ow, lanes, budget, wide_blocks(conv, shifts), columns, rows_share)
         if fblock == 1 and unit_1x1(conv) and not any(conv.padding):  # pointwise, as pconv-vectorize flattens it
             vectors = pointwise_vectors(conv, lanes, vectors, target.cache)
     taps_first = fblock > 1 and not weights_fit(fblock, taps, fblock * rows * vectors, target.accumulators)

@@ -50,6 +50,10 @@ POINTWISE_VECTORS = 4
 # tile's kept (channel, position) columns (RT3D's KGS keeps ~8 of 27 positions: 64 steps at 8
 # channels), and a 3x3x3 conv's rows of 32 channels (3 depth taps) take twice a 32 KiB L1
 GROUP_TILE = 8
+# Output rows a depthwise conv's register block takes at most (depthwise_block): 8 to 16 ran
+# alike on MobileNet-V2's planes, 4 slower (measured: bench/RESULTS.md, 2026-12-02); 8 leaves
+# room beside the accumulators for the taps' weights and shifted inputs in AVX2's 16 registers
+DEPTHWISE_ROWS = 8
 # Accumulators of a `wide` register block: with 24 (12x2, 6x4, 8x3) the pattern's weights and a
 # row's aligned and shifted input vectors no longer fit beside them, and the spills cost more than
 # the larger block saves
@@ -191,6 +195,29 @@ def register_block(oh: int, ow: int, width: int, accumulators: int, wide: bool =
 
 
 
+def depthwise(conv: pconv.Conv) -> bool:
+    """Whether each of the conv's filters reads one input channel (a depthwise conv, of any channel
+    multiplier): one kernel a filter, lowered by pconv-vectorize's single-kernel loops unless it is
+    a dense layer's filter blocks (filter_block)."""
+    return conv.input_shape[1] == conv.groups and filter_block(conv) == 1
+
+
+
+def depthwise_block(oh: int, ow: int, width: int, accumulators: int, wide: bool = False) -> tuple[int, int]:
+    """(rows, vectors) of a depthwise conv's register block: one vector a row and the rows of the
+    best-scoring (block_score) such block of block_shapes, at most DEPTHWISE_ROWS, the tallest of
+    equal scores. Such a filter has no channel loop to spread a block's costs over: its unit
+    copies the filter's rows of the row group into a slice (stage_slice), the block's rows and the
+    taps' reach below them, then runs its one kernel. block_shapes' wide blocks with column sets
+    (1x7 at 112x112, 2x4 at 56x56), which share loads between the many kernels of a filter,
+    copy each input row of a 3x3 conv up to three times and start a unit per row or two: they
+    ran MobileNet-V2's depthwise convs 10-35% slower than 8x1 blocks without column sets
+    (measured: bench/RESULTS.md, 2026-12-02)."""
+    shapes = [(r, v) for r, v in block_shapes(oh, ow, width, accumulators, wide) if v == 1 and r <= DEPTHWISE_ROWS]
+    return max(shapes, key=lambda shape: (block_score(oh, ow, width, shape)[0], shape[0]))
+
+
+
 def filter_block(conv: pconv.Conv) -> int:
     """Filters computed together (filter-level load sharing): 4 or 2 when every kernel is kept
     with the one pattern (a dense layer: all filters read the same input vectors), else 1."""
@@ -246,9 +273,10 @@ def column_sets(conv: pconv.Conv, width: int, shifts: bool) -> tuple[int, ...]:
     first: with lane shifts (`shifts`), when taps read more than one column offset, all within a
     vector, and the best block with sets computes at most SET_WASTE times the lanes of the best
     plain wide block; else () (plain accumulators). E.g. 7 outputs a row in 8 lanes: the offset-2
-    set takes a second vector per row, and the extra FMAs outweigh the shifts saved."""
+    set takes a second vector per row, and the extra FMAs outweigh the shifts saved. Not for a
+    depthwise conv, whose one-vector blocks (depthwise_block) ran faster without them."""
     columns = tuple(tap_columns(conv))
-    if not wide_blocks(conv, shifts) or len(columns) < 2 or columns[-1] >= width:
+    if not wide_blocks(conv, shifts) or len(columns) < 2 or columns[-1] >= width or depthwise(conv):
         return ()
     oh, ow = output_plane(conv)
     plain = block_score(oh, ow, width, block_shapes(oh, ow, width, WIDE_ACCUMULATORS, wide=True)[0])[0]

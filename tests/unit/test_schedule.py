@@ -32,14 +32,16 @@ def context():
         yield ctx
 
 
-def conv(cin: int, cout: int, size: int, *, kernel: int = 3, padding: int = 1, patterns=None, pattern_of=None):
+def conv(cin: int, cout: int, size: int, *, kernel: int = 3, padding: int = 1, patterns=None, pattern_of=None,
+         groups: int = 1, stride: int = 1):
     """A pconv.conv2d over 1 x cin x size x size with constant weights (a dense layer: one
-    all-ones pattern, every kernel kept, unless `patterns` and `pattern_of(co, ci)` say otherwise)."""
+    all-ones pattern, every kernel kept, unless `patterns` and `pattern_of(co, ci)` say otherwise;
+    ci counts the filter's group's channels)."""
     patterns = np.ones((1, kernel, kernel), bool) if patterns is None else np.asarray(patterns, bool)
-    kernel_pattern = np.array([[pattern_of(co, ci) if pattern_of else 0 for ci in range(cin)] for co in range(cout)],
+    kernel_pattern = np.array([[pattern_of(co, ci) if pattern_of else 0 for ci in range(cin // groups)] for co in range(cout)],
                               dtype=np.int8)
     f32 = ir.F32Type.get()
-    out = size + 2 * padding - patterns.shape[1] + 1
+    out = (size + 2 * padding - patterns.shape[1]) // stride + 1
     in_type = ir.RankedTensorType.get([1, cin, size, size], f32)
     out_type = ir.RankedTensorType.get([1, cout, out, out], f32)
     module = ir.Module.create()
@@ -51,8 +53,8 @@ def conv(cin: int, cout: int, size: int, *, kernel: int = 3, padding: int = 1, p
             wtype = ir.RankedTensorType.get([count], f32)
             weights = arith.ConstantOp(wtype, ir.DenseElementsAttr.get(np.ones(count, np.float32), type=wtype)).result
             op = pconv.build_conv(block.arguments[0], weights, None, result_type=out_type, patterns=patterns,
-                                    kernel_pattern=kernel_pattern, strides=[1, 1], padding=[padding] * 4,
-                                    dilations=[1, 1], groups=1)
+                                    kernel_pattern=kernel_pattern, strides=[stride, stride], padding=[padding] * 4,
+                                    dilations=[1, 1], groups=groups)
             func.ReturnOp([op.results[0]])
     pconv.verify_conv(op)
     MODULES.append(module)
@@ -253,6 +255,28 @@ def test_pattern_convs_of_small_planes_take_all_their_channels_in_one_tile_on_la
             assert plan(c, target(small)).tile < 256, (cpu.name, size)
         assert groups[7] <= WHOLE_TILE_GROUPS < groups[56], (cpu.name, groups)
         assert plan(conv(256, 4, 7), target(large)).tile < 256  # a dense layer's filter blocks
+
+
+def test_depthwise_convs_take_tall_one_vector_blocks_without_column_sets(context):
+    """A pattern-pruned depthwise conv (one kernel a filter, its unit staging the filter's rows)
+    takes a block of one vector a row and up to DEPTHWISE_ROWS rows, the best-filling, with no
+    column sets, on every target: MobileNet-V2's 112x112 and 56x56 ones ran 10-35% faster so
+    than in the wide blocks with column sets (1x7, 2x4) that suit a filter of many kernels, which
+    a pattern conv of the same plane keeps."""
+    from fretsaw.passes.conv.schedule import plan
+    from fretsaw.passes.cpu.blocks import DEPTHWISE_ROWS
+
+    def depthwise(channels, size, stride=1):
+        return conv(channels, channels, size, patterns=CROSS, pattern_of=lambda co, ci: co % 2, groups=channels,
+                    stride=stride)
+
+    for cpu in (AVX2, AVX512, NEON):
+        for channels, size, stride, rows in ((32, 112, 1, 8), (96, 112, 2, 8), (144, 56, 1, 8), (960, 7, 1, 7)):
+            s = plan(depthwise(channels, size, stride), target(cpu))
+            assert (s.rows, s.vectors, s.columns) == (rows, 1, ()), (cpu.name, channels, size, stride, s)
+            assert s.rows <= DEPTHWISE_ROWS
+    wide = plan(pattern_conv(cin=8, cout=16, size=112), target(AVX512))
+    assert wide.vectors > 1 and wide.columns, wide
 
 
 def test_pruned_pointwise_convs_shrink_their_block_to_take_their_channels_in_one_tile(context):
