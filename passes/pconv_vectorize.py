@@ -117,6 +117,19 @@ def single_kernel_ranges(conv: pconv.Conv, fkw) -> list[tuple[int, int]] | None:
     return list(zip(np.concatenate([[0], ends[:-1]]).tolist(), ends.tolist()))
 
 
+def weight_step(conv: pconv.Conv, offsets: np.ndarray) -> int:
+    """T when the k-th kernel the runs read has its weights at k * T (`offsets`: each read
+    kernel's first weight): every pattern keeps T taps and the weights lie in the runs' order
+    (PatternRuns.weight_offsets), as in PatDNN's patterns of 4 and a pruned 1x1 conv. The loops
+    then compute a kernel's weights' place instead of loading it from a table: one load less
+    per kernel, behind which the kernel's weight loads would wait. Else 0 (the table)."""
+    taps = fkw_tables.taps_of(conv.patterns)
+    step = int(taps[0])
+    if (taps != step).any() or not np.array_equal(offsets, np.arange(len(offsets)) * step):
+        return 0
+    return step
+
+
 def feed_filters(carried: list, weights: list, value: ir.Value, a: int, per_filter: int) -> None:
     """One input vector into accumulator `a` of each filter of a block (filter f's accumulators
     are carried[f * per_filter:]), times that filter's broadcast weight."""
@@ -336,8 +349,10 @@ class ConvEmitter:
                     weights = conv.packed_weights
                 else:
                     weights = weight_constant(values, self.element)
-                self.order, self.begin, self.channel, self.offset = (
-                    table(t) for t in (self.fkw.order, self.runs.begin, self.fkw.index[self.runs.kernels], offsets))
+                self.order, self.begin, self.channel = (
+                    table(t) for t in (self.fkw.order, self.runs.begin, self.fkw.index[self.runs.kernels]))
+                self.weight_step = weight_step(conv, offsets)
+                self.offset = None if self.weight_step else table(offsets)
             else:
                 weights = block_weights(conv, self.fkw, self.fblock, self.element)
             self.w = read_buffer(weights)
@@ -622,7 +637,7 @@ class ConvEmitter:
         unrolled, each input vector of the block loaded once and fed to every (tap, output row)
         that reads it, input row by input row (kernel-level load sharing)."""
         ci = add(group_base, load_index(self.channel, k))
-        base = load_index(self.offset, k)
+        base = mul(k, self.weight_step) if self.weight_step else load_index(self.offset, k)
         taps = list(zip(*np.nonzero(self.conv.patterns[p])))
         weights = [vector.BroadcastOp(self.vtype, load(self.w, [add(base, t)])).result for t in range(len(taps))]
         reads = block_reads(taps, blk.layout, self.width, blk.colsets.columns if blk.colsets else None)
