@@ -114,8 +114,9 @@ def schedule_of(op) -> tuple[int, int, int, int, int]:
 def heuristic(conv: pconv.Conv, target: SimdTarget, rows: int = 0, vectors: int = 0, tile: int = 0,
               units: int = 0) -> Schedule:
     """The schedule with the given counts, the heuristics' choice where they are 0: the register
-    block (register_block; depthwise_block for a depthwise conv), then the channel tile: L1 tiles (channel_tile), but all the
-    channels for the pattern loops of a small plane on a core of an L1 larger than WHOLE_TILE_L1."""
+    block (register_block; depthwise_block for a depthwise conv), then the channel tile: L1 tiles
+    (channel_tile), but all the channels for the pattern loops of a small plane on a core of an
+    L1 larger than WHOLE_TILE_L1."""
     oh, ow = output_plane(conv)
     lanes, shifts = lane_width(ow, target.width), lane_shifts(ow, target.width, target.shifts)
     fblock = filter_block(conv)

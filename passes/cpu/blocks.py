@@ -211,8 +211,8 @@ def depthwise_block(oh: int, ow: int, width: int, accumulators: int, wide: bool 
     taps' reach below them, then runs its one kernel. block_shapes' wide blocks with column sets
     (1x7 at 112x112, 2x4 at 56x56), which share loads between the many kernels of a filter,
     copy each input row of a 3x3 conv up to three times and start a unit per row or two: they
-    ran MobileNet-V2's depthwise convs 10-35% slower than 8x1 blocks without column sets
-    (measured: bench/RESULTS.md, 2026-12-02)."""
+    ran MobileNet-V2's 112x112 and 56x56 depthwise convs 10-35% slower than 8x1 blocks, which
+    ran faster still without column sets (measured: bench/RESULTS.md, 2026-12-02)."""
     shapes = [(r, v) for r, v in block_shapes(oh, ow, width, accumulators, wide) if v == 1 and r <= DEPTHWISE_ROWS]
     return max(shapes, key=lambda shape: (block_score(oh, ow, width, shape)[0], shape[0]))
 

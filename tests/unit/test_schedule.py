@@ -38,7 +38,8 @@ def conv(cin: int, cout: int, size: int, *, kernel: int = 3, padding: int = 1, p
     all-ones pattern, every kernel kept, unless `patterns` and `pattern_of(co, ci)` say otherwise;
     ci counts the filter's group's channels)."""
     patterns = np.ones((1, kernel, kernel), bool) if patterns is None else np.asarray(patterns, bool)
-    kernel_pattern = np.array([[pattern_of(co, ci) if pattern_of else 0 for ci in range(cin // groups)] for co in range(cout)],
+    kernel_pattern = np.array([[pattern_of(co, ci) if pattern_of else 0 for ci in range(cin // groups)]
+                               for co in range(cout)],
                               dtype=np.int8)
     f32 = ir.F32Type.get()
     out = (size + 2 * padding - patterns.shape[1]) // stride + 1
